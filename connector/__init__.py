@@ -1,0 +1,78 @@
+"""stitch-connector: see and remove who has access to a Stitch account, through its admin web UI.
+
+The public API is imported lazily so that `import connector` (and `stitch-connector --help`) stays
+light: Playwright loads only when a browser is needed.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "StitchConnector": "connector.client",
+    "Settings": "connector.settings",
+    "load_settings": "connector.settings",
+    "Account": "connector.models",
+    "Member": "connector.models",
+    "MemberList": "connector.models",
+    "Role": "connector.models",
+    "Status": "connector.models",
+    "Progress": "connector.models",
+    "ConnectorError": "connector.errors",
+    "ConfigError": "connector.errors",
+    "AuthFailed": "connector.errors",
+    "HumanNeeded": "connector.errors",
+    "SessionExpired": "connector.errors",
+    "PageNotRecognised": "connector.errors",
+    "TransientFailure": "connector.errors",
+    "ExitCode": "connector.errors",
+    "list_members": "connector.sync_api",
+}
+
+__all__ = [
+    "Account",
+    "AuthFailed",
+    "ConfigError",
+    "ConnectorError",
+    "ExitCode",
+    "HumanNeeded",
+    "Member",
+    "MemberList",
+    "PageNotRecognised",
+    "Progress",
+    "Role",
+    "SessionExpired",
+    "Settings",
+    "Status",
+    "StitchConnector",
+    "TransientFailure",
+    "__version__",
+    "list_members",
+    "load_settings",
+]
+
+if TYPE_CHECKING:
+    from connector.client import StitchConnector
+    from connector.errors import (
+        AuthFailed,
+        ConfigError,
+        ConnectorError,
+        ExitCode,
+        HumanNeeded,
+        PageNotRecognised,
+        SessionExpired,
+        TransientFailure,
+    )
+    from connector.models import Account, Member, MemberList, Progress, Role, Status
+    from connector.settings import Settings, load_settings
+    from connector.sync_api import list_members
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'connector' has no attribute {name!r}")
+    return getattr(import_module(module), name)

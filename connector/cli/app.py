@@ -1,0 +1,77 @@
+"""The `stitch-connector` command. Thin: parse input, call the facade, render, map errors to exits.
+
+Imports of Playwright and the sandbox happen inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+import typer
+
+from connector.cli import demo, members, sandbox
+from connector.cli.common import state
+from connector.errors import ConnectorError, ExitCode
+
+app = typer.Typer(
+    name="stitch-connector",
+    help=(
+        "See and remove who has access to a Stitch account, by driving Stitch's admin web UI "
+        "(Stitch has no user API and no SCIM).\n\n"
+        "Start with `stitch-connector demo`: it runs everything against a local Stitch look-alike. "
+        "Point it at real Stitch with STITCH_EMAIL and STITCH_PASSWORD (see README). "
+        "Exit codes: 0 ok, 2 usage, 3 configuration, 4 sign-in rejected, 5 needs a human "
+        "(SSO/MFA), 6 session expired, 7 page not recognised (UI drift), 8 Stitch kept failing."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def _global(
+    log_level: str = typer.Option(
+        None,
+        "--log-level",
+        help="debug, info, warning or error. Default: info when stderr is not a terminal "
+        "(cron, containers), warning otherwise.",
+        show_default=False,
+    ),
+) -> None:
+    state.log_level = log_level
+
+
+app.command("members")(members.members)
+app.command("demo")(demo.demo)
+app.command("sandbox")(sandbox.sandbox)
+
+
+def _fail(message: str, hint: str, code: int) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main() -> None:
+    try:
+        result = app(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # plain `stitch-connector`
+        print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
+        raise SystemExit(ExitCode.USAGE) from None
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "stitch-connector"
+        _fail(exc.format_message(), f"see '{command} --help'", ExitCode.USAGE)
+    except click.exceptions.Abort:
+        _fail("interrupted", "", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", "", 130)
+    except ConnectorError as exc:
+        for path in getattr(exc, "artifacts", []) or []:
+            print(f"saved: {path}", file=sys.stderr)
+        _fail(str(exc), exc.hint, exc.exit_code)
+    raise SystemExit(result if isinstance(result, int) else 0)

@@ -1,0 +1,113 @@
+"""What the commands share: global state, settings from flags + environment, logging, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from connector import logs
+from connector.errors import ConfigError
+from connector.models import Progress as ProgressEvent
+from connector.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+class Variant(StrEnum):
+    """The Stitch UI generations the sandbox imitates."""
+
+    current = "current"
+    rbac2022 = "rbac2022"
+    legacy = "legacy"
+
+
+class Mfa(StrEnum):
+    off = "off"
+    totp = "totp"
+
+
+@dataclass
+class GlobalState:
+    log_level: str | None = None
+
+
+state = GlobalState()
+stderr = Console(stderr=True)
+
+
+def start_logging(run_id: str) -> None:
+    level = state.log_level or ("warning" if sys.stderr.isatty() else "info")
+    if level.lower() not in ("debug", "info", "warning", "error"):
+        level = "info"
+    logs.configure(run_id=run_id, level=level)
+
+
+def settings_from(**flags: Any) -> Settings:
+    """Environment (STITCH_*) first, then any flag the user gave on top."""
+    return load_settings(**flags)
+
+
+def run(coro: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(coro())  # type: ignore[arg-type]
+
+
+@contextmanager
+def progress_reporter(enabled: bool) -> Iterator[Callable[[ProgressEvent], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise (logs carry progress)."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _event: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]} members"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr, transient=True) as bar:
+        task = bar.add_task("Signing in", total=None, rows=0)
+
+        def report(event: ProgressEvent) -> None:
+            if event.step == "open":
+                bar.update(task, description="Signing in and opening Members")
+            elif event.step == "page":
+                bar.update(
+                    task,
+                    description="Reading member pages",
+                    completed=event.page or 0,
+                    total=event.pages,
+                    rows=event.rows or 0,
+                )
+
+        yield report
+
+
+def check_writable(output: Path | None) -> None:
+    """Fail before the browser starts, not after a long scrape."""
+    if output is None:
+        return
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise ConfigError(f"--output {output} is a directory; give a file name")
+    if not folder.is_dir():
+        raise ConfigError(f"--output {output}: folder {folder} does not exist")
+
+
+def write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
+    stderr.print(f"wrote {output}", highlight=False)

@@ -1,0 +1,66 @@
+"""Render a MemberList for people (a table) and for machines (JSON, CSV)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connector.models import MemberList
+
+CSV_FIELDS = ("email", "name", "role", "status", "invoice_admin", "is_self")
+# A cell starting with one of these is run as a formula by spreadsheet apps (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def to_json(roster: MemberList) -> str:
+    return roster.model_dump_json(indent=2) + "\n"
+
+
+def to_csv(roster: MemberList) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for m in roster.members:
+        writer.writerow(
+            [
+                csv_safe(m.email),
+                csv_safe(m.name or ""),
+                m.role.value,
+                m.status.value,
+                str(m.invoice_admin).lower(),
+                str(m.is_self).lower(),
+            ]
+        )
+    return out.getvalue()
+
+
+def print_table(roster: MemberList, console: Console) -> None:
+    account = roster.account
+    title = f"{account.company_name or 'Stitch account'} · account {account.client_id}"
+    table = Table(title=escape(title), title_justify="left")
+    for header in ("Name", "Email", "Role", "Status", ""):
+        table.add_column(header)
+    for m in roster.members:
+        badges = [b for b, on in (("Invoice Admin", m.invoice_admin), ("you", m.is_self)) if on]
+        # Scraped names are untrusted: escape so that "[bold]" in a name stays text.
+        table.add_row(
+            escape(m.name or "—"),
+            escape(m.email),
+            m.role.value,
+            m.status.value,
+            escape(", ".join(badges)),
+        )
+    console.print(table)
+    console.print(
+        f"{roster.count} members on {roster.pages} page(s), "
+        f"read {roster.scraped_at:%Y-%m-%d %H:%M} UTC · fingerprint {roster.fingerprint[:19]}…",
+        highlight=False,
+    )

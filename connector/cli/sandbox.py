@@ -1,0 +1,72 @@
+"""`stitch-connector sandbox`: run the local Stitch look-alike in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from connector.cli import common
+
+
+def sandbox(
+    variant: common.Variant = typer.Option(
+        common.Variant.current, help="Which Stitch UI generation to imitate."
+    ),
+    members: int = typer.Option(12, help="Generated roster size, the login admin included."),
+    seed: int = typer.Option(116078, help="Seed for the generated roster and the fault dice."),
+    members_file: Path | None = typer.Option(
+        None, help="Load this exact roster (JSON list; see README) instead of generating one."
+    ),
+    admin_email: str = typer.Option("admin@example.com", help="The Administrator's sign-in."),
+    admin_password: str = typer.Option("sandbox-password", help="The Administrator's password."),
+    totp_secret: str = typer.Option("JBSWY3DPEHPK3PXP", help="Base32 TOTP seed for --mfa totp."),
+    mfa: common.Mfa = typer.Option(common.Mfa.off, help="Ask for a 6-digit code."),
+    sso: bool = typer.Option(False, "--sso", help="Send non-Administrators to a fake IdP."),
+    session_ttl: float = typer.Option(43200.0, help="Seconds before a session expires."),
+    latency_ms: int = typer.Option(150, help="Delay before member data arrives."),
+    fault_rate: float = typer.Option(0.0, help="Fraction (0-1) of member-data requests that 500."),
+    host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
+    port: int = typer.Option(8765, help="App origin port (0: any free port)."),
+    login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
+) -> None:
+    """Run a local Stitch look-alike: sign-in on two origins, Members rendered by JavaScript.
+
+    Point the connector at it with STITCH_BASE_URL set to the printed app URL. Invented details
+    are marked [P] in its templates; sourced ones copy the research notes exactly.
+    """
+    from connector.sandbox.options import SandboxOptions
+    from connector.sandbox.server import RunningSandbox, serve_forever
+
+    options = SandboxOptions(
+        variant=variant.value,
+        members=members,
+        seed=seed,
+        members_file=members_file,
+        admin_email=admin_email,
+        admin_password=admin_password,
+        totp_secret=totp_secret,
+        mfa=mfa.value,
+        sso=sso,
+        session_ttl=session_ttl,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        host=host,
+        app_port=port,
+        login_port=login_port,
+    )
+
+    def ready(running: RunningSandbox) -> None:
+        o = running.options
+        common.stderr.print(
+            f"Stitch sandbox ({o.variant}) is up. Ctrl-C stops it.\n"
+            f"  app:    {running.app_url}\n"
+            f"  login:  {running.login_url}\n"
+            f"  sign in as {running.login_email} / {o.admin_password}"
+            + (f"  (TOTP secret {o.totp_secret})" if o.mfa == "totp" else "")
+            + f"\n  try:    STITCH_BASE_URL={running.app_url} STITCH_EMAIL={running.login_email} "
+            f"STITCH_PASSWORD={o.admin_password} stitch-connector members",
+            highlight=False,
+        )
+
+    serve_forever(options, ready)

@@ -1,0 +1,222 @@
+"""StitchConnector: the one facade every entry point (CLI, service, Python API) goes through.
+
+async with StitchConnector(settings) as stitch:
+    roster = await stitch.list_members()
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+
+import structlog
+
+from connector.artifacts import RunArtifacts
+from connector.browser import BrowserSession, write_private_json
+from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
+from connector.logs import configure as configure_logs
+from connector.logs import get_logger, new_run_id, register_secrets
+from connector.models import Account, Member, MemberList, Progress
+from connector.selector_set import SelectorSet, load_selectors
+from connector.settings import Settings
+from connector.stitch.members import MembersView, ParsedPage, parse_page
+from connector.stitch.navigation import Navigator
+from connector.stitch.signin import Observer
+
+log = get_logger(__name__)
+
+ProgressCallback = Callable[[Progress], None]
+_MAX_PAGES = 2_000  # 100,000 members: far beyond any Stitch team; stops a runaway loop
+_MAX_SIGNINS = 2  # sign-ins per operation after the session ends mid-run
+
+
+class StitchConnector:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run_id: str | None = None,
+        on_progress: ProgressCallback | None = None,
+        selectors: SelectorSet | None = None,
+        slow_mo_ms: int = 0,
+        observer: Observer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_id = run_id or new_run_id()
+        self.selectors = selectors or load_selectors(settings.selectors_path)
+        self.artifacts = RunArtifacts(settings.runs_dir, self.run_id)
+        self._on_progress = on_progress
+        self._observer = observer
+        self._session = BrowserSession(settings, slow_mo_ms=slow_mo_ms)
+        register_secrets(*settings.secrets())
+        if not structlog.is_configured():  # library use: still redact, still tag the run
+            configure_logs(run_id=self.run_id)
+
+    async def __aenter__(self) -> StitchConnector:
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._session.__aenter__()
+        self._nav = Navigator(
+            self._session.page,
+            self.selectors,
+            self.settings,
+            self.artifacts,
+            self._signed_in,
+            self._observer,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._session.__aexit__(exc_type, exc, tb)
+
+    # ------------------------------------------------------------------ reads
+    async def list_members(self) -> MemberList:
+        """Every member on every page, validated; never a partial or silently empty roster."""
+        self._progress("open")
+        await self._nav.open_members(self._cached_members_url())
+        account = await self._nav.account()
+        self._remember_members_url(account)
+        members, pages = await self._read_all_pages(account)
+        roster = MemberList(
+            account=account,
+            members=members,
+            scraped_at=datetime.now(UTC),
+            pages=pages,
+            source_url=self._session.page.url.split("?", 1)[0],
+            selectors_version=self.selectors.version,
+        )
+        log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
+        return roster
+
+    async def _read_all_pages(self, account: Account) -> tuple[list[Member], int]:
+        view = MembersView(self._session.page, self.selectors)
+        members: list[Member] = []
+        seen: set[str] = set()
+        expected_count: int | None = None
+        previous: str | None = None
+        page_no = 1
+        while True:
+            parsed, previous = await self._settle_on(view, page_no, previous)
+            overlap = seen.intersection(m.email for m in parsed.members)
+            if overlap:
+                raise await self._drift(
+                    f"page {page_no} repeats members of earlier pages ({sorted(overlap)[0]}, ...)"
+                )
+            members.extend(parsed.members)
+            seen.update(m.email for m in parsed.members)
+            if parsed.member_count is not None:
+                if expected_count not in (None, parsed.member_count):
+                    raise await self._drift("the member count changed while paginating")
+                expected_count = parsed.member_count
+            self._progress("page", page=page_no, pages=parsed.page_total, rows=len(members))
+            if not parsed.has_next:
+                break
+            if page_no >= _MAX_PAGES:
+                raise await self._drift(f"more than {_MAX_PAGES} pages")
+            await view.click_next()
+            page_no += 1
+
+        if expected_count is not None and expected_count != len(members):
+            raise await self._drift(
+                f"the page says {expected_count} members but {len(members)} rows were read"
+            )
+        selves = [m for m in members if m.is_self]
+        if len(selves) != 1:
+            raise await self._drift(
+                f"expected exactly one row for the signed-in user, found {len(selves)}"
+            )
+        return members, page_no
+
+    async def _settle_on(
+        self, view: MembersView, page_no: int, previous: str | None
+    ) -> tuple[ParsedPage, str | None]:
+        """Wait for page `page_no` of the list to be ready and read it.
+
+        Handles the page's own error (reload, bounded), the session ending (sign in again,
+        bounded) and a reload that went back to page 1 (click Next until page `page_no`).
+        """
+        errors = signins = 0
+        while True:
+            settled = await view.settled(previous, self.settings.timeout_ms)
+            if settled is None:
+                raise await self._drift(f"page {page_no} of the member list never finished loading")
+            if settled.state == "error":
+                errors += 1
+                log.warning("members.load_error", page=page_no, attempt=errors, text=settled.text)
+                if errors >= self.settings.retries:
+                    raise TransientFailure(
+                        f"the member list kept failing to load page {page_no}: {settled.text}"
+                    )
+                await self._nav.goto(self._session.page.url)
+                previous = None
+                continue
+            if settled.state == "signin":
+                signins += 1
+                if signins > _MAX_SIGNINS:
+                    raise SessionExpired("the session kept ending while reading the member list")
+                log.info("session.expired_mid_run", page=page_no)
+                await self._nav.sign_in()
+                previous = None
+                continue
+            if self._observer is not None:
+                await self._observer(f"members-p{page_no}", self._session.page)
+            started = time.perf_counter()
+            raw = await view.read()
+            try:
+                parsed = parse_page(raw, self.selectors, self.settings.email)
+            except PageNotRecognised as exc:
+                exc.artifacts = await self.artifacts.capture(self._session.page, "member-list")
+                raise
+            log.debug(
+                "members.page_read",
+                page=page_no,
+                rows=len(parsed.members),
+                extract_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            if parsed.page_number is not None and parsed.page_number < page_no:
+                await view.click_next()  # a reload landed on an earlier page: walk forward
+                previous = settled.signature
+                continue
+            if parsed.page_number is not None and parsed.page_number > page_no:
+                raise await self._drift(f"asked for page {page_no}, got {parsed.page_number}")
+            return parsed, settled.signature
+
+    # ------------------------------------------------------------------ helpers
+    async def _signed_in(self) -> None:
+        await self._session.save_storage_state()
+        log.info("session.saved")
+
+    async def _drift(self, message: str) -> PageNotRecognised:
+        return await self._nav.not_recognised(f"member list not recognised: {message}")
+
+    def _progress(self, step: str, **fields: int | None) -> None:
+        if self._on_progress is not None:
+            self._on_progress(Progress(step=step, **fields))
+
+    def _cached_members_url(self) -> str | None:
+        try:
+            data = json.loads(self.settings.account_cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("base_url") != self.settings.base_url:
+            return None
+        url = data.get("members_url")
+        return url if isinstance(url, str) and url.startswith(self.settings.base_url) else None
+
+    def _remember_members_url(self, account: Account) -> None:
+        url = self._session.page.url.split("?", 1)[0]
+        write_private_json(
+            self.settings.account_cache_path,
+            {
+                "base_url": self.settings.base_url,
+                "client_id": account.client_id,
+                "members_url": url,
+            },
+        )

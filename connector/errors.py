@@ -1,0 +1,96 @@
+"""The error taxonomy. Every error the connector raises on purpose is a ConnectorError.
+
+Each class carries the process exit code the CLI uses for it, and a `hint` that tells the user what
+to do next. The codes are part of the public contract (README, "Exit codes"): schedulers alert
+on them.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1  # a bug: an error we did not plan for
+    USAGE = 2  # bad command-line input (click/typer's own code)
+    CONFIG = 3  # bad settings, secret files or input files
+    AUTH_FAILED = 4  # wrong credentials or locked out; never retried
+    HUMAN_NEEDED = 5  # SSO or MFA that a machine cannot complete
+    SESSION_EXPIRED = 6  # signed out and could not sign in again
+    PAGE_NOT_RECOGNISED = 7  # the UI is not what the selectors describe (drift)
+    TRANSIENT = 8  # timeouts or 5xx that outlasted the retries
+
+
+class ConnectorError(Exception):
+    """Base class. `str(err)` is one line for humans; `hint` says what to do next."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+
+class ConfigError(ConnectorError):
+    exit_code = ExitCode.CONFIG
+    hint = "Check the STITCH_* settings (see README, Configuration)."
+
+
+class AuthFailed(ConnectorError):
+    exit_code = ExitCode.AUTH_FAILED
+    hint = (
+        "Check STITCH_EMAIL and STITCH_PASSWORD. The connector never retries a rejected password, "
+        "so it cannot trip the lockout on its own."
+    )
+
+
+class HumanNeeded(ConnectorError):
+    """SSO or an MFA step that needs a person: waiting would only time out."""
+
+    exit_code = ExitCode.HUMAN_NEEDED
+    hint = (
+        "Sign in as an Administrator with a Stitch password (Administrators keep password login "
+        "under SSO), or set STITCH_TOTP_SECRET for a TOTP prompt."
+    )
+
+
+class SessionExpired(ConnectorError):
+    exit_code = ExitCode.SESSION_EXPIRED
+    hint = "The session ended and signing in again did not restore it. Run the command again."
+
+
+class PageNotRecognised(ConnectorError):
+    """The page is not what the selectors describe. Never reported as an empty roster."""
+
+    exit_code = ExitCode.PAGE_NOT_RECOGNISED
+    hint = (
+        "Stitch's UI may have changed. Look at the saved screenshot and HTML, then update "
+        "selectors/stitch.toml (README, 'Stitch changed its UI')."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        element: str | None = None,
+        url: str | None = None,
+        artifacts: list[Path] | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.element = element
+        self.url = url
+        self.artifacts: list[Path] = list(artifacts or [])
+
+
+class TransientFailure(ConnectorError):
+    exit_code = ExitCode.TRANSIENT
+    hint = "Stitch (or the network) kept failing; the run was retried and gave up. Try again later."

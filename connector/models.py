@@ -1,0 +1,92 @@
+"""The typed contract: what a scrape returns.
+
+Field names and values match the sandbox's `/__sandbox__/state` members, so a test can compare the
+two directly. Scraped text is untrusted: it is validated here, and never interpreted as markup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+    ),
+]
+
+
+class Role(StrEnum):
+    ADMINISTRATOR = "Administrator"
+    GENERAL_USER = "General User"
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    PENDING = "pending"  # an invitation not yet accepted
+    DEACTIVATED = "deactivated"
+
+
+class Account(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    client_id: int = Field(description="The number after /client/ in every app URL.")
+    company_name: str | None = None
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    email: Email
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
+    role: Role
+    status: Status
+    invoice_admin: bool = False
+    is_self: bool = Field(False, description="The account the connector signed in as.")
+
+
+class MemberList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account: Account
+    members: list[Member]
+    scraped_at: datetime
+    pages: int = Field(ge=1, description="How many list pages were read.")
+    source_url: str
+    selectors_version: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the roster's content, independent of order and of when it was read."""
+        rows = sorted((m.model_dump(mode="json") for m in self.members), key=lambda r: r["email"])
+        blob = json.dumps(
+            {"client_id": self.account.client_id, "members": rows},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+
+class Progress(BaseModel):
+    """Reported while a long operation runs, for progress bars and logs."""
+
+    step: str
+    page: int | None = None
+    pages: int | None = None
+    rows: int | None = None

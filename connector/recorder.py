@@ -1,0 +1,118 @@
+"""Record the pages the connector reads as static HTML fixtures, with the expected extraction.
+
+The recorder is an observer: the connector calls it with each page just before reading it (sign-in
+steps before anything is typed, member pages once settled). The snapshot is the rendered DOM with
+scripts removed, origins replaced by fixed placeholders, and one-time values blanked, so a replay
+needs no server and a re-recording of the same data gives the same bytes.
+
+Scrubbing replaces every email and name the page shows with a keyed-HMAC fake: the same input
+always maps to the same fake, and the mapping cannot be reversed without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page
+
+from connector.logs import redact_text
+from connector.models import Member
+
+APP_ORIGIN = "https://app.stitch.test"
+LOGIN_ORIGIN = "https://login.stitch.test"
+
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.I | re.S)
+_ON_ATTR = re.compile(r"""\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*')""", re.I)
+# Hidden one-time values (sign-in state, CSRF): random per run, meaningless in a fixture.
+_ONE_TIME = re.compile(r'(<input\b[^>]*\bname="(?:state|code|csrf[^"]*)"[^>]*\bvalue=")[^"]*(")')
+
+
+def clean_html(raw: str, origins: dict[str, str]) -> str:
+    text = _SCRIPT.sub("", raw)
+    text = _ON_ATTR.sub("", text)
+    text = _ONE_TIME.sub(r"\1\2", text)
+    for real, placeholder in origins.items():
+        text = text.replace(real, placeholder)
+        text = text.replace(html.escape(real, quote=True), placeholder)
+    return redact_text(text)
+
+
+@dataclass
+class Scrubber:
+    """Consistent, keyed replacement of emails and names."""
+
+    key: bytes
+    emails: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def _tag(self, kind: str, value: str) -> str:
+        return hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:10]
+
+    def email(self, value: str) -> str:
+        return self.emails.setdefault(value, f"user-{self._tag('email', value.lower())}@example.com")
+
+    def name(self, value: str) -> str:
+        return self.names.setdefault(value, f"Person {self._tag('name', value)}")
+
+    def member(self, m: Member) -> Member:
+        return m.model_copy(
+            update={"email": self.email(m.email), "name": self.name(m.name) if m.name else None}
+        )
+
+    def apply(self, text: str) -> str:
+        pairs = [*self.emails.items(), *self.names.items()]
+        for real, fake in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
+            for form in {real, html.escape(real, quote=False), html.escape(real, quote=True)}:
+                text = re.sub(re.escape(form), fake, text, flags=re.I)
+        return text
+
+
+@dataclass
+class Snapshot:
+    label: str
+    html: str
+
+
+class Recorder:
+    """Collects one snapshot per page the connector reads."""
+
+    def __init__(self, app_url: str, login_url: str | None = None) -> None:
+        self.origins = {app_url.rstrip("/"): APP_ORIGIN}
+        if login_url:
+            self.origins[login_url.rstrip("/")] = LOGIN_ORIGIN
+        self.snapshots: list[Snapshot] = []
+
+    async def __call__(self, label: str, page: Page) -> None:
+        taken = {s.label for s in self.snapshots}
+        unique, n = label, 2
+        while unique in taken:  # e.g. a second sign-in after the session ended
+            unique, n = f"{label}-{n}", n + 1
+        self.snapshots.append(Snapshot(unique, clean_html(await page.content(), self.origins)))
+
+    def write(
+        self,
+        out_dir: Path,
+        expected: dict[str, dict[str, Any]],
+        scrubber: Scrubber | None = None,
+    ) -> list[Path]:
+        """Write `<label>.html` and `<label>.json` (the expected extraction) for each snapshot."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        for snap in self.snapshots:
+            page_html = scrubber.apply(snap.html) if scrubber else snap.html
+            html_path = out_dir / f"{snap.label}.html"
+            html_path.write_text(page_html, encoding="utf-8")
+            json_path = out_dir / f"{snap.label}.json"
+            json_path.write_text(
+                json.dumps(expected[snap.label], indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+            written += [html_path, json_path]
+        return written

@@ -1,0 +1,140 @@
+"""Settings: STITCH_* environment variables, with *_FILE variants for secrets.
+
+Secrets are SecretStr so that repr(), logs and tracebacks never show them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connector.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://app.stitchdata.com"
+
+# Settings that may be given as STITCH_<NAME>_FILE (Docker and Kubernetes secrets).
+_FILE_BACKED = ("email", "password", "totp_secret")
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "stitch-connector"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STITCH_", extra="ignore", frozen=True)
+
+    base_url: str = Field(DEFAULT_BASE_URL, description="The Stitch web app's origin.")
+    email: str | None = Field(None, description="The Administrator to sign in as.")
+    password: SecretStr | None = None
+    totp_secret: SecretStr | None = Field(None, description="Base32 TOTP seed, if MFA asks.")
+    state_dir: Path = Field(default_factory=default_state_dir)
+    headless: bool = True
+    browser_path: Path | None = Field(None, description="A Chromium binary to use.")
+    timeout_ms: int = Field(30_000, ge=1_000, le=600_000, description="Per-step wait.")
+    retries: int = Field(4, ge=1, le=10, description="Attempts for timeouts and 5xx.")
+    selectors_path: Path | None = Field(None, description="Override selectors/stitch.toml.")
+
+    # *_FILE variants, read once at load time.
+    email_file: Path | None = None
+    password_file: Path | None = None
+    totp_secret_file: Path | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as {DEFAULT_BASE_URL}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r} must be an origin, without a query or fragment")
+        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if "@" not in value or value.startswith("@") or value.endswith("@"):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("totp_secret")
+    @classmethod
+    def _check_totp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        import pyotp  # only when a secret is set
+
+        try:
+            pyotp.TOTP(value.get_secret_value().replace(" ", "")).now()
+        except Exception:  # pyotp raises ValueError or binascii.Error; never echo the value
+            raise ValueError("is not a usable base32 TOTP secret (at least 16 bytes)") from None
+        return SecretStr(value.get_secret_value().replace(" ", ""))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name in _FILE_BACKED:
+            path = data.get(f"{name}_file")
+            if not path or data.get(name):
+                continue
+            try:
+                data[name] = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ValueError(
+                    f"cannot read STITCH_{name.upper()}_FILE {path}: {reason}"
+                ) from None
+        return data
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.state_dir / "runs"
+
+    @property
+    def storage_state_path(self) -> Path:
+        return self.state_dir / "session.json"
+
+    @property
+    def account_cache_path(self) -> Path:
+        return self.state_dir / "account.json"
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redactor and artifact checks."""
+        found = [s.get_secret_value() for s in (self.password, self.totp_secret) if s is not None]
+        return [s for s in found if s]
+
+    def require_credentials(self) -> tuple[str, SecretStr]:
+        if not self.email:
+            raise ConfigError(
+                "no email to sign in with",
+                hint="Set STITCH_EMAIL (or STITCH_EMAIL_FILE) to a Stitch Administrator's email.",
+            )
+        if self.password is None or not self.password.get_secret_value():
+            raise ConfigError(
+                "no password to sign in with",
+                hint="Set STITCH_PASSWORD or STITCH_PASSWORD_FILE (a file holding the password).",
+            )
+        return self.email, self.password
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment plus overrides; any problem becomes one ConfigError."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        env = f"STITCH_{where.upper()}" if first["loc"] else "settings"
+        raise ConfigError(f"{env}: {message}") from None

@@ -1,0 +1,150 @@
+"""Getting around the app: load a URL (with retries), make sure we are signed in, reach Members.
+
+Members are reached by the UI's own navigation (user menu → settings → Members tab or the Team
+Members section), with a direct-URL fast path remembered from the last successful visit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from connector.artifacts import RunArtifacts
+from connector.errors import PageNotRecognised, TransientFailure
+from connector.logs import get_logger
+from connector.models import Account
+from connector.retry import Retryable, retrying
+from connector.selector_set import ElementName, SelectorSet
+from connector.settings import Settings
+from connector.stitch.locate import resolve, union
+from connector.stitch.pages import PageState, current_state
+from connector.stitch.signin import Observer, SignIn
+
+log = get_logger(__name__)
+
+_SIGNIN_STATES: frozenset[PageState] = frozenset({"sso", "totp", "password", "email"})
+
+
+class Navigator:
+    def __init__(
+        self,
+        page: Page,
+        selectors: SelectorSet,
+        settings: Settings,
+        artifacts: RunArtifacts,
+        on_signed_in: Callable[[], Awaitable[None]],
+        observer: Observer | None = None,
+    ) -> None:
+        self.page = page
+        self.selectors = selectors
+        self.settings = settings
+        self.artifacts = artifacts
+        self._on_signed_in = on_signed_in
+        self.observer = observer
+
+    async def goto(self, url: str) -> None:
+        """Load a URL; retry navigation timeouts and 5xx answers, nothing else."""
+        try:
+            async for attempt in retrying(self.settings.retries, f"load {url.split('?')[0]}"):
+                with attempt:
+                    try:
+                        response = await self.page.goto(url, wait_until="domcontentloaded")
+                    except PlaywrightTimeout as exc:
+                        raise Retryable(f"navigation timed out: {exc.message}") from None
+                    if response is not None and response.status >= 500:
+                        raise Retryable(f"HTTP {response.status} from {url.split('?')[0]}")
+        except Retryable as exc:
+            raise TransientFailure(f"could not load {url.split('?')[0]}: {exc}") from None
+
+    async def sign_in_if_asked(self) -> PageState:
+        """Look at the current page; if it is a sign-in step, sign in. Returns the landing state."""
+        state = await current_state(self.page, self.selectors, self.settings.timeout_ms)
+        if state in _SIGNIN_STATES:
+            log.info("session.signin_needed")
+            await self.sign_in()
+            state = await current_state(self.page, self.selectors, self.settings.timeout_ms)
+        if state is None:
+            raise await self.not_recognised("neither a sign-in step nor an app page appeared")
+        return state
+
+    async def sign_in(self) -> None:
+        signin = SignIn(self.page, self.selectors, self.settings, self.artifacts, self.observer)
+        await signin.run()
+        await self._on_signed_in()
+
+    async def open_members(self, cached_url: str | None) -> None:
+        """End on the member list, signed in."""
+        if cached_url:
+            await self.goto(cached_url)
+            if await self.sign_in_if_asked() == "members":
+                return
+            log.info("members.fast_path_missed", url=cached_url)
+        else:
+            await self.goto(self.settings.base_url + "/")
+            if await self.sign_in_if_asked() == "members":
+                return
+        await self._click("app_user_menu")
+        await self._click("app_settings_item")
+        state = await current_state(
+            self.page, self.selectors, self.settings.timeout_ms, among=("members", "app")
+        )
+        if state != "members":
+            tab = await resolve(self.page, self.selectors, "settings_members_tab")
+            if tab is None:
+                # Wait for the settings page itself: the tab may still be rendering.
+                await self._wait_visible("settings_members_tab")
+            await self._click("settings_members_tab")
+            state = await current_state(
+                self.page, self.selectors, self.settings.timeout_ms, among=("members",)
+            )
+        if state != "members":
+            raise await self.not_recognised("the member list did not appear", "members_container")
+
+    def account_from_url(self) -> int | None:
+        match = re.search(self.selectors.app.client_id_url_pattern, self.page.url)
+        return int(match.group(1)) if match else None
+
+    async def account(self) -> Account:
+        client_id = self.account_from_url()
+        meta = self.page.locator(self.selectors.app.client_id_meta)
+        if client_id is None and await meta.count():
+            content = (await meta.first.get_attribute("content")) or ""
+            client_id = int(content) if content.isdigit() else None
+        if client_id is None:
+            raise await self.not_recognised("no account (client) id in the URL or the page")
+        company = None
+        for css in self.selectors.app.company_name:
+            loc = self.page.locator(css)
+            if await loc.count():
+                text = " ".join(((await loc.first.text_content()) or "").split())
+                match = re.search(self.selectors.app.company_name_pattern, text)
+                company = match.group(1) if match else None
+                break
+        return Account(client_id=client_id, company_name=company)
+
+    async def _click(self, name: ElementName) -> None:
+        match = await resolve(self.page, self.selectors, name)
+        if match is None:
+            await self._wait_visible(name)
+            match = await resolve(self.page, self.selectors, name)
+        if match is None:
+            raise await self.not_recognised(f"'{name}' not found", name)
+        log.debug("ui.click", element=name, matched=match.alternative.describe())
+        await match.locator.click()
+
+    async def _wait_visible(self, name: ElementName) -> None:
+        try:
+            await union(self.page, self.selectors.element(name)).first.wait_for(
+                state="visible", timeout=self.settings.timeout_ms
+            )
+        except PlaywrightTimeout:
+            raise await self.not_recognised(f"'{name}' did not appear", name) from None
+
+    async def not_recognised(self, message: str, element: str | None = None) -> PageNotRecognised:
+        files = await self.artifacts.capture(self.page, element or "page-not-recognised")
+        return PageNotRecognised(
+            message, element=element, url=self.page.url.split("?", 1)[0], artifacts=files
+        )

@@ -1,0 +1,147 @@
+"""Sign-in: identifier first on the app, then password (and maybe a TOTP code) on the login origin.
+
+Rules that keep accounts safe:
+- each step is submitted at most once per sign-in: a step that comes back means it was rejected,
+  so a wrong password is never retried (the lockout counts failures);
+- an SSO redirect is reported at once as needing a human; waiting for it would only time out;
+- secrets are typed with tracing off (tracing, when on, starts after sign-in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import pyotp
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from connector.artifacts import RunArtifacts
+from connector.errors import AuthFailed, HumanNeeded, PageNotRecognised
+from connector.logs import get_logger
+from connector.selector_set import ElementName, SelectorSet
+from connector.settings import Settings
+from connector.stitch.locate import resolve
+from connector.stitch.pages import PageState, current_state
+
+log = get_logger(__name__)
+
+# Called with a label and the page whenever the connector reads a page (the fixture recorder).
+Observer = Callable[[str, Page], Awaitable[None]]
+
+_MAX_STEPS = 6  # email, password, code, and the landing page, with room to spare
+_SIGNED_IN: tuple[PageState, ...] = ("members", "app")
+
+
+class SignIn:
+    def __init__(
+        self,
+        page: Page,
+        selectors: SelectorSet,
+        settings: Settings,
+        artifacts: RunArtifacts,
+        observer: Observer | None = None,
+    ) -> None:
+        self.page = page
+        self.selectors = selectors
+        self.settings = settings
+        self.artifacts = artifacts
+        self.observer = observer
+
+    async def run(self) -> None:
+        """From a sign-in page to a signed-in app page, or a typed error."""
+        email, password = self.settings.require_credentials()
+        submitted: set[PageState] = set()
+        for _ in range(_MAX_STEPS):
+            state = await current_state(self.page, self.selectors, self.settings.timeout_ms)
+            if state is None:
+                raise await self._not_recognised("no sign-in step or app page appeared")
+            if state in _SIGNED_IN:
+                log.info("signin.done", url=self._safe_url())
+                return
+            if state == "sso":
+                raise HumanNeeded(
+                    f"{email} is sent to single sign-on; a machine cannot complete it",
+                    hint=(
+                        "Use an Administrator with a Stitch password (they keep password login "
+                        "under SSO), or sign in by hand and reuse the saved session."
+                    ),
+                )
+            if state in submitted:
+                raise await self._rejected(state)
+            log.info("signin.step", step=state)
+            if self.observer is not None:  # before typing: nothing secret is on the page yet
+                await self.observer(f"signin-{state}", self.page)
+            if state == "email":
+                field = await self._need("signin_email")
+                await field.fill(email)
+                await self._submit(field, "signin_continue")
+            elif state == "password":
+                legacy_email = await resolve(self.page, self.selectors, "signin_email")
+                if legacy_email is not None:  # one-form sign-in: email and password together
+                    await legacy_email.locator.fill(email)
+                field = await self._need("signin_password")
+                await field.fill(password.get_secret_value())
+                await self._submit(field, "signin_password_submit")
+            else:  # totp
+                if self.settings.totp_secret is None:
+                    raise HumanNeeded(
+                        "Stitch asks for a 6-digit code and no TOTP secret is set",
+                        hint="Set STITCH_TOTP_SECRET (or _FILE) to the authenticator's seed.",
+                    )
+                field = await self._need("signin_totp")
+                code = pyotp.TOTP(self.settings.totp_secret.get_secret_value()).now()
+                await field.fill(code)
+                await self._submit(field, "signin_totp_submit")
+            submitted.add(state)
+        raise await self._not_recognised("sign-in did not finish within the expected steps")
+
+    async def _need(self, name: ElementName) -> Locator:
+        match = await resolve(self.page, self.selectors, name)
+        if match is None:
+            raise await self._not_recognised(f"'{name}' not found", element=name)
+        return match.locator
+
+    async def _submit(self, field: Locator, button: ElementName) -> None:
+        handle = await field.element_handle()
+        await (await self._need(button)).click()
+        if handle is None:
+            return
+        try:
+            # The step is over when the field we filled is gone (navigation or re-render).
+            await handle.wait_for_element_state("hidden", timeout=self.settings.timeout_ms)
+        except PlaywrightTimeout:
+            pass  # it stayed: the next look sees the same step again and reports the rejection
+        except PlaywrightError:
+            pass  # detached or its page navigated away: the step is over
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await handle.dispose()
+
+    async def _rejected(self, state: PageState) -> AuthFailed:
+        error = await resolve(self.page, self.selectors, "signin_error")
+        text = " ".join(((await error.locator.text_content()) or "").split()) if error else ""
+        if any(p.lower() in text.lower() for p in self.selectors.signin.lockout_patterns):
+            return AuthFailed(
+                f"Stitch locked this login: {text}",
+                hint="Wait for the lockout to end, then check the password before running again.",
+            )
+        what = {"email": "email address", "password": "password", "totp": "6-digit code"}
+        detail = f": {text}" if text else ""
+        return AuthFailed(f"Stitch rejected the {what.get(state, state)}{detail}")
+
+    async def _not_recognised(
+        self, message: str, *, element: str | None = None
+    ) -> PageNotRecognised:
+        files = await self.artifacts.capture(self.page, "signin-not-recognised")
+        return PageNotRecognised(
+            f"sign-in page not recognised: {message}",
+            element=element,
+            url=self._safe_url(),
+            artifacts=files,
+        )
+
+    def _safe_url(self) -> str:
+        # Query strings on sign-in pages carry one-time codes and state: keep them out of logs.
+        return self.page.url.split("?", 1)[0]

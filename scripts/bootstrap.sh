@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Set up everything stitch-connector needs on a fresh Debian/Ubuntu machine, then run a task.
+#   scripts/bootstrap.sh demo    # the main job against the embedded Stitch sandbox
+#   scripts/bootstrap.sh test    # lint, type-check and the whole test suite
+#   scripts/bootstrap.sh setup   # only set up
+# Idempotent: a second run reuses .venv and the browser it found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+task="${1:-setup}"
+shift || true
+VENV="${VENV:-.venv}"
+PY="${PYTHON:-python3}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  say "Installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# 1. Python >= 3.11 with venv.
+if ! command -v "$PY" >/dev/null 2>&1; then apt_install python3 python3-venv python3-pip; fi
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+  echo "error: stitch-connector needs Python >= 3.11; $PY is $("$PY" -V 2>&1)" >&2; exit 3; }
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  say "Creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+
+# 2. The package, with test tools.
+if ! "$VENV/bin/python" -c 'import connector, playwright, pytest' 2>/dev/null \
+   || [ pyproject.toml -nt "$VENV/.installed" ]; then
+  say "Installing stitch-connector and its test tools into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e '.[test]'
+  touch "$VENV/.installed"
+fi
+
+# 3. A browser: STITCH_BROWSER_PATH, else Playwright's own Chromium, else the system's; else install.
+has_browser() {
+  "$VENV/bin/python" - <<'PY'
+import os, shutil, sys
+from pathlib import Path
+explicit = os.environ.get("STITCH_BROWSER_PATH")
+if explicit:
+    sys.exit(0 if Path(explicit).is_file() else 1)
+try:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        if Path(p.chromium.executable_path).is_file():
+            sys.exit(0)
+except Exception:
+    pass
+sys.exit(0 if any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) else 1)
+PY
+}
+if ! has_browser; then
+  apt_install chromium
+fi
+
+case "$task" in
+  setup) say "Ready. Try: $VENV/bin/stitch-connector demo" ;;
+  demo)  say "Running the demo"; exec "$VENV/bin/stitch-connector" demo "$@" ;;
+  test)
+    say "ruff";  "$VENV/bin/ruff" check connector tests benchmarks
+    say "mypy --strict"; "$VENV/bin/mypy" connector
+    say "pytest"; exec "$VENV/bin/python" -m pytest "$@" ;;
+  *) echo "usage: scripts/bootstrap.sh [setup|demo|test] [args...]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,56 @@
+"""Shared test fixtures: the in-process sandbox on free ports, and settings pointing at it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector import logs
+from connector.sandbox.options import SandboxOptions
+from connector.sandbox.server import RunningSandbox, running_sandbox
+from connector.settings import Settings
+
+MakeSandbox = Callable[..., RunningSandbox]
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[MakeSandbox]:
+    """Start sandboxes with any SandboxOptions; all are stopped when the test ends."""
+    with ExitStack() as stack:
+
+        def make(**options: Any) -> RunningSandbox:
+            return stack.enter_context(running_sandbox(SandboxOptions(**options)))
+
+        yield make
+
+
+@pytest.fixture
+def sandbox(make_sandbox: MakeSandbox) -> RunningSandbox:
+    return make_sandbox(latency_ms=50)
+
+
+def settings_for(box: RunningSandbox, state_dir: Path, **overrides: Any) -> Settings:
+    """Settings that sign in to `box` as its Administrator, with TOTP when the box asks for it."""
+    values: dict[str, Any] = {
+        "base_url": box.app_url,
+        "email": box.login_email,
+        "password": box.options.admin_password,
+        "totp_secret": box.options.totp_secret if box.options.mfa == "totp" else None,
+        "state_dir": state_dir,
+        "timeout_ms": 15_000,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def log_capture() -> Iterator[io.StringIO]:
+    """Every log line the run writes, as JSON, for assertions and secret scans."""
+    stream = io.StringIO()
+    logs.configure(run_id="test", level="debug", stream=stream, json=True)
+    yield stream
