@@ -61,8 +61,10 @@ def main() -> int:
     print(f"pages ratio      {large['pages'] / small['pages']:.1f}x")
     print(f"wall-time ratio  {large['wall_s'] / small['wall_s']:.1f}x")
     print(f"extraction ratio {large['extract_s'] / small['extract_s']:.1f}x")
-    print(f"wall time per page: {small['wall_s'] / small['pages']:.2f} s vs "
-          f"{large['wall_s'] / large['pages']:.2f} s (sandbox latency {LATENCY_MS} ms per page)")
+    print(
+        f"wall time per page: {small['wall_s'] / small['pages']:.2f} s vs "
+        f"{large['wall_s'] / large['pages']:.2f} s (sandbox latency {LATENCY_MS} ms per page)"
+    )
     return 0
 
 

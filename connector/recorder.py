@@ -34,6 +34,16 @@ _ON_ATTR = re.compile(r"""\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*')""", re.I)
 _ONE_TIME = re.compile(r'(<input\b[^>]*\bname="(?:state|code|csrf[^"]*)"[^>]*\bvalue=")[^"]*(")')
 
 
+# page.content() serialises attributes, not live form state: a <select> whose choice was set by
+# script would replay as its first option. Copy the choices into attributes first. Text inputs
+# are left alone on purpose: their live values are never written into a fixture.
+_FREEZE_FORM_STATE = """() => {
+  for (const o of document.querySelectorAll("option")) o.toggleAttribute("selected", o.selected);
+  for (const c of document.querySelectorAll("input[type=checkbox], input[type=radio]"))
+    c.toggleAttribute("checked", c.checked);
+}"""
+
+
 def clean_html(raw: str, origins: dict[str, str]) -> str:
     text = _SCRIPT.sub("", raw)
     text = _ON_ATTR.sub("", text)
@@ -56,7 +66,9 @@ class Scrubber:
         return hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:10]
 
     def email(self, value: str) -> str:
-        return self.emails.setdefault(value, f"user-{self._tag('email', value.lower())}@example.com")
+        return self.emails.setdefault(
+            value, f"user-{self._tag('email', value.lower())}@example.com"
+        )
 
     def name(self, value: str) -> str:
         return self.names.setdefault(value, f"Person {self._tag('name', value)}")
@@ -94,6 +106,7 @@ class Recorder:
         unique, n = label, 2
         while unique in taken:  # e.g. a second sign-in after the session ended
             unique, n = f"{label}-{n}", n + 1
+        await page.evaluate(_FREEZE_FORM_STATE)
         self.snapshots.append(Snapshot(unique, clean_html(await page.content(), self.origins)))
 
     def write(

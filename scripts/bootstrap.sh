@@ -65,7 +65,7 @@ case "$task" in
   setup) say "Ready. Try: $VENV/bin/stitch-connector demo" ;;
   demo)  say "Running the demo"; exec "$VENV/bin/stitch-connector" demo "$@" ;;
   test)
-    say "ruff";  "$VENV/bin/ruff" check connector tests benchmarks
+    say "ruff";  "$VENV/bin/ruff" check connector tests benchmarks fixtures
     say "mypy --strict"; "$VENV/bin/mypy" connector
     say "pytest"; exec "$VENV/bin/python" -m pytest "$@" ;;
   *) echo "usage: scripts/bootstrap.sh [setup|demo|test] [args...]" >&2; exit 2 ;;

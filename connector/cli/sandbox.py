@@ -20,7 +20,9 @@ def sandbox(
     ),
     admin_email: str = typer.Option("admin@example.com", help="The Administrator's sign-in."),
     admin_password: str = typer.Option("sandbox-password", help="The Administrator's password."),
-    totp_secret: str = typer.Option("JBSWY3DPEHPK3PXP", help="Base32 TOTP seed for --mfa totp."),
+    totp_secret: str = typer.Option(
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", help="Base32 TOTP seed for --mfa totp."
+    ),
     mfa: common.Mfa = typer.Option(common.Mfa.off, help="Ask for a 6-digit code."),
     sso: bool = typer.Option(False, "--sso", help="Send non-Administrators to a fake IdP."),
     session_ttl: float = typer.Option(43200.0, help="Seconds before a session expires."),

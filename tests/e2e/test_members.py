@@ -36,10 +36,16 @@ def truth(box: RunningSandbox) -> list[dict[str, Any]]:
     for m in box.state()["members"]:  # type: ignore[union-attr]
         if m["status"] == "deactivated":
             continue
-        rows.append({
-            "email": m["email"], "name": m["name"], "role": m["role"], "status": m["status"],
-            "invoice_admin": m["invoice_admin"], "is_self": m["is_login_user"],
-        })
+        rows.append(
+            {
+                "email": m["email"],
+                "name": m["name"],
+                "role": m["role"],
+                "status": m["status"],
+                "invoice_admin": m["invoice_admin"],
+                "is_self": m["is_login_user"],
+            }
+        )
     return rows
 
 
@@ -145,14 +151,35 @@ def test_hostile_names_come_back_exactly(
     make_sandbox: MakeSandbox, tmp_path: Path, variant: str
 ) -> None:
     names = [
-        '<script>window.__pwned = 1</script>', "O'Brien \"Bob\"", "🦄🔥 Émilie", "x" * 200,
-        "<img src=x onerror=alert(1)>", "[bold]rich[/bold]", "=HYPERLINK(\"x\")",
+        "<script>window.__pwned = 1</script>",
+        'O\'Brien "Bob"',
+        "🦄🔥 Émilie",
+        "x" * 200,
+        "<img src=x onerror=alert(1)>",
+        "[bold]rich[/bold]",
+        '=HYPERLINK("x")',
     ]
     roster_file = tmp_path / "roster.json"
-    people = [{"email": "boss@example.com", "name": "Boss", "role": "Administrator",
-               "status": "active", "invoice_admin": True, "is_login_user": True}]
-    people += [{"email": f"h{i}@example.com", "name": n, "role": "General User",
-                "status": "active", "invoice_admin": False} for i, n in enumerate(names)]
+    people = [
+        {
+            "email": "boss@example.com",
+            "name": "Boss",
+            "role": "Administrator",
+            "status": "active",
+            "invoice_admin": True,
+            "is_login_user": True,
+        }
+    ]
+    people += [
+        {
+            "email": f"h{i}@example.com",
+            "name": n,
+            "role": "General User",
+            "status": "active",
+            "invoice_admin": False,
+        }
+        for i, n in enumerate(names)
+    ]
     roster_file.write_text(json.dumps(people), encoding="utf-8")
     box = make_sandbox(variant=variant, members_file=roster_file, latency_ms=10)
     roster = scrape(settings_for(box, tmp_path / "state"))
@@ -194,8 +221,11 @@ def test_missing_totp_secret_needs_a_human(make_sandbox: MakeSandbox, tmp_path: 
 @pytest.mark.parametrize("variant", ["current", "legacy"])
 def test_sso_account_needs_a_human(make_sandbox: MakeSandbox, tmp_path: Path, variant: str) -> None:
     box = make_sandbox(variant=variant, members=10, sso=True, latency_ms=10)
-    general = next(m for m in box.state()["members"]  # type: ignore[union-attr]
-                   if m["role"] == "General User" and m["status"] == "active")
+    general = next(
+        m
+        for m in box.state()["members"]  # type: ignore[union-attr]
+        if m["role"] == "General User" and m["status"] == "active"
+    )
     with pytest.raises(HumanNeeded, match="single sign-on"):
         scrape(settings_for(box, tmp_path, email=general["email"], timeout_ms=60_000))
 
@@ -208,8 +238,9 @@ def test_drifted_page_is_a_loud_error_with_evidence(
 
     drifted = tmp_path / "stitch.toml"
     drifted.write_text(
-        default_selectors_path().read_text().replace('email = ["Email", "Email Address"]',
-                                                     'email = ["E-mail"]'),
+        default_selectors_path()
+        .read_text()
+        .replace('email = ["Email", "Email Address"]', 'email = ["E-mail"]'),
         encoding="utf-8",
     )
     box = make_sandbox(members=8, latency_ms=10)
@@ -219,5 +250,7 @@ def test_drifted_page_is_a_loud_error_with_evidence(
     kinds = sorted(p.suffix for p in info.value.artifacts)
     assert kinds == [".html", ".png"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in info.value.artifacts)
-    assert "st-table__row--body" in next(p for p in info.value.artifacts
-                                          if p.suffix == ".html").read_text()
+    assert (
+        "st-table__row--body"
+        in next(p for p in info.value.artifacts if p.suffix == ".html").read_text()
+    )

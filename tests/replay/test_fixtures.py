@@ -82,8 +82,12 @@ def test_fixtures_cover_every_variant_and_state() -> None:
     names = {(p.parts[-3], p.parts[-2], p.stem) for p in PAGES}
     for variant in ("current", "rbac2022", "legacy"):
         for scenario, label in [
-            ("single", "signin-totp"), ("single", "members-p1"), ("multi", "members-p3"),
-            ("only-self", "members-p1"), ("pending", "members-p1"), ("hostile", "members-p1"),
+            ("single", "signin-totp"),
+            ("single", "members-p1"),
+            ("multi", "members-p3"),
+            ("only-self", "members-p1"),
+            ("pending", "members-p1"),
+            ("hostile", "members-p1"),
         ]:
             assert (variant, scenario, label) in names
         assert {(variant, "single", "signin-password")} <= names
@@ -92,7 +96,9 @@ def test_fixtures_cover_every_variant_and_state() -> None:
 
 
 @pytest.mark.parametrize("expected_file", PAGES, ids=lambda p: "/".join(p.parts[-3:])[:-5])
-def test_replayed_page_extracts_exactly_as_expected(replayer: Replayer, expected_file: Path) -> None:
+def test_replayed_page_extracts_exactly_as_expected(
+    replayer: Replayer, expected_file: Path
+) -> None:
     expected = json.loads(expected_file.read_text(encoding="utf-8"))
     got = replayer.run(expected_file.with_suffix(".html"), expected)
     if expected["kind"] == "signin":

@@ -16,8 +16,16 @@ SEL = load_selectors()
 HEADERS = ["Name", "Email", "Role", "Status", "Actions"]
 
 
-def row(name: str | None, email: str, role: str = "General User", status: str = "Active",
-        *, invoice: bool = False, you: bool = False, select: bool = True) -> dict[str, Any]:
+def row(
+    name: str | None,
+    email: str,
+    role: str = "General User",
+    status: str = "Active",
+    *,
+    invoice: bool = False,
+    you: bool = False,
+    select: bool = True,
+) -> dict[str, Any]:
     return {
         "cells": [
             {"text": name or "—", "name_text": name if name is not None else "—"},
@@ -49,11 +57,13 @@ def page(rows: list[dict[str, Any]], **extra: Any) -> RawPage:
 
 def test_reads_every_field_and_normalises_email() -> None:
     parsed = parse_page(
-        page([
-            row("Ana Admin", "Ana@Example.com", "Administrator", you=True, select=False),
-            row("Zoë Ødegaard", "zoe@example.com", invoice=True),
-            row(None, "new@example.com", status="Invitation pending"),
-        ]),
+        page(
+            [
+                row("Ana Admin", "Ana@Example.com", "Administrator", you=True, select=False),
+                row("Zoë Ødegaard", "zoe@example.com", invoice=True),
+                row(None, "new@example.com", status="Invitation pending"),
+            ]
+        ),
         SEL,
         login_email=None,
     )
@@ -66,19 +76,31 @@ def test_reads_every_field_and_normalises_email() -> None:
 
 def test_columns_are_found_by_header_not_position() -> None:
     raw = page([row("Ana", "ana@example.com")])
-    shuffled = raw.model_copy(update={
-        "headers": ["Email Address", "Status", "Name", "Role"],
-        "rows": [raw.rows[0].model_copy(update={"cells": [
-            raw.rows[0].cells[1], raw.rows[0].cells[3], raw.rows[0].cells[0], raw.rows[0].cells[2],
-        ]})],
-    })
+    shuffled = raw.model_copy(
+        update={
+            "headers": ["Email Address", "Status", "Name", "Role"],
+            "rows": [
+                raw.rows[0].model_copy(
+                    update={
+                        "cells": [
+                            raw.rows[0].cells[1],
+                            raw.rows[0].cells[3],
+                            raw.rows[0].cells[0],
+                            raw.rows[0].cells[2],
+                        ]
+                    }
+                )
+            ],
+        }
+    )
     (member,) = parse_page(shuffled, SEL, login_email="ana@example.com").members
     assert (member.email, member.name, member.is_self) == ("ana@example.com", "Ana", True)
 
 
 def test_legacy_role_label_maps_to_administrator() -> None:
-    (member,) = parse_page(page([row("Old", "old@example.com", "SSO Admin", select=False)]),
-                           SEL, None).members
+    (member,) = parse_page(
+        page([row("Old", "old@example.com", "SSO Admin", select=False)]), SEL, None
+    ).members
     assert member.role is Role.ADMINISTRATOR
 
 

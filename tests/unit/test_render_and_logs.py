@@ -27,9 +27,9 @@ def roster(*names: str) -> MemberList:
 
 
 def test_csv_neutralises_formula_cells() -> None:
-    text = to_csv(roster("=HYPERLINK(\"http://evil\")", "+1", "-2", "@SUM(A1)", "Plain"))
+    text = to_csv(roster('=HYPERLINK("http://evil")', "+1", "-2", "@SUM(A1)", "Plain"))
     names = [r["name"] for r in csv.DictReader(io.StringIO(text))]
-    assert names == ["'=HYPERLINK(\"http://evil\")", "'+1", "'-2", "'@SUM(A1)", "Plain"]
+    assert names == ['\'=HYPERLINK("http://evil")', "'+1", "'-2", "'@SUM(A1)", "Plain"]
     assert csv_safe("a=b") == "a=b"
 
 
@@ -42,8 +42,12 @@ def test_json_is_the_member_list_model_with_fingerprint() -> None:
 
 def test_fingerprint_ignores_order_and_time_but_not_content() -> None:
     a, b = roster("Ana", "Bo"), roster("Ana", "Bo")
-    swapped = b.model_copy(update={"members": list(reversed(b.members)),
-                                   "scraped_at": datetime(2027, 1, 1, tzinfo=UTC)})
+    swapped = b.model_copy(
+        update={
+            "members": list(reversed(b.members)),
+            "scraped_at": datetime(2027, 1, 1, tzinfo=UTC),
+        }
+    )
     assert a.fingerprint == swapped.fingerprint
     assert a.fingerprint != roster("Ana", "Bob").fingerprint
 

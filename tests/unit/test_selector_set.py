@@ -33,7 +33,9 @@ def test_shipped_file_covers_every_ui_version() -> None:
 def test_no_selector_strings_in_python() -> None:
     package = Path(__file__).resolve().parents[2] / "connector"
     shipped = tomllib.loads(SHIPPED.read_text())
-    css = [a["css"] for el in shipped["elements"].values() for a in el["alternatives"] if "css" in a]
+    css = [
+        a["css"] for el in shipped["elements"].values() for a in el["alternatives"] if "css" in a
+    ]
     css += [s for key, v in shipped["extract"].items() if isinstance(v, list) for s in v]
     for path in package.rglob("*.py"):
         if "sandbox" in path.parts:
@@ -46,14 +48,23 @@ def test_no_selector_strings_in_python() -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t.replace('schema = 1', 'schema = 2'), "schema"),
-        (lambda t: t.replace('{ css = "#st-v2-login-email", ui', '{ css = "#a", text = "b", ui'),
-         "exactly one of css/role/label/text"),
-        (lambda t: t.replace('{ role = "tab", name = "Members"', '{ role = "tab"'),
-         "accessible 'name'"),
-        (lambda t: t.replace('[elements.sso_marker]', '[elements.sso_markr]'), "sso_markr"),
-        (lambda t: t.replace("page_status_pattern = 'Page\\s+(\\d+)\\s+of\\s+(\\d+)'",
-                             "page_status_pattern = 'Page'"), "two capture groups"),
+        (lambda t: t.replace("schema = 1", "schema = 2"), "schema"),
+        (
+            lambda t: t.replace('{ css = "#st-v2-login-email", ui', '{ css = "#a", text = "b", ui'),
+            "exactly one of css/role/label/text",
+        ),
+        (
+            lambda t: t.replace('{ role = "tab", name = "Members"', '{ role = "tab"'),
+            "accessible 'name'",
+        ),
+        (lambda t: t.replace("[elements.sso_marker]", "[elements.sso_markr]"), "sso_markr"),
+        (
+            lambda t: t.replace(
+                "page_status_pattern = 'Page\\s+(\\d+)\\s+of\\s+(\\d+)'",
+                "page_status_pattern = 'Page'",
+            ),
+            "two capture groups",
+        ),
         (lambda t: t.replace('ui = ["legacy"]', 'ui = ["v1999"]', 1), "ui"),
         (lambda t: t + "\n[[[", "not valid TOML"),
     ],

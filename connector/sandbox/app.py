@@ -1,0 +1,549 @@
+"""The two Starlette apps: the Stitch app origin and the stand-in for the Talend login origin.
+
+Markup follows docs/sandbox-dom.md (the connector reads it through selectors/stitch.toml). Both apps
+share one SandboxState; neither knows the other's port until the sockets are bound, hence `Origins`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from connector.sandbox.options import SandboxOptions, is_plausible_email
+from connector.sandbox.roster import ADMINISTRATOR, Member
+from connector.sandbox.state import SandboxState
+
+SESSION_COOKIE = "stitch_session"
+PAGE_SIZE = 50
+
+_HERE = Path(__file__).parent
+_TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
+_TEMPLATES.env.trim_blocks = True  # tidy HTML: block tags leave no blank lines behind
+_TEMPLATES.env.lstrip_blocks = True
+_STATIC_DIR = _HERE / "static"
+
+# [P] texts from the research (§4.2) unless the DOM contract says otherwise.
+MSG_EMAIL_REQUIRED = "Email is required"
+MSG_EMAIL_INVALID = "Please enter a valid email address"
+MSG_BAD_CREDENTIALS = "Invalid email or password"
+MSG_BAD_CODE = "Invalid code"
+
+_SETTINGS_TABS_V2 = ("account", "members", "profile", "notifications")
+_SETTINGS_TABS_LEGACY = ("account", "profile", "notifications", "billing")
+
+
+@dataclasses.dataclass(frozen=True)
+class Origins:
+    """Absolute base URLs (no trailing slash) of the two origins."""
+
+    app_url: str
+    login_url: str
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON whose strings can never close a <script> or form markup, whatever a name holds."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        # These characters only occur inside JSON strings, so escaping them is always safe.
+        for raw, escaped in (
+            ("<", "\\u003c"),
+            (">", "\\u003e"),
+            ("&", "\\u0026"),
+            ("\u2028", "\\u2028"),
+            ("\u2029", "\\u2029"),
+        ):
+            text = text.replace(raw, escaped)
+        return text.encode("utf-8")
+
+
+# ---------------------------------------------------------------- paths per variant
+
+
+@dataclasses.dataclass(frozen=True)
+class AppPaths:
+    """Every in-app URL of one variant (two URL generations, §1.1)."""
+
+    options: SandboxOptions
+
+    @property
+    def _v2(self) -> str:
+        return f"/client/{self.options.client_id}/pipeline/v2"
+
+    @property
+    def _legacy(self) -> str:
+        return f"/v2/client/{self.options.client_id}"
+
+    @property
+    def legacy(self) -> bool:
+        return self.options.variant == "legacy"
+
+    @property
+    def dashboard(self) -> str:
+        if self.legacy:
+            return f"{self._legacy}/pipeline/connections"  # [S-old]
+        return f"{self._v2}/sources"  # [S]
+
+    @property
+    def billing(self) -> str:
+        return f"{self._legacy}/settings/billing" if self.legacy else f"{self._v2}/billing"
+
+    @property
+    def destination(self) -> str:  # [P]
+        return f"{self._legacy}/pipeline/destination" if self.legacy else f"{self._v2}/destination"
+
+    @property
+    def notifications(self) -> str:  # [P]
+        return (
+            f"{self._legacy}/pipeline/notifications" if self.legacy else f"{self._v2}/notifications"
+        )
+
+    def settings(self, tab: str) -> str:  # [P] routes
+        if tab == "billing":
+            return self.billing
+        return f"{self._legacy}/settings/{tab}" if self.legacy else f"{self._v2}/settings/{tab}"
+
+    @property
+    def settings_root(self) -> str:
+        return f"{self._legacy}/settings" if self.legacy else f"{self._v2}/settings"
+
+    @property
+    def members_api(self) -> str:  # [P] internal JSON endpoint
+        return f"/api/clients/{self.options.client_id}/members"
+
+    def pages(self) -> dict[str, str]:
+        """path -> page key for every signed-in page of this variant."""
+        pages = {
+            self.dashboard: "dashboard",
+            self.billing: "billing",
+            self.destination: "destination",
+            self.notifications: "notifications",
+        }
+        tabs = _SETTINGS_TABS_LEGACY if self.legacy else _SETTINGS_TABS_V2
+        for tab in tabs:
+            if tab != "billing":
+                pages[self.settings(tab)] = f"settings_{tab}"
+        return pages
+
+
+def safe_redirect(value: str | None, fallback: str) -> str:
+    """Only same-origin paths: never let `redirect=` send the browser elsewhere."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return fallback
+    if any(ord(ch) < 0x20 or ch == "\\" for ch in value):
+        return fallback
+    return value
+
+
+def sign_in_path(target: str | None) -> str:
+    if not target:
+        return "/session/create"
+    return "/session/create?redirect=" + quote(target, safe="")
+
+
+def initials(member: Member) -> str:
+    words = (member.name or "").split()
+    if not words:
+        return member.email[:1].upper()
+    letters = words[0][:1] + (words[-1][:1] if len(words) > 1 else "")
+    return letters.upper()
+
+
+# ---------------------------------------------------------------- the app origin
+
+
+class _AppOrigin:
+    def __init__(self, state: SandboxState, origins: Origins) -> None:
+        self.state = state
+        self.origins = origins
+        self.options = state.options
+        self.paths = AppPaths(state.options)
+
+    # ---------------------------------------------------- helpers
+
+    def _render(
+        self, request: Request, template: str, context: dict[str, Any], status_code: int = 200
+    ) -> Response:
+        base: dict[str, Any] = {
+            "variant": self.options.variant,
+            "options": self.options,
+            "paths": self.paths,
+            "origins": self.origins,
+        }
+        base.update(context)
+        return _TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
+
+    def _viewer(self, request: Request) -> Member | None:
+        return self.state.session_member(request.cookies.get(SESSION_COOKIE))
+
+    def _signed_in_response(self, email: str, redirect: str) -> Response:
+        token = self.state.create_session(email)
+        response = RedirectResponse(redirect, status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+        return response
+
+    # ---------------------------------------------------- sign-in
+
+    def _sign_in_page(
+        self, request: Request, *, redirect: str, email: str = "", error: str | None = None
+    ) -> Response:
+        template = "signin_legacy.html" if self.paths.legacy else "signin_email.html"
+        return self._render(
+            request, template, {"redirect": redirect, "email": email, "error": error}
+        )
+
+    async def session_create(self, request: Request) -> Response:
+        if request.method == "GET":
+            redirect = safe_redirect(request.query_params.get("redirect"), "")
+            return self._sign_in_page(request, redirect=redirect)
+
+        form = await request.form()
+        raw_redirect = str(form.get("redirect") or "")
+        redirect = safe_redirect(raw_redirect, "")
+        target = redirect or self.paths.dashboard
+        email = str(form.get("email") or "").strip()
+        if not email:
+            return self._sign_in_page(request, redirect=redirect, error=MSG_EMAIL_REQUIRED)
+        if not is_plausible_email(email):
+            return self._sign_in_page(
+                request, redirect=redirect, email=email, error=MSG_EMAIL_INVALID
+            )
+        if self.state.routes_to_sso(email):
+            return RedirectResponse(f"/sso/{self.state.sso_connection}", status_code=303)
+
+        if not self.paths.legacy:
+            token = self.state.start_login(email, target, "password")
+            return RedirectResponse(
+                f"{self.origins.login_url}/login?{urlencode({'state': token})}", status_code=303
+            )
+
+        # legacy: one form with the password, on this origin.
+        outcome = self.state.check_password(email, str(form.get("password") or ""))
+        if outcome != "ok":
+            error = self.state.lockout_message() if outcome == "locked" else MSG_BAD_CREDENTIALS
+            return self._sign_in_page(request, redirect=redirect, email=email, error=error)
+        if self.options.mfa == "totp":
+            token = self.state.start_login(email, target, "totp")
+            return RedirectResponse(f"/session/mfa?{urlencode({'state': token})}", status_code=303)
+        return self._signed_in_response(email, target)
+
+    async def session_mfa(self, request: Request) -> Response:
+        """Legacy only: the TOTP step on the app origin."""
+        if not self.paths.legacy or self.options.mfa != "totp":
+            return self._not_found(request)
+        if request.method == "GET":
+            token = request.query_params.get("state", "")
+            pending = self.state.pending_login(token)
+            if pending is None or pending.stage != "totp":
+                return self._render(
+                    request, "login_expired.html", {"restart": "/session/create"}, status_code=400
+                )
+            return self._render(
+                request, "login_mfa.html", {"state": token, "action": "/session/mfa", "error": None}
+            )
+        form = await request.form()
+        token = str(form.get("state") or "")
+        pending = self.state.pending_login(token)
+        if pending is None or pending.stage != "totp":
+            return self._render(
+                request, "login_expired.html", {"restart": "/session/create"}, status_code=400
+            )
+        if not self.state.check_totp(str(form.get("code") or "")):
+            return self._render(
+                request,
+                "login_mfa.html",
+                {"state": token, "action": "/session/mfa", "error": MSG_BAD_CODE},
+            )
+        finished = self.state.finish_login(token)
+        if finished is None:
+            return RedirectResponse("/session/create", status_code=303)
+        return self._signed_in_response(finished.email, finished.redirect)
+
+    async def session_callback(self, request: Request) -> Response:
+        redeemed = self.state.redeem_code(request.query_params.get("code", ""))
+        if redeemed is None:
+            return RedirectResponse("/session/create", status_code=303)
+        email, redirect = redeemed
+        return self._signed_in_response(email, redirect)
+
+    async def session_destroy(self, request: Request) -> Response:
+        self.state.end_session(request.cookies.get(SESSION_COOKIE))
+        response = RedirectResponse("/session/create", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        return response
+
+    async def sso(self, request: Request) -> Response:
+        if request.path_params["connection"] != self.state.sso_connection:
+            return self._not_found(request)
+        return self._render(request, "sso.html", {"connection": self.state.sso_connection})
+
+    async def forgot(self, request: Request) -> Response:
+        sent = False
+        if request.method == "POST":
+            await request.form()
+            sent = True  # [P] the same answer for every email: no account enumeration
+        return self._render(request, "forgot.html", {"sent": sent})
+
+    async def signup(self, request: Request) -> Response:
+        return self._render(request, "signup.html", {})
+
+    async def root(self, request: Request) -> Response:
+        if self._viewer(request) is None:
+            return RedirectResponse("/session/create", status_code=302)
+        return RedirectResponse(self.paths.dashboard, status_code=302)
+
+    # ---------------------------------------------------- signed-in pages
+
+    def _not_found(self, request: Request) -> Response:
+        return self._render(request, "not_found.html", {}, status_code=404)
+
+    async def client_page(self, request: Request) -> Response:
+        """Every /client/... and /v2/client/... URL: sign-in check first, then the page table."""
+        viewer = self._viewer(request)
+        if viewer is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(sign_in_path(target), status_code=302)
+        path = request.url.path.rstrip("/") or "/"
+        if path == self.paths.settings_root:
+            return RedirectResponse(self.paths.settings("account"), status_code=302)
+        page = self.paths.pages().get(path)
+        if page is None:
+            return self._not_found(request)
+        context: dict[str, Any] = {
+            "viewer": viewer,
+            "viewer_is_admin": viewer.role == ADMINISTRATOR,
+            "initials": initials(viewer),
+            "page": page,
+            "tabs": self._tabs(),
+            "sso_enabled": self.options.sso,
+        }
+        return self._render(request, f"page_{page}.html", context)
+
+    def _tabs(self) -> list[dict[str, str]]:
+        labels = {
+            "account": "Account Settings",
+            "members": "Members",
+            "profile": "Your Profile",
+            "notifications": "Notification Settings",
+            "billing": "Billing",
+        }
+        keys = ["account", "profile", "notifications", "billing"]
+        if not self.paths.legacy:
+            keys.insert(1, "members")
+        return [
+            {"key": key, "label": labels[key], "href": self.paths.settings(key)} for key in keys
+        ]
+
+    # ---------------------------------------------------- member data (JSON)
+
+    async def members_api(self, request: Request) -> Response:
+        # The delay comes first so every answer, 401 and 500 included, takes as long.
+        if self.options.latency_ms:
+            await asyncio.sleep(self.options.latency_ms / 1000)
+        if request.path_params["client_id"] != str(self.options.client_id):
+            return SafeJSONResponse({"code": "NotFound"}, status_code=404)
+        viewer = self._viewer(request)
+        if viewer is None:
+            return SafeJSONResponse({"code": "Unauthorized"}, status_code=401)
+        raw_page = request.query_params.get("page", "1")
+        if not re.fullmatch(r"[0-9]{1,6}", raw_page) or int(raw_page) < 1:
+            return SafeJSONResponse(
+                {"code": "BadRequest", "message": "page must be a positive integer"},
+                status_code=400,
+            )
+        if self.state.next_request_fails():
+            return SafeJSONResponse(
+                {"code": "InternalServerError", "message": "Something went wrong."},
+                status_code=500,
+            )
+        members = self.state.visible_members()
+        page_count = max(1, math.ceil(len(members) / PAGE_SIZE))
+        page = min(int(raw_page), page_count)  # a stale ?page=N shows the last page
+        rows = members[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        viewer_key = viewer.email.lower()
+        return SafeJSONResponse(
+            {
+                "page": page,
+                "page_size": PAGE_SIZE,
+                "page_count": page_count,
+                "total": len(members),
+                "viewer": {"email": viewer.email, "is_admin": viewer.role == ADMINISTRATOR},
+                "members": [
+                    {
+                        "id": member.id,
+                        "email": member.email,
+                        "name": member.name,
+                        "role": member.role,
+                        "status": member.status,
+                        "invoice_admin": member.invoice_admin,
+                        "is_viewer": member.email.lower() == viewer_key,
+                    }
+                    for member in rows
+                ],
+            }
+        )
+
+    # ---------------------------------------------------- control endpoints
+
+    async def control_state(self, request: Request) -> Response:
+        return SafeJSONResponse(self.state.snapshot())
+
+    async def control_reset(self, request: Request) -> Response:
+        self.state.reset()
+        return SafeJSONResponse({"ok": True})
+
+    async def control_expire_sessions(self, request: Request) -> Response:
+        self.state.expire_sessions()
+        return SafeJSONResponse({"ok": True})
+
+    async def not_found(self, request: Request) -> Response:
+        return self._not_found(request)
+
+
+def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
+    """The stand-in for app.stitchdata.com."""
+    app = _AppOrigin(state, origins)
+    routes = [
+        Route("/", app.root),
+        Route("/session/create", app.session_create, methods=["GET", "POST"]),
+        Route("/session/mfa", app.session_mfa, methods=["GET", "POST"]),
+        Route("/session/callback", app.session_callback),
+        Route("/session/destroy", app.session_destroy, methods=["GET", "POST"]),
+        Route("/sso/{connection}", app.sso),
+        Route("/forgot", app.forgot, methods=["GET", "POST"]),
+        Route("/signup", app.signup),
+        Route("/api/clients/{client_id}/members", app.members_api),
+        Route("/__sandbox__/state", app.control_state),
+        Route("/__sandbox__/reset", app.control_reset, methods=["POST"]),
+        Route("/__sandbox__/expire-sessions", app.control_expire_sessions, methods=["POST"]),
+        Route("/client/{rest:path}", app.client_page),
+        Route("/v2/client/{rest:path}", app.client_page),
+        Mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static"),
+        Route("/{rest:path}", app.not_found),
+    ]
+    return Starlette(routes=routes)
+
+
+# ---------------------------------------------------------------- the login origin
+
+
+class _LoginOrigin:
+    def __init__(self, state: SandboxState, origins: Origins) -> None:
+        self.state = state
+        self.origins = origins
+        self.options = state.options
+
+    def _render(
+        self, request: Request, template: str, context: dict[str, Any], status_code: int = 200
+    ) -> Response:
+        base: dict[str, Any] = {"variant": self.options.variant, "origins": self.origins}
+        base.update(context)
+        return _TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
+
+    def _expired(self, request: Request) -> Response:
+        restart = f"{self.origins.app_url}/session/create"
+        return self._render(request, "login_expired.html", {"restart": restart}, status_code=400)
+
+    def _password_page(
+        self, request: Request, token: str, email: str, error: str | None
+    ) -> Response:
+        back = f"{self.origins.app_url}/session/create"
+        return self._render(
+            request,
+            "login_password.html",
+            {"state": token, "email": email, "error": error, "back": back},
+        )
+
+    def _finish(self, token: str) -> Response:
+        finished = self.state.finish_login(token)
+        if finished is None:
+            return RedirectResponse(f"{self.origins.app_url}/session/create", status_code=303)
+        code = self.state.issue_code(finished.email, finished.redirect)
+        return RedirectResponse(
+            f"{self.origins.app_url}/session/callback?{urlencode({'code': code})}", status_code=303
+        )
+
+    async def login(self, request: Request) -> Response:
+        if request.method == "GET":
+            token = request.query_params.get("state", "")
+            pending = self.state.pending_login(token)
+            if pending is None:
+                return self._expired(request)
+            if pending.stage == "totp":
+                return RedirectResponse(
+                    f"/login/mfa?{urlencode({'state': token})}", status_code=303
+                )
+            return self._password_page(request, token, pending.email, None)
+
+        form = await request.form()
+        token = str(form.get("state") or "")
+        pending = self.state.pending_login(token)
+        if pending is None or pending.stage != "password":
+            return self._expired(request)
+        outcome = self.state.check_password(pending.email, str(form.get("password") or ""))
+        if outcome == "locked":
+            return self._password_page(request, token, pending.email, self.state.lockout_message())
+        if outcome == "invalid":
+            return self._password_page(request, token, pending.email, MSG_BAD_CREDENTIALS)
+        if self.options.mfa == "totp":
+            self.state.advance_login(token, "totp")
+            return RedirectResponse(f"/login/mfa?{urlencode({'state': token})}", status_code=303)
+        return self._finish(token)
+
+    async def login_mfa(self, request: Request) -> Response:
+        if self.options.mfa != "totp":
+            return self._expired(request)
+        if request.method == "GET":
+            token = request.query_params.get("state", "")
+            pending = self.state.pending_login(token)
+            if pending is None:
+                return self._expired(request)
+            if pending.stage != "totp":  # no skipping the password
+                return RedirectResponse(f"/login?{urlencode({'state': token})}", status_code=303)
+            return self._render(
+                request, "login_mfa.html", {"state": token, "action": "/login/mfa", "error": None}
+            )
+        form = await request.form()
+        token = str(form.get("state") or "")
+        pending = self.state.pending_login(token)
+        if pending is None or pending.stage != "totp":
+            return self._expired(request)
+        if not self.state.check_totp(str(form.get("code") or "")):
+            return self._render(
+                request,
+                "login_mfa.html",
+                {"state": token, "action": "/login/mfa", "error": MSG_BAD_CODE},
+            )
+        return self._finish(token)
+
+    async def root(self, request: Request) -> Response:
+        return RedirectResponse(f"{self.origins.app_url}/session/create", status_code=302)
+
+    async def not_found(self, request: Request) -> Response:
+        return self._render(request, "not_found.html", {"login_origin": True}, status_code=404)
+
+
+def create_login_origin(state: SandboxState, origins: Origins) -> Starlette:
+    """The stand-in for login.us.cloud.talend.com (password and TOTP steps)."""
+    app = _LoginOrigin(state, origins)
+    routes = [
+        Route("/", app.root),
+        Route("/login", app.login, methods=["GET", "POST"]),
+        Route("/login/mfa", app.login_mfa, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static"),
+        Route("/{rest:path}", app.not_found),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,158 @@
+"""The sandbox's start options: one frozen, validated value object.
+
+Bad values raise `connector.errors.ConfigError` (not pydantic's ValidationError) so the CLI can
+report them like every other configuration problem.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+
+from connector.errors import ConfigError
+
+Variant = Literal["current", "rbac2022", "legacy"]
+MfaMode = Literal["off", "totp"]
+
+# Deliberately loose: it only has to reject typos and markup, not every invalid address.
+EMAIL_RE = re.compile(r"^[^@\s<>\"`]+@[^@\s<>\"`]+\.[^@\s<>\"`]+$")
+
+
+def is_plausible_email(value: str) -> bool:
+    return EMAIL_RE.fullmatch(value) is not None
+
+
+def describe_validation_error(exc: pydantic.ValidationError) -> str:
+    """The first problem of a ValidationError as one line: `field: message (+N more)`."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "value"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{where}: {message}{more}"
+
+
+class SandboxOptions(pydantic.BaseModel):
+    """How one sandbox instance behaves. See docs/sandbox-dom.md for what each option changes."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    variant: Variant = "current"
+    members: int = 12  # total rows including the login admin; ignored when members_file is set
+    seed: int = 116078
+    members_file: Path | None = None
+    admin_email: str = "admin@example.com"
+    admin_password: str = "sandbox-password"  # noqa: S105 (a fake account's password)
+    # Base32; only used when mfa == "totp". 160 bits: pyotp >= 2.10 (and so the connector's
+    # settings) refuses the classic 80-bit "JBSWY3DPEHPK3PXP", which the sandbox still accepts.
+    totp_secret: str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
+    mfa: MfaMode = "off"
+    sso: bool = False
+    session_ttl: float = (
+        43200.0  # seconds; 12 h mirrors the only documented Stitch session lifetime
+    )
+    latency_ms: int = 150  # delay before member-data JSON answers
+    fault_rate: float = 0.0  # 0..1, fraction of member-data requests answering 500
+    client_id: int = 116078
+    company_name: str = "Stitch - Doc Testing"
+    host: str = "127.0.0.1"  # app origin host; the login origin is always "localhost"
+    app_port: int = 0  # 0 = pick a free port
+    login_port: int = 0
+    lockout_threshold: int = 5
+    lockout_seconds: int = 900
+
+    @pydantic.model_validator(mode="wrap")
+    @classmethod
+    def _as_config_error(
+        cls, data: Any, handler: pydantic.ModelWrapValidatorHandler[SandboxOptions]
+    ) -> SandboxOptions:
+        # ConfigError is not a ValueError, so pydantic lets it through unwrapped.
+        try:
+            options = handler(data)
+        except pydantic.ValidationError as exc:
+            raise ConfigError(f"sandbox option {describe_validation_error(exc)}") from exc
+        # Cross-field checks live here: an "after" validator would run outside this wrapper.
+        if options.app_port and options.app_port == options.login_port:
+            raise ConfigError("sandbox options app_port and login_port must differ")
+        return options
+
+    @pydantic.field_validator("members")
+    @classmethod
+    def _check_members(cls, value: int) -> int:
+        if not 1 <= value <= 100_000:
+            raise ValueError(f"must be between 1 and 100000 (got {value})")
+        return value
+
+    @pydantic.field_validator("admin_email")
+    @classmethod
+    def _check_email(cls, value: str) -> str:
+        if not is_plausible_email(value):
+            raise ValueError(f"not an email address: {value!r}")
+        return value
+
+    @pydantic.field_validator("admin_password", "company_name", "host")
+    @classmethod
+    def _check_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @pydantic.field_validator("totp_secret")
+    @classmethod
+    def _check_base32(cls, value: str) -> str:
+        cleaned = value.replace(" ", "").upper()
+        try:
+            base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+        except (binascii.Error, ValueError):
+            raise ValueError("must be a base32 string (A-Z, 2-7)") from None
+        if len(cleaned) < 16:
+            raise ValueError("must be at least 16 base32 characters")
+        return cleaned
+
+    @pydantic.field_validator("session_ttl")
+    @classmethod
+    def _check_ttl(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"must be > 0 seconds (got {value})")
+        return value
+
+    @pydantic.field_validator("latency_ms")
+    @classmethod
+    def _check_latency(cls, value: int) -> int:
+        if not 0 <= value <= 60_000:
+            raise ValueError(f"must be between 0 and 60000 ms (got {value})")
+        return value
+
+    @pydantic.field_validator("fault_rate")
+    @classmethod
+    def _check_fault_rate(cls, value: float) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"must be between 0 and 1 (got {value})")
+        return value
+
+    @pydantic.field_validator("client_id")
+    @classmethod
+    def _check_client_id(cls, value: int) -> int:
+        # The connector finds the id with /client/(\d{3,7}); stay inside what it can read.
+        if not 100 <= value <= 9_999_999:
+            raise ValueError(f"must have 3 to 7 digits (got {value})")
+        return value
+
+    @pydantic.field_validator("app_port", "login_port")
+    @classmethod
+    def _check_port(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError(f"must be between 0 and 65535 (got {value})")
+        return value
+
+    @pydantic.field_validator("lockout_threshold", "lockout_seconds")
+    @classmethod
+    def _check_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be >= 1 (got {value})")
+        return value

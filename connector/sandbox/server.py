@@ -1,0 +1,171 @@
+"""Running the sandbox: both origins in one background thread, on sockets bound up front.
+
+Binding the sockets ourselves (instead of letting uvicorn do it) means the ports are known before
+the apps are built, so each origin can link to the other, and port 0 still picks a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+
+from connector.errors import ConfigError
+from connector.sandbox.app import Origins, create_app_origin, create_login_origin
+from connector.sandbox.options import SandboxOptions
+from connector.sandbox.roster import login_member
+from connector.sandbox.state import SandboxState
+
+LOGIN_HOST = "localhost"  # a different host from the app origin, so the browser sees two origins
+_STARTUP_TIMEOUT = 15.0
+_SHUTDOWN_TIMEOUT = 10.0
+
+
+class RunningSandbox:
+    """A started sandbox: its two URLs, and direct control of its state (same as /__sandbox__/)."""
+
+    def __init__(
+        self,
+        app_url: str,
+        login_url: str,
+        options: SandboxOptions,
+        state: SandboxState,
+        stop: Callable[[], None],
+    ) -> None:
+        self.app_url = app_url
+        self.login_url = login_url
+        self.options = options
+        # The email that can sign in: admin_email, or the roster file's is_login_user entry.
+        self.login_email = login_member(state.members()).email
+        self._state = state
+        self._stop = stop
+
+    def state(self) -> dict[str, object]:
+        """Exactly what GET /__sandbox__/state returns."""
+        return self._state.snapshot()
+
+    def reset(self) -> None:
+        self._state.reset()
+
+    def expire_sessions(self) -> None:
+        self._state.expire_sessions()
+
+    def stop(self) -> None:
+        self._stop()
+
+    def __repr__(self) -> str:
+        return f"RunningSandbox(app_url={self.app_url!r}, login_url={self.login_url!r})"
+
+
+def _bind(host: str, port: int, what: str) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"sandbox {what} host {host!r} does not resolve: {exc}") from exc
+    # Prefer IPv4: "localhost" must answer on 127.0.0.1, where browsers and httpx try first.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, kind, proto, _, address = infos[0]
+    # proto must be IPPROTO_TCP (not 0): asyncio only sets TCP_NODELAY on such sockets, and
+    # without it every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"sandbox {what} cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _config(app: Starlette) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
+
+
+@contextlib.contextmanager
+def running_sandbox(options: SandboxOptions) -> Iterator[RunningSandbox]:
+    """Start both origins on their ports (free ones for port 0) and stop them on exit."""
+    state = SandboxState(options)  # loads the roster first: a bad file fails before any socket
+    app_sock = _bind(options.host, options.app_port, "app origin")
+    try:
+        login_sock = _bind(LOGIN_HOST, options.login_port, "login origin")
+    except BaseException:
+        app_sock.close()
+        raise
+    origins = Origins(app_url=_url(options.host, app_sock), login_url=_url(LOGIN_HOST, login_sock))
+    servers = [
+        uvicorn.Server(_config(create_app_origin(state, origins))),
+        uvicorn.Server(_config(create_login_origin(state, origins))),
+    ]
+    failure: list[BaseException] = []
+
+    async def serve_both() -> None:
+        await asyncio.gather(
+            servers[0].serve(sockets=[app_sock]), servers[1].serve(sockets=[login_sock])
+        )
+
+    def run() -> None:
+        try:
+            asyncio.run(serve_both())
+        except BaseException as exc:  # reported to the starting thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="stitch-sandbox", daemon=True)
+    stopped = threading.Event()
+
+    def stop() -> None:
+        if stopped.is_set():
+            return
+        stopped.set()
+        for server in servers:
+            server.should_exit = True
+        thread.join(_SHUTDOWN_TIMEOUT)
+        if thread.is_alive():  # a client kept a connection busy: stop waiting for it
+            for server in servers:
+                server.force_exit = True
+            thread.join(_SHUTDOWN_TIMEOUT)
+        for sock in (app_sock, login_sock):
+            sock.close()
+
+    thread.start()
+    try:
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while not all(server.started for server in servers):
+            if failure or not thread.is_alive():
+                raise RuntimeError(f"the sandbox servers did not start: {failure[:1]!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox servers did not start within 15 s")
+            time.sleep(0.01)
+        yield RunningSandbox(origins.app_url, origins.login_url, options, state, stop)
+    finally:
+        stop()
+
+
+def serve_forever(options: SandboxOptions, on_ready: Callable[[RunningSandbox], None]) -> None:
+    """Run in the foreground until Ctrl-C (KeyboardInterrupt), then stop cleanly."""
+    with running_sandbox(options) as sandbox:
+        on_ready(sandbox)
+        forever = threading.Event()
+        with contextlib.suppress(KeyboardInterrupt):
+            while not forever.wait(3600):
+                pass
