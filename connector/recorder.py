@@ -102,12 +102,10 @@ class Recorder:
         self.snapshots: list[Snapshot] = []
 
     async def __call__(self, label: str, page: Page) -> None:
-        taken = {s.label for s in self.snapshots}
-        unique, n = label, 2
-        while unique in taken:  # e.g. a second sign-in after the session ended
-            unique, n = f"{label}-{n}", n + 1
         await page.evaluate(_FREEZE_FORM_STATE)
-        self.snapshots.append(Snapshot(unique, clean_html(await page.content(), self.origins)))
+        snapshot = Snapshot(label, clean_html(await page.content(), self.origins))
+        # A page read twice (a reload, a second sign-in) keeps its latest rendering.
+        self.snapshots = [s for s in self.snapshots if s.label != label] + [snapshot]
 
     def write(
         self,

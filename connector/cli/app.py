@@ -8,10 +8,14 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-import click
 import typer
 
-from connector.cli import demo, members, sandbox
+try:  # recent typer vendors click as typer._click; older ones use click itself
+    from typer._click import exceptions as cli_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as cli_errors  # type: ignore[no-redef]
+
+from connector.cli import demo, members, record, sandbox
 from connector.cli.common import state
 from connector.errors import ConnectorError, ExitCode
 
@@ -48,6 +52,7 @@ def _global(
 app.command("members")(members.members)
 app.command("demo")(demo.demo)
 app.command("sandbox")(sandbox.sandbox)
+app.command("record")(record.record)
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:
@@ -60,13 +65,14 @@ def _fail(message: str, hint: str, code: int) -> NoReturn:
 def main() -> None:
     try:
         result = app(standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:  # plain `stitch-connector`
+    except cli_errors.NoArgsIsHelpError as exc:  # plain `stitch-connector`
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         raise SystemExit(ExitCode.USAGE) from None
-    except click.UsageError as exc:
+    except cli_errors.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "stitch-connector"
-        _fail(exc.format_message(), f"see '{command} --help'", ExitCode.USAGE)
-    except click.exceptions.Abort:
+        message = exc.format_message().replace("Value error, ", "")
+        _fail(message, f"see '{command} --help'", ExitCode.USAGE)
+    except typer.Abort:
         _fail("interrupted", "", 130)
     except KeyboardInterrupt:
         _fail("interrupted", "", 130)

@@ -30,6 +30,8 @@ def demo(
     Everything runs on this machine: no Stitch account is needed. The same code path signs in
     to real Stitch when STITCH_BASE_URL, STITCH_EMAIL and STITCH_PASSWORD are set.
     """
+    if common.state.log_level is None:
+        common.state.log_level = "warning"  # a demo is watched by a person: keep stderr quiet
     from connector.sandbox.options import SandboxOptions
     from connector.sandbox.server import running_sandbox
 

@@ -46,8 +46,11 @@ def print_table(roster: MemberList, console: Console) -> None:
     account = roster.account
     title = f"{account.company_name or 'Stitch account'} · account {account.client_id}"
     table = Table(title=escape(title), title_justify="left")
-    for header in ("Name", "Email", "Role", "Status", ""):
-        table.add_column(header)
+    table.add_column("Name", overflow="fold")
+    table.add_column("Email", overflow="fold", no_wrap=False, min_width=24)
+    table.add_column("Role", no_wrap=True)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("", overflow="fold")
     for m in roster.members:
         badges = [b for b, on in (("Invoice Admin", m.invoice_admin), ("you", m.is_self)) if on]
         # Scraped names are untrusted: escape so that "[bold]" in a name stays text.

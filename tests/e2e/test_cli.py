@@ -1,0 +1,178 @@
+"""The `stitch-connector` command as a user runs it: output formats, exit codes, the recorder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.errors import ExitCode
+from connector.sandbox.server import RunningSandbox
+from tests.conftest import MakeSandbox
+from tests.e2e.test_members import truth
+from tests.replay.test_fixtures import Replayer
+
+CLI = [sys.executable, "-m", "connector.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    return subprocess.run(
+        [*CLI, *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def env_for(box: RunningSandbox, state: Path) -> dict[str, str]:
+    return {
+        "STITCH_BASE_URL": box.app_url,
+        "STITCH_EMAIL": box.login_email,
+        "STITCH_PASSWORD": box.options.admin_password,
+        "STITCH_STATE_DIR": str(state),
+    }
+
+
+def test_help_teaches_and_does_not_load_playwright() -> None:
+    probe = (
+        "import sys; from connector.cli.app import app; import connector; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('playwright', 'uvicorn', 'starlette')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for word in ("members", "demo", "sandbox", "record", "Exit codes"):
+        assert word in result.stdout
+
+
+@pytest.mark.e2e
+def test_members_json_and_csv(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    people = [
+        {
+            "email": "boss@example.com",
+            "name": "Boss",
+            "role": "Administrator",
+            "status": "active",
+            "invoice_admin": False,
+            "is_login_user": True,
+        },
+        {
+            "email": "eve@example.com",
+            "name": "=cmd|'/C calc'!A0",
+            "role": "General User",
+            "status": "active",
+            "invoice_admin": True,
+        },
+        {
+            "email": "new@example.com",
+            "name": None,
+            "role": "General User",
+            "status": "pending",
+            "invoice_admin": False,
+        },
+    ]
+    roster_file = tmp_path / "roster.json"
+    roster_file.write_text(json.dumps(people))
+    box = make_sandbox(members_file=roster_file, latency_ms=10)
+    env = env_for(box, tmp_path / "state")
+
+    as_json = run_cli("members", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert [
+        {k: m[k] for k in ("email", "name", "role", "status", "invoice_admin", "is_self")}
+        for m in data["members"]
+    ] == truth(box)
+    assert data["account"] == {"client_id": 116078, "company_name": "Stitch - Doc Testing"}
+    assert data["fingerprint"].startswith("sha256:")
+
+    out = tmp_path / "roster.csv"
+    as_csv = run_cli("members", "--csv", "-o", str(out), env=env)
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [r["email"] for r in rows] == [p["email"] for p in people]
+    assert rows[1]["name"] == "'=cmd|'/C calc'!A0"  # a formula, neutralised
+
+    table = run_cli("members", env=env)
+    assert table.returncode == 0 and "eve@example.com" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "code", "message"),
+    [
+        (["members"], {}, ExitCode.CONFIG, "no email to sign in with"),
+        (["members"], {"STITCH_EMAIL": "a@b.co"}, ExitCode.CONFIG, "no password"),
+        (["members"], {"STITCH_BASE_URL": "stitch"}, ExitCode.CONFIG, "STITCH_BASE_URL"),
+        (["members"], {"STITCH_PASSWORD_FILE": "/no/such"}, ExitCode.CONFIG, "cannot read"),
+        (["members", "--json", "--csv"], {}, ExitCode.CONFIG, "choose one"),
+        (["members", "-o", "/no/such/dir/x.json"], {}, ExitCode.CONFIG, "does not exist"),
+        (["sandbox", "--variant", "modern"], {}, ExitCode.USAGE, "'modern' is not one of"),
+        (["sandbox", "--members-file", "/no/such.json"], {}, ExitCode.CONFIG, "roster file"),
+        (["sandbox", "--fault-rate", "2"], {}, ExitCode.CONFIG, "fault_rate"),
+        (["frobnicate"], {}, ExitCode.USAGE, "No such command"),
+        (["members", "--bogus"], {}, ExitCode.USAGE, "No such option"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_its_own_exit_code(
+    args: list[str], env: dict[str, str], code: int, message: str
+) -> None:
+    result = run_cli(*args, env=env, timeout=30)
+    assert result.returncode == code, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: ") and message in first
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.e2e
+def test_wrong_password_exit_code(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = make_sandbox(members=3, latency_ms=10)
+    env = {**env_for(box, tmp_path), "STITCH_PASSWORD": "nope-nope"}
+    result = run_cli("members", "--json", env=env)
+    assert result.returncode == ExitCode.AUTH_FAILED
+    assert "error: Stitch rejected the password" in result.stderr and result.stdout == ""
+
+
+@pytest.mark.e2e
+def test_record_scrubs_and_replays(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = make_sandbox(members=70, latency_ms=10, mfa="totp")
+    key = tmp_path / "key"
+    key.write_bytes(b"k" * 32)
+    env = {**env_for(box, tmp_path / "state"), "STITCH_TOTP_SECRET": box.options.totp_secret}
+    out = tmp_path / "recorded"
+    result = run_cli("record", "--out", str(out), "--scrub-key-file", str(key), env=env)
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        f"{label}.{ext}"
+        for ext in ("html", "json")
+        for label in ("signin-email", "signin-password", "signin-totp", "members-p1", "members-p2")
+    )
+    written = "".join(p.read_text() for p in out.iterdir())
+    state = box.state()["members"]
+    for member in state:  # type: ignore[union-attr]
+        assert member["email"] not in written
+        if member["name"]:
+            assert member["name"] not in written
+    for secret in (box.options.admin_password, box.options.totp_secret):
+        assert secret not in written
+    replayer = Replayer()
+    try:
+        for page in ("members-p1", "members-p2"):
+            expected = json.loads((out / f"{page}.json").read_text())
+            got = replayer.run(out / f"{page}.html", expected)
+            assert got["members"] == expected["page"]["members"]
+            assert len(got["members"]) == (50 if page == "members-p1" else 20)
+    finally:
+        replayer.close()
