@@ -30,10 +30,11 @@ RUN python3 -m venv /opt/venv \
 COPY connector ./connector
 COPY selectors ./selectors
 RUN PIP_CERT="${PIP_CERT}" pip install --no-compile --no-deps --no-build-isolation . \
- && useradd --system --uid 10001 --home-dir /var/lib/stitch-connector --create-home stitch \
+ && groupadd --system --gid 10001 stitch \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/stitch-connector --create-home stitch \
  && chmod 700 /var/lib/stitch-connector
 
-USER stitch
+USER 10001:10001
 VOLUME ["/var/lib/stitch-connector"]
 ENTRYPOINT ["stitch-connector"]
 CMD ["members", "--json"]
