@@ -20,6 +20,7 @@ from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
 from connector.logs import configure as configure_logs
 from connector.logs import get_logger, new_run_id, register_secrets
 from connector.models import Account, Member, MemberList, Progress
+from connector.retry import Retryable, retrying
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.members import MembersView, ParsedPage, parse_page
@@ -50,6 +51,7 @@ class StitchConnector:
         self.artifacts = RunArtifacts(settings.runs_dir, self.run_id)
         self._on_progress = on_progress
         self._observer = observer
+        self._signins = 0  # sign-ins during the current page read
         self._session = BrowserSession(settings, slow_mo_ms=slow_mo_ms)
         register_secrets(*settings.secrets())
         if not structlog.is_configured():  # library use: still redact, still tag the run
@@ -137,32 +139,44 @@ class StitchConnector:
     async def _settle_on(
         self, view: MembersView, page_no: int, previous: str | None
     ) -> tuple[ParsedPage, str | None]:
-        """Wait for page `page_no` of the list to be ready and read it.
+        """Read page `page_no`; when the page shows its own load error, reload it (bounded)."""
+        self._signins = 0
+        try:
+            async for attempt in retrying(self.settings.retries, f"load member page {page_no}"):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        await self._nav.goto(self._session.page.url)
+                        previous = None
+                    return await self._read_page(view, page_no, previous)
+        except Retryable as exc:
+            raise TransientFailure(
+                f"the member list kept failing to load page {page_no}: {exc}"
+            ) from None
+        raise AssertionError("retrying() returns or raises")  # pragma: no cover
 
-        Handles the page's own error (reload, bounded), the session ending (sign in again,
-        bounded) and a reload that went back to page 1 (click Next until page `page_no`).
+    async def _read_page(
+        self, view: MembersView, page_no: int, previous: str | None
+    ) -> tuple[ParsedPage, str | None]:
+        """Wait for page `page_no` to be ready and read it.
+
+        Signs in again if the session ended (bounded), and clicks Next when a reload went back
+        to an earlier page. Raises Retryable when the page shows its own load error.
         """
-        errors = signins = 0
         while True:
             settled = await view.settled(previous, self.settings.timeout_ms)
             if settled is None:
                 raise await self._drift(f"page {page_no} of the member list never finished loading")
             if settled.state == "error":
-                errors += 1
-                log.warning("members.load_error", page=page_no, attempt=errors, text=settled.text)
-                if errors >= self.settings.retries:
-                    raise TransientFailure(
-                        f"the member list kept failing to load page {page_no}: {settled.text}"
-                    )
-                await self._nav.goto(self._session.page.url)
-                previous = None
-                continue
+                log.warning("members.load_error", page=page_no, text=settled.text)
+                raise Retryable(f"the page said {settled.text!r}")
             if settled.state == "signin":
-                signins += 1
-                if signins > _MAX_SIGNINS:
+                self._signins += 1
+                if self._signins > _MAX_SIGNINS:
                     raise SessionExpired("the session kept ending while reading the member list")
                 log.info("session.expired_mid_run", page=page_no)
                 await self._nav.sign_in()
+                if await self._nav.sign_in_if_asked() != "members":  # redirect lost: go back
+                    await self._nav.open_members(self._cached_members_url())
                 previous = None
                 continue
             if self._observer is not None:

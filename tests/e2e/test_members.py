@@ -95,6 +95,7 @@ def test_fault_rate_20_percent_is_retried(
     assert_matches_truth(roster, box)
     events = [json.loads(line)["event"] for line in log_capture.getvalue().splitlines()]
     assert "members.load_error" in events  # the faults really happened and were survived
+    assert "retry.attempt_failed" in events  # one tenacity log line per failed attempt
 
 
 def test_session_expiring_mid_scrape_signs_in_again(
@@ -122,11 +123,14 @@ def test_saved_session_is_reused_and_private(
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
     first_run = log_capture.getvalue()
     assert "signin.done" in first_run
+    assert '"element": "app_user_menu"' in first_run  # the first visit goes through the UI
     log_capture.truncate(0)
     log_capture.seek(0)
     assert_matches_truth(scrape(settings), box)
     second_run = log_capture.getvalue()
     assert "signin.done" not in second_run and "members.listed" in second_run
+    assert '"element": "app_user_menu"' not in second_run  # then the remembered URL
+    assert "members.fast_path_missed" not in second_run
 
 
 def test_session_ttl_expiry_between_runs_signs_in_again(

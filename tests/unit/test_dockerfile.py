@@ -19,7 +19,9 @@ def hadolint() -> str:
 def test_hadolint_passes() -> None:
     result = subprocess.run(
         [hadolint(), "--config", str(ROOT / ".hadolint.yaml"), str(ROOT / "Dockerfile")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,6 +1,8 @@
 """The sandbox's JavaScript in a real Chromium: the member list, pagination, errors, the user menu.
 
-Signs in through the real forms. Skipped where no Chromium is installed.
+Signs in through the real forms. Uses Playwright's sync API on a module-scoped browser rather than
+pytest-playwright's fixtures: those keep a sync Playwright alive for the whole session, and then the
+connector's tests cannot call asyncio.run() ("cannot be called from a running event loop").
 """
 
 from __future__ import annotations
@@ -12,30 +14,22 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
+from connector.browser import CHROMIUM_ARGS, find_browser
 from connector.sandbox.options import SandboxOptions, Variant
 from connector.sandbox.server import RunningSandbox, running_sandbox
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CID = 116078
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-
-sync_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with sync_playwright() as playwright:
+        choice = find_browser(None, playwright.chromium.executable_path)
+        browser = playwright.chromium.launch(
+            executable_path=str(choice.path) if choice.path else None, args=list(CHROMIUM_ARGS)
+        )
         yield browser
         browser.close()
 
@@ -96,7 +90,7 @@ def test_member_list_pages_and_keeps_the_page_in_the_url(tab: Any, variant: Vari
     with running_sandbox(SandboxOptions(variant=variant, members=60, latency_ms=50)) as sandbox:
         path = members_path(variant)
         sign_in(tab, sandbox, path)
-        expect = sync_api.expect
+
         expect(rows(tab)).to_have_count(50)
         expect(tab.locator(".st-spinner")).to_have_count(0)
         noun = "team members" if variant == "legacy" else "members"
@@ -157,7 +151,7 @@ def test_hostile_names_render_as_text(tab: Any, tmp_path: Path) -> None:
     path.write_text(json.dumps(roster), encoding="utf-8")
     with running_sandbox(SandboxOptions(members_file=path, latency_ms=0)) as sandbox:
         sign_in(tab, sandbox, members_path("current"), email="me@example.com")
-        sync_api.expect(rows(tab)).to_have_count(5)
+        expect(rows(tab)).to_have_count(5)
         shown = tab.locator(".st-member-name__text").all_text_contents()
         assert sorted(shown) == sorted(["<b>Me</b>", *names])
         assert tab.evaluate("window.__pwned") is None
@@ -170,15 +164,15 @@ def test_failed_data_request_shows_the_error_alert(tab: Any) -> None:
     with running_sandbox(SandboxOptions(fault_rate=1.0, latency_ms=0)) as sandbox:
         sign_in(tab, sandbox, members_path("current"))
         alert = tab.locator("#st-t-members-root .st-alert--error[role=alert]")
-        sync_api.expect(alert).to_have_text("Something went wrong. Please try again.")
-        sync_api.expect(tab.locator(".st-spinner")).to_have_count(0)
+        expect(alert).to_have_text("Something went wrong. Please try again.")
+        expect(tab.locator(".st-spinner")).to_have_count(0)
         assert rows(tab).count() == 0
 
 
 def test_only_the_viewer_and_the_user_menu(tab: Any) -> None:
     with running_sandbox(SandboxOptions(members=1, latency_ms=0)) as sandbox:
         sign_in(tab, sandbox, members_path("current"))
-        expect = sync_api.expect
+
         expect(tab.locator("#st-t-members-empty")).to_have_text(
             "You're the only member of this account."
         )
