@@ -15,6 +15,12 @@ from connector.logs import get_logger, redact_text
 
 log = get_logger(__name__)
 _UNSAFE = re.compile(r"[^a-z0-9_.-]+")
+# Hidden one-time values (sign-in state, codes, CSRF): they prove a step passed, so never saved.
+_ONE_TIME = re.compile(r'(<input\b[^>]*\bname="(?:state|code|csrf[^"]*)"[^>]*\bvalue=")[^"]*(")')
+
+
+def blank_one_time_values(page_html: str) -> str:
+    return _ONE_TIME.sub(r"\1\2", page_html)
 
 
 class RunArtifacts:
@@ -39,7 +45,8 @@ class RunArtifacts:
             log.warning("artifacts.screenshot_failed", error=str(err))
         try:
             html = self.path(label, ".html")
-            html.write_text(redact_text(await page.content()), encoding="utf-8")
+            page_html = blank_one_time_values(await page.content())
+            html.write_text(redact_text(page_html), encoding="utf-8")
             saved.append(html)
         except Exception as err:
             log.warning("artifacts.html_failed", error=str(err))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,14 +66,20 @@ def find_browser(explicit: Path | None, playwright_default: str | None) -> Brows
 
 
 def write_private_json(path: Path, data: Any) -> None:
-    """Write JSON readable by the owner only (storage state holds session cookies)."""
+    """Write JSON readable by the owner only (storage state holds session cookies).
+
+    Written to a unique temporary file, then renamed: two runs never interleave one file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 async def _block_heavy_resources(route: Route) -> None:
@@ -114,10 +121,9 @@ class BrowserSession:
             args=list(CHROMIUM_ARGS),
             slow_mo=self.slow_mo_ms,
         )
-        state = self.settings.storage_state_path
-        reuse = state.is_file()
+        saved = self._usable_saved_session()
         self._context = await self._browser.new_context(
-            storage_state=str(state) if reuse else None,
+            storage_state=str(saved) if saved else None,
             viewport={"width": 1280, "height": 900},
             locale="en-US",
             timezone_id="UTC",
@@ -126,7 +132,7 @@ class BrowserSession:
         self._context.set_default_navigation_timeout(self.settings.timeout_ms)
         await self._context.route("**/*", _block_heavy_resources)
         self._page = await self._context.new_page()
-        log.info("browser.ready", reused_saved_login=reuse)
+        log.info("browser.ready", reused_saved_login=saved is not None)
 
     @property
     def page(self) -> Page:
@@ -138,9 +144,29 @@ class BrowserSession:
         assert self._context is not None, "BrowserSession used outside 'async with'"
         return self._context
 
+    def _identity(self) -> dict[str, str | None]:
+        return {"base_url": self.settings.base_url, "email": self.settings.email}
+
+    def _usable_saved_session(self) -> Path | None:
+        """The saved session, only if it belongs to this login on this Stitch, and parses."""
+        state = self.settings.storage_state_path
+        if not state.is_file():
+            return None
+        try:
+            identity = json.loads(self.settings.session_identity_path.read_text("utf-8"))
+            json.loads(state.read_text("utf-8"))
+        except (OSError, ValueError):
+            log.warning("session.discarded", reason="the saved session is unreadable")
+            return None
+        if identity != self._identity():
+            log.info("session.discarded", reason="saved for another login or URL")
+            return None
+        return state
+
     async def save_storage_state(self) -> None:
         state = await self.context.storage_state()
         write_private_json(self.settings.storage_state_path, state)
+        write_private_json(self.settings.session_identity_path, self._identity())
 
     async def __aexit__(self, *exc: object) -> None:
         for closer in (self._context, self._browser):

@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import structlog
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector.artifacts import RunArtifacts
 from connector.browser import BrowserSession, write_private_json
-from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
+from connector.errors import (
+    ConfigError,
+    PageNotRecognised,
+    SessionExpired,
+    TransientFailure,
+)
 from connector.logs import configure as configure_logs
-from connector.logs import get_logger, new_run_id, register_secrets
+from connector.logs import first_line, get_logger, new_run_id, register_secrets
 from connector.models import Account, Member, MemberList, Progress
 from connector.retry import Retryable, retrying
 from connector.selector_set import SelectorSet, load_selectors
@@ -51,14 +60,19 @@ class StitchConnector:
         self.artifacts = RunArtifacts(settings.runs_dir, self.run_id)
         self._on_progress = on_progress
         self._observer = observer
-        self._signins = 0  # sign-ins during the current page read
+        self._signins = 0  # sign-ins during the current list_members call
         self._session = BrowserSession(settings, slow_mo_ms=slow_mo_ms)
         register_secrets(*settings.secrets())
         if not structlog.is_configured():  # library use: still redact, still tag the run
             configure_logs(run_id=self.run_id)
 
     async def __aenter__(self) -> StitchConnector:
-        self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(
+                f"STITCH_STATE_DIR {self.settings.state_dir}: {exc.strerror or exc}"
+            ) from None
         await self._session.__aenter__()
         self._nav = Navigator(
             self._session.page,
@@ -81,7 +95,28 @@ class StitchConnector:
     # ------------------------------------------------------------------ reads
     async def list_members(self) -> MemberList:
         """Every member on every page, validated; never a partial or silently empty roster."""
+        async with self._typed_browser_errors():
+            return await self._list_members()
+
+    @asynccontextmanager
+    async def _typed_browser_errors(self) -> AsyncIterator[None]:
+        """Whatever goes wrong in the browser leaves as a typed error, with evidence."""
+        try:
+            yield
+        except PageNotRecognised as exc:
+            if not exc.artifacts:
+                exc.artifacts = await self.artifacts.capture(self._session.page, "not-recognised")
+            raise
+        except PlaywrightTimeout as exc:  # an element never became clickable, and the like
+            raise await self._nav.not_recognised(
+                f"a browser step timed out: {first_line(exc.message)}"
+            ) from None
+        except PlaywrightError as exc:
+            raise TransientFailure(f"the browser failed: {first_line(exc.message)}") from None
+
+    async def _list_members(self) -> MemberList:
         self._progress("open")
+        self._signins = 0
         await self._nav.open_members(self._cached_members_url())
         account = await self._nav.account()
         self._remember_members_url(account)
@@ -98,7 +133,7 @@ class StitchConnector:
         return roster
 
     async def _read_all_pages(self, account: Account) -> tuple[list[Member], int]:
-        view = MembersView(self._session.page, self.selectors)
+        view = MembersView(self._session.page, self.selectors, self.settings.origin)
         members: list[Member] = []
         seen: set[str] = set()
         expected_count: int | None = None
@@ -134,13 +169,16 @@ class StitchConnector:
             raise await self._drift(
                 f"expected exactly one row for the signed-in user, found {len(selves)}"
             )
+        if self.settings.email and selves[0].email != self.settings.email:
+            raise await self._drift(
+                f"the page marks {selves[0].email} as the signed-in user, not {self.settings.email}"
+            )
         return members, page_no
 
     async def _settle_on(
         self, view: MembersView, page_no: int, previous: str | None
     ) -> tuple[ParsedPage, str | None]:
         """Read page `page_no`; when the page shows its own load error, reload it (bounded)."""
-        self._signins = 0
         try:
             async for attempt in retrying(self.settings.retries, f"load member page {page_no}"):
                 with attempt:
@@ -195,6 +233,8 @@ class StitchConnector:
                 extract_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             if parsed.page_number is not None and parsed.page_number < page_no:
+                if not parsed.has_next:
+                    raise await self._drift(f"page {page_no} is gone: the list now ends earlier")
                 await view.click_next()  # a reload landed on an earlier page: walk forward
                 previous = settled.signature
                 continue
@@ -222,7 +262,10 @@ class StitchConnector:
         if not isinstance(data, dict) or data.get("base_url") != self.settings.base_url:
             return None
         url = data.get("members_url")
-        return url if isinstance(url, str) and url.startswith(self.settings.base_url) else None
+        if not isinstance(url, str):
+            return None
+        parts = urlsplit(url)
+        return url if f"{parts.scheme}://{parts.netloc}" == self.settings.origin else None
 
     def _remember_members_url(self, account: Account) -> None:
         url = self._session.page.url.split("?", 1)[0]

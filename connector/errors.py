@@ -39,6 +39,13 @@ class ConnectorError(Exception):
         return type(self).__name__
 
 
+class UsageProblem(ConnectorError):
+    """Command-line input that cannot work together, found after parsing."""
+
+    exit_code = ExitCode.USAGE
+    hint = "See the command's --help."
+
+
 class ConfigError(ConnectorError):
     exit_code = ExitCode.CONFIG
     hint = "Check the STITCH_* settings (see README, Configuration)."

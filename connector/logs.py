@@ -6,9 +6,11 @@ value is masked wherever it appears, and values under secret-looking keys are ma
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import sys
+import urllib.parse
 import uuid
 from collections.abc import MutableMapping
 from typing import Any, TextIO
@@ -27,8 +29,16 @@ def new_run_id() -> str:
 
 
 def register_secrets(*values: str) -> None:
-    """Mask these strings in every later log line. Very short values are ignored."""
-    _secrets.update(v for v in values if v and len(v) >= 4)
+    """Mask these strings (and their HTML- and URL-escaped forms) in every later log line and
+    saved page. Very short values are ignored: they would mask ordinary words."""
+    for value in values:
+        if value and len(value) >= 4:
+            _secrets.update({value, html.escape(value), urllib.parse.quote(value, safe="")})
+
+
+def first_line(message: str) -> str:
+    """Playwright errors carry a multi-line call log; users get the first line."""
+    return message.strip().splitlines()[0] if message.strip() else message
 
 
 def redact_text(text: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
+from connector.artifacts import blank_one_time_values
 from connector.logs import redact_text
 from connector.models import Member
 
@@ -30,8 +31,6 @@ LOGIN_ORIGIN = "https://login.stitch.test"
 
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.I | re.S)
 _ON_ATTR = re.compile(r"""\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*')""", re.I)
-# Hidden one-time values (sign-in state, CSRF): random per run, meaningless in a fixture.
-_ONE_TIME = re.compile(r'(<input\b[^>]*\bname="(?:state|code|csrf[^"]*)"[^>]*\bvalue=")[^"]*(")')
 
 
 # page.content() serialises attributes, not live form state: a <select> whose choice was set by
@@ -47,7 +46,7 @@ _FREEZE_FORM_STATE = """() => {
 def clean_html(raw: str, origins: dict[str, str]) -> str:
     text = _SCRIPT.sub("", raw)
     text = _ON_ATTR.sub("", text)
-    text = _ONE_TIME.sub(r"\1\2", text)
+    text = blank_one_time_values(text)
     for real, placeholder in origins.items():
         text = text.replace(real, placeholder)
         text = text.replace(html.escape(real, quote=True), placeholder)
@@ -79,10 +78,13 @@ class Scrubber:
         )
 
     def apply(self, text: str) -> str:
-        pairs = [*self.emails.items(), *self.names.items()]
-        for real, fake in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
+        pairs = [(e, f, re.I) for e, f in self.emails.items()]
+        pairs += [(n, f, re.NOFLAG) for n, f in self.names.items()]
+        for real, fake, flags in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
             for form in {real, html.escape(real, quote=False), html.escape(real, quote=True)}:
-                text = re.sub(re.escape(form), fake, text, flags=re.I)
+                # Not inside a longer word: a short name like "Al" must not rewrite "alert".
+                pattern = rf"(?<![\w@.-]){re.escape(form)}(?![\w@-])"
+                text = re.sub(pattern, fake.replace("\\", "\\\\"), text, flags=flags)
         return text
 
 

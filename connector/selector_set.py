@@ -31,6 +31,15 @@ ElementName = Literal[
     "members_container",
 ]
 
+# Elements that roster_state.js checks inside the page, where only CSS works.
+IN_PAGE_SCRIPTS: tuple[ElementName, ...] = (
+    "members_container",
+    "signin_email",
+    "signin_password",
+    "signin_totp",
+    "sso_marker",
+)
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # Installed wheel: connector/_selectors. Source checkout (editable install): ../selectors.
 _CANDIDATES = (_PACKAGE_DIR / "_selectors", _PACKAGE_DIR.parent / "selectors")
@@ -107,6 +116,7 @@ class Columns(_Strict):
 
 class ExtractTexts(_Strict):
     no_name: tuple[str, ...]
+    require_member_count: bool
     member_count_pattern: str
     page_status_pattern: str
 
@@ -162,7 +172,13 @@ class SelectorSet(_Strict):
         missing = set(ElementName.__args__) - set(self.elements)  # type: ignore[attr-defined]
         if missing:
             raise ValueError(f"elements missing: {', '.join(sorted(missing))}")
+        for name in IN_PAGE_SCRIPTS:
+            if not self.css_alternatives(name):
+                raise ValueError(f"elements.{name} needs a css alternative (used inside the page)")
         return self
+
+    def css_alternatives(self, name: ElementName) -> list[str]:
+        return [a.css for a in self.elements[name].alternatives if a.css is not None]
 
     def element(self, name: ElementName) -> Element:
         return self.elements[name]

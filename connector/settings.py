@@ -97,12 +97,22 @@ class Settings(BaseSettings):
         return data
 
     @property
+    def origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
     def runs_dir(self) -> Path:
         return self.state_dir / "runs"
 
     @property
     def storage_state_path(self) -> Path:
         return self.state_dir / "session.json"
+
+    @property
+    def session_identity_path(self) -> Path:
+        """Whose session session.json holds: a session is reused only by the same login."""
+        return self.state_dir / "session.identity.json"
 
     @property
     def account_cache_path(self) -> Path:

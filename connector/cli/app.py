@@ -6,6 +6,7 @@ Imports of Playwright and the sandbox happen inside the commands, so `--help` st
 from __future__ import annotations
 
 import sys
+import traceback
 from typing import NoReturn
 
 import typer
@@ -15,9 +16,9 @@ try:  # recent typer vendors click as typer._click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as cli_errors  # type: ignore[no-redef]
 
-from connector.cli import demo, members, record, sandbox
-from connector.cli.common import state
+from connector.cli import common, demo, members, record, sandbox
 from connector.errors import ConnectorError, ExitCode
+from connector.logs import redact_text
 
 app = typer.Typer(
     name="stitch-connector",
@@ -38,7 +39,7 @@ app = typer.Typer(
 
 @app.callback()
 def _global(
-    log_level: str = typer.Option(
+    log_level: common.LogLevel | None = typer.Option(
         None,
         "--log-level",
         help="debug, info, warning or error. Default: info when stderr is not a terminal "
@@ -46,7 +47,7 @@ def _global(
         show_default=False,
     ),
 ) -> None:
-    state.log_level = log_level
+    common.state.log_level = log_level.value if log_level else None
 
 
 app.command("members")(members.members)
@@ -56,6 +57,7 @@ app.command("record")(record.record)
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:
+    message = " ".join(redact_text(message).split())  # one line, and never a secret
     print(f"error: {message}", file=sys.stderr)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
@@ -80,4 +82,12 @@ def main() -> None:
         for path in getattr(exc, "artifacts", []) or []:
             print(f"saved: {path}", file=sys.stderr)
         _fail(str(exc), exc.hint, exc.exit_code)
+    except Exception as exc:  # a bug: say so in one line; the traceback is for --log-level debug
+        if common.state.log_level == "debug":
+            traceback.print_exc()
+        _fail(
+            f"internal error ({type(exc).__name__}): {exc}",
+            "This is a bug. Run again with --log-level debug and report the output.",
+            ExitCode.INTERNAL,
+        )
     raise SystemExit(result if isinstance(result, int) else 0)

@@ -35,6 +35,13 @@ class Mfa(StrEnum):
     totp = "totp"
 
 
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
 @dataclass
 class GlobalState:
     log_level: str | None = None
@@ -46,8 +53,6 @@ stderr = Console(stderr=True)
 
 def start_logging(run_id: str) -> None:
     level = state.log_level or ("warning" if sys.stderr.isatty() else "info")
-    if level.lower() not in ("debug", "info", "warning", "error"):
-        level = "info"
     logs.configure(run_id=run_id, level=level)
 
 

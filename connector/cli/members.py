@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from connector.cli import common, render
-from connector.errors import ConfigError
+from connector.errors import UsageProblem
 from connector.logs import new_run_id
 from connector.models import MemberList
 from connector.settings import Settings
@@ -41,7 +41,7 @@ def members(
       stitch-connector members --csv > roster.csv
     """
     if as_json and as_csv:
-        raise ConfigError("choose one of --json and --csv")
+        raise UsageProblem("--json and --csv cannot be used together: choose one")
     common.check_writable(output)
     settings = common.settings_from(
         base_url=base_url, email=email, state_dir=state_dir, headless=False if headed else None

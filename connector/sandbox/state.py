@@ -85,6 +85,7 @@ class SandboxState:
         self._codes: dict[str, _OneTimeCode] = {}
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
+        self._totp_used: set[int] = set()  # TOTP windows already spent
         self._fault_rng = random.Random(options.seed)  # noqa: S311 (reproducible faults)
         self.reset()
 
@@ -99,6 +100,7 @@ class SandboxState:
             self._codes.clear()
             self._failures.clear()
             self._locked_until.clear()
+            self._totp_used.clear()
             self._fault_rng = random.Random(self.options.seed)  # noqa: S311
 
     def expire_sessions(self) -> None:
@@ -194,10 +196,21 @@ class SandboxState:
             return "invalid"
 
     def check_totp(self, code: str) -> bool:
+        """Accept a code from the current window or one either side, once: like most servers
+        (RFC 6238 §5.2), a code that was already used is refused. [P]"""
         cleaned = code.replace(" ", "")
         if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) == 6):
             return False
-        return bool(totp(self.options.totp_secret).verify(cleaned, valid_window=1))
+        generator = totp(self.options.totp_secret)
+        now = time.time()
+        with self._lock:
+            for offset in (0, -1, 1):
+                at = now + offset * generator.interval
+                window = int(at // generator.interval)
+                if generator.at(int(at)) == cleaned and window not in self._totp_used:
+                    self._totp_used.add(window)
+                    return True
+        return False
 
     # ------------------------------------------------------------ sign-in hops
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from connector.errors import PageNotRecognised
 from connector.models import Member, Role, Status
-from connector.selector_set import ElementName, Extract, SelectorSet
+from connector.selector_set import Extract, SelectorSet
 
 _JS_DIR = files("connector.stitch")
 EXTRACT_JS = _JS_DIR.joinpath("extract.js").read_text(encoding="utf-8")
@@ -132,6 +132,8 @@ def parse_page(raw: RawPage, selectors: SelectorSet, login_email: str | None) ->
         seen.add(member.email)
         members.append(member)
 
+    if ex.text.require_member_count and not raw.member_count_text:
+        raise _drift("no member count on the page: nothing proves every page was read", raw)
     count = _number(ex.text.member_count_pattern, raw.member_count_text)
     status = _number(ex.text.page_status_pattern, raw.page_status_text)
     page_number, page_total = (status[0], status[1]) if status else (None, None)
@@ -149,17 +151,21 @@ def parse_page(raw: RawPage, selectors: SelectorSet, login_email: str | None) ->
 class MembersView:
     """The member list as shown in the browser right now."""
 
-    def __init__(self, page: Page, selectors: SelectorSet) -> None:
+    def __init__(self, page: Page, selectors: SelectorSet, app_origin: str | None = None) -> None:
         self.page = page
         self.selectors = selectors
-
-        def css(name: ElementName) -> list[str]:
-            return [a.css for a in selectors.element(name).alternatives if a.css]
-
+        css = selectors.css_alternatives
         self._state_arg: dict[str, Any] = {
             "sel": selectors.extract.model_dump(),
             "container": css("members_container"),
-            "signin": css("signin_email") + css("signin_password"),
+            "signin": [
+                *css("signin_email"),
+                *css("signin_password"),
+                *css("signin_totp"),
+                *css("sso_marker"),
+            ],
+            # Any other origin (an identity provider, a login host) means we were signed out.
+            "app_origin": app_origin,
         }
 
     async def settled(self, previous: str | None, timeout_ms: float) -> Settled | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector.artifacts import RunArtifacts
 from connector.errors import PageNotRecognised, TransientFailure
-from connector.logs import get_logger
+from connector.logs import first_line, get_logger
 from connector.models import Account
 from connector.retry import Retryable, retrying
 from connector.selector_set import ElementName, SelectorSet
@@ -53,7 +54,11 @@ class Navigator:
                     try:
                         response = await self.page.goto(url, wait_until="domcontentloaded")
                     except PlaywrightTimeout as exc:
-                        raise Retryable(f"navigation timed out: {exc.message}") from None
+                        raise Retryable(
+                            f"navigation timed out: {first_line(exc.message)}"
+                        ) from None
+                    except PlaywrightError as exc:  # refused, reset, DNS: nothing reached Stitch
+                        raise Retryable(first_line(exc.message)) from None
                     if response is not None and response.status >= 500:
                         raise Retryable(f"HTTP {response.status} from {url.split('?')[0]}")
         except Retryable as exc:

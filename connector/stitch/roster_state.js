@@ -14,6 +14,7 @@
   const shown = (el) => !!el && el.getClientRects().length > 0;
   const text = (el) => (el ? el.textContent : "").replace(/\s+/g, " ").trim();
 
+  if (arg.app_origin && location.origin !== arg.app_origin) return { state: "signin" };
   for (const s of arg.signin) { if (document.querySelector(s)) return { state: "signin" }; }
   if (!first(arg.container, document)) return null;
   if (shown(first(sel.spinner, document))) return null;

@@ -9,8 +9,11 @@ Rules that keep accounts safe:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pyotp
 from playwright.async_api import Error as PlaywrightError
@@ -34,6 +37,23 @@ _MAX_STEPS = 6  # email, password, code, and the landing page, with room to spar
 _SIGNED_IN: tuple[PageState, ...] = ("members", "app")
 
 
+class SpentTotpWindow:
+    """The last TOTP time window a code was sent from, kept in the state dir (not a secret)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def last(self) -> int | None:
+        try:
+            return int(self.path.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+
+    def record(self, window: int) -> None:
+        with contextlib.suppress(OSError):
+            self.path.write_text(str(window), encoding="ascii")
+
+
 class SignIn:
     def __init__(
         self,
@@ -48,6 +68,7 @@ class SignIn:
         self.settings = settings
         self.artifacts = artifacts
         self.observer = observer
+        self.spent = SpentTotpWindow(settings.state_dir / "totp-last-window")
 
     async def run(self) -> None:
         """From a sign-in page to a signed-in app page, or a typed error."""
@@ -91,11 +112,27 @@ class SignIn:
                         hint="Set STITCH_TOTP_SECRET (or _FILE) to the authenticator's seed.",
                     )
                 field = await self._need("signin_totp")
-                code = pyotp.TOTP(self.settings.totp_secret.get_secret_value()).now()
+                code = await self._fresh_code(self.settings.totp_secret.get_secret_value())
                 await field.fill(code)
                 await self._submit(field, "signin_totp_submit")
             submitted.add(state)
         raise await self._not_recognised("sign-in did not finish within the expected steps")
+
+    async def _fresh_code(self, secret: str) -> str:
+        """A TOTP code from a 30-second window no earlier run has used: servers refuse a replay
+        (RFC 6238 §5.2), and two runs a few seconds apart would otherwise send the same code."""
+        totp = pyotp.TOTP(secret)
+        now = time.time()
+        last = self.spent.last()
+        if last is not None and int(now // totp.interval) <= last:
+            wait_s = (last + 1) * totp.interval - now + 0.05
+            if wait_s > totp.interval * 2:  # a clock step backwards: do not wait for minutes
+                wait_s = 0.0
+            log.info("signin.totp_wait", seconds=round(wait_s, 1))
+            await asyncio.sleep(wait_s)  # the protocol is clock-based: wait for the next window
+            now = time.time()
+        self.spent.record(int(now // totp.interval))
+        return str(totp.at(int(now)))
 
     async def _need(self, name: ElementName) -> Locator:
         match = await resolve(self.page, self.selectors, name)

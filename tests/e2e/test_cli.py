@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -116,7 +117,18 @@ def test_members_json_and_csv(make_sandbox: MakeSandbox, tmp_path: Path) -> None
         (["members"], {"STITCH_EMAIL": "a@b.co"}, ExitCode.CONFIG, "no password"),
         (["members"], {"STITCH_BASE_URL": "stitch"}, ExitCode.CONFIG, "STITCH_BASE_URL"),
         (["members"], {"STITCH_PASSWORD_FILE": "/no/such"}, ExitCode.CONFIG, "cannot read"),
-        (["members", "--json", "--csv"], {}, ExitCode.CONFIG, "choose one"),
+        (["members", "--json", "--csv"], {}, ExitCode.USAGE, "choose one"),
+        (["--log-level", "loud", "members"], {}, ExitCode.USAGE, "'loud' is not one of"),
+        (
+            ["members"],
+            {
+                "STITCH_STATE_DIR": "/proc/nope",
+                "STITCH_EMAIL": "a@b.co",
+                "STITCH_PASSWORD": "pw-pw-pw",
+            },
+            ExitCode.CONFIG,
+            "STITCH_STATE_DIR",
+        ),
         (["members", "-o", "/no/such/dir/x.json"], {}, ExitCode.CONFIG, "does not exist"),
         (["sandbox", "--variant", "modern"], {}, ExitCode.USAGE, "'modern' is not one of"),
         (["sandbox", "--members-file", "/no/such.json"], {}, ExitCode.CONFIG, "roster file"),
@@ -176,3 +188,22 @@ def test_record_scrubs_and_replays(make_sandbox: MakeSandbox, tmp_path: Path) ->
             assert len(got["members"]) == (50 if page == "members-p1" else 20)
     finally:
         replayer.close()
+
+
+def test_unreachable_stitch_is_a_transient_failure_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "STITCH_BASE_URL": f"http://127.0.0.1:{port}",
+        "STITCH_EMAIL": "a@b.co",
+        "STITCH_PASSWORD": "pw-secret-123",
+        "STITCH_STATE_DIR": str(tmp_path),
+        "STITCH_RETRIES": "2",
+    }
+    result = run_cli("members", "--json", env=env)
+    assert result.returncode == ExitCode.TRANSIENT, result.stderr
+    lines = result.stderr.splitlines()
+    error = next(line for line in lines if line.startswith("error: "))
+    assert "ERR_CONNECTION_REFUSED" in error and "pw-secret-123" not in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

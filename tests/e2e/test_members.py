@@ -258,3 +258,64 @@ def test_drifted_page_is_a_loud_error_with_evidence(
         "st-table__row--body"
         in next(p for p in info.value.artifacts if p.suffix == ".html").read_text()
     )
+
+
+def test_saved_session_of_another_login_is_not_reused(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = make_sandbox(members=8, latency_ms=10)
+    scrape(settings_for(box, tmp_path))  # signs in as the admin and saves the session
+    other = next(
+        m
+        for m in box.state()["members"]  # type: ignore[union-attr]
+        if not m["is_login_user"] and m["status"] == "active"
+    )
+    with pytest.raises(AuthFailed):  # it must sign in as `other`, not reuse admin's session
+        scrape(settings_for(box, tmp_path, email=other["email"], password="wrong-wrong"))
+
+
+def test_corrupt_saved_session_is_discarded(
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
+) -> None:
+    box = make_sandbox(members=5, latency_ms=10)
+    settings = settings_for(box, tmp_path)
+    scrape(settings)
+    settings.storage_state_path.write_text("{not json")
+    assert_matches_truth(scrape(settings), box)
+    assert "session.discarded" in log_capture.getvalue()
+
+
+def test_drifted_next_button_cannot_shorten_the_roster(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    from connector.selector_set import default_selectors_path, load_selectors
+
+    drifted = tmp_path / "stitch.toml"
+    drifted.write_text(
+        default_selectors_path()
+        .read_text()
+        .replace(
+            'next_button = ["#st-t-pagination-button-next"]', 'next_button = ["#renamed-next"]'
+        )
+    )
+    box = make_sandbox(members=120, latency_ms=10)
+    with pytest.raises(PageNotRecognised) as info:
+        scrape(settings_for(box, tmp_path / "state"), selectors=load_selectors(drifted))
+    assert "disagrees with the Next button" in str(info.value) or "120 members" in str(info.value)
+    assert info.value.artifacts
+
+
+def test_totp_code_is_never_replayed_when_signing_in_twice(
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
+) -> None:
+    """The sandbox refuses a spent code (as most servers do); a second sign-in in the same
+    30-second window must wait for a fresh code rather than fail."""
+    box = make_sandbox(members=120, latency_ms=10, mfa="totp")
+
+    def expire_after_page_1(event: Progress) -> None:
+        if event.step == "page" and event.page == 1:
+            box.expire_sessions()
+
+    roster = scrape(settings_for(box, tmp_path), on_progress=expire_after_page_1)
+    assert_matches_truth(roster, box)
+    assert "session.expired_mid_run" in log_capture.getvalue()

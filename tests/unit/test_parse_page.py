@@ -151,3 +151,17 @@ def test_duplicate_email_on_one_page_raises() -> None:
 def test_substring_emails_are_distinct_members() -> None:
     members = parse_page(page([row("A", "a@x.com"), row("AA", "aa@x.com")]), SEL, "a@x.com").members
     assert [(m.email, m.is_self) for m in members] == [("a@x.com", True), ("aa@x.com", False)]
+
+
+def test_missing_member_count_is_not_recognised_unless_allowed() -> None:
+    raw = page([row("Ana", "ana@example.com")], member_count_text=None)
+    with pytest.raises(PageNotRecognised, match="no member count"):
+        parse_page(raw, SEL, None)
+    lenient = SEL.model_copy(
+        update={
+            "extract": SEL.extract.model_copy(
+                update={"text": SEL.extract.text.model_copy(update={"require_member_count": False})}
+            )
+        }
+    )
+    assert parse_page(raw, lenient, None).member_count is None
