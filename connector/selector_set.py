@@ -29,6 +29,17 @@ ElementName = Literal[
     "app_settings_item",
     "settings_members_tab",
     "members_container",
+    "row_menu_button",
+    "row_deactivate_button",
+    "menu_deactivate",
+    "menu_cancel_invitation",
+    "row_cancel_invitation_button",
+    "confirm_dialog",
+    "confirm_deactivate",
+    "confirm_cancel_invitation",
+    "dialog_dismiss",
+    "banner_success",
+    "banner_error",
 ]
 
 # Elements that roster_state.js checks inside the page, where only CSS works.
@@ -91,6 +102,13 @@ class Element(_Strict):
 class SigninRules(_Strict):
     sso_url_patterns: tuple[str, ...] = Field(min_length=1)
     lockout_patterns: tuple[str, ...] = Field(min_length=1)
+
+
+class Banners(_Strict):
+    """Exact success texts that prove a write was accepted."""
+
+    deactivated: tuple[str, ...] = Field(min_length=1)
+    invitation_cancelled: tuple[str, ...] = Field(min_length=1)
 
 
 class AppRules(_Strict):
@@ -164,6 +182,7 @@ class SelectorSet(_Strict):
     ui_versions: tuple[UiVersion, ...]
     elements: dict[ElementName, Element]
     signin: SigninRules
+    banners: Banners
     app: AppRules
     extract: Extract
 
