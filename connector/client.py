@@ -18,22 +18,28 @@ import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from connector import __version__, policy
+from connector.actions import Remover
 from connector.artifacts import RunArtifacts
+from connector.audit import AuditLog
 from connector.browser import BrowserSession, write_private_json
 from connector.errors import (
     ConfigError,
     PageNotRecognised,
+    PlanStale,
     SessionExpired,
     TransientFailure,
 )
+from connector.lock import WriteLock
 from connector.logs import configure as configure_logs
 from connector.logs import first_line, get_logger, new_run_id, register_secrets
-from connector.models import Account, Member, MemberList, Progress
+from connector.models import Account, Member, MemberList, Outcome, OutcomeStatus, Plan, Progress
 from connector.retry import Retryable, retrying
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.members import MembersView, ParsedPage, parse_page
 from connector.stitch.navigation import Navigator
+from connector.stitch.row_actions import RowActions
 from connector.stitch.signin import Observer
 
 log = get_logger(__name__)
@@ -61,6 +67,7 @@ class StitchConnector:
         self._on_progress = on_progress
         self._observer = observer
         self._signins = 0  # sign-ins during the current list_members call
+        self._previous_count = _read_previous_count(settings)
         self._session = BrowserSession(settings, slow_mo_ms=slow_mo_ms)
         register_secrets(*settings.secrets())
         if not structlog.is_configured():  # library use: still redact, still tag the run
@@ -130,7 +137,222 @@ class StitchConnector:
             selectors_version=self.selectors.version,
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
+        self._remember_roster_size(roster)
         return roster
+
+    # ------------------------------------------------------------------ writes
+    async def plan(
+        self, emails: list[str], *, reason: str | None = None, request_id: str | None = None
+    ) -> Plan:
+        """What removing these emails would do, on the roster as it is now. Changes nothing."""
+        roster = await self.list_members()
+        return self._plan_on(roster, emails, reason=reason, request_id=request_id)
+
+    def _plan_on(
+        self, roster: MemberList, emails: list[str], *, reason: str | None, request_id: str | None
+    ) -> Plan:
+        targets = policy.decide(emails, roster, self.settings.policy())
+        return Plan(
+            created_at=datetime.now(UTC),
+            base_url=self.settings.base_url,
+            account=roster.account,
+            roster_fingerprint=roster.fingerprint,
+            roster_count=roster.count,
+            targets=targets,
+            reason=reason,
+            request_id=request_id,
+        )
+
+    async def deactivate(
+        self,
+        emails: list[str],
+        *,
+        dry_run: bool = False,
+        reason: str | None = None,
+        request_id: str | None = None,
+        actor: str = "api",
+        override_budget: bool = False,
+    ) -> list[Outcome]:
+        """Plan and apply in one step. One Outcome per distinct email, in request order."""
+        roster = await self.list_members()
+        plan = self._plan_on(roster, emails, reason=reason, request_id=request_id)
+        if dry_run:
+            policy.check_batch(
+                plan.targets,
+                roster,
+                self.settings.policy(),
+                previous_count=self._previous_count,
+                override_budget=override_budget,
+            )
+            return [
+                Outcome(
+                    email=t.email,
+                    status=OutcomeStatus.PLANNED if t.action else t.expected,
+                    action=t.action,
+                    rule=t.rule,
+                    member_before=t.member,
+                )
+                for t in plan.targets
+            ]
+        return await self.apply(plan, actor=actor, override_budget=override_budget, roster=roster)
+
+    async def apply(
+        self,
+        plan: Plan,
+        *,
+        actor: str = "api",
+        override_budget: bool = False,
+        roster: MemberList | None = None,
+    ) -> list[Outcome]:
+        """Carry out a plan, if the roster is still the one it was made against.
+
+        Every guard runs here, on a fresh roster, under the account's write lock.
+        """
+        with WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id):
+            async with self._typed_browser_errors():
+                return await self._apply(plan, actor, override_budget, roster)
+
+    async def _apply(
+        self, plan: Plan, actor: str, override_budget: bool, roster: MemberList | None
+    ) -> list[Outcome]:
+        if plan.base_url != self.settings.base_url:
+            raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
+        roster = roster or await self._list_members()
+        if roster.fingerprint != plan.roster_fingerprint or roster.account != plan.account:
+            raise PlanStale(
+                f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
+                f"UTC, {plan.roster_count} members; now {roster.count})"
+            )
+        config = self.settings.policy()
+        targets = policy.decide([t.email for t in plan.targets], roster, config)
+        policy.check_batch(
+            targets,
+            roster,
+            config,
+            previous_count=self._previous_count,
+            override_budget=override_budget,
+        )
+        remover = self._remover()
+        audit = AuditLog(self.settings.audit_path)
+        outcomes: list[Outcome] = []
+        removed: list[Member] = []
+        stop: str | None = None
+        for target in targets:
+            started = datetime.now(UTC)
+            before = roster.fingerprint
+            if target.action is None:
+                outcome = Outcome(
+                    email=target.email,
+                    status=target.expected,
+                    rule=target.rule,
+                    member_before=target.member,
+                    reason=policy.explain(target.rule),
+                )
+            elif stop is not None:
+                outcome = Outcome(
+                    email=target.email,
+                    status=OutcomeStatus.FAILED,
+                    action=target.action,
+                    member_before=target.member,
+                    reason=f"not attempted: {stop}",
+                )
+            else:
+                removal = await remover.remove(target)
+                outcome = removal.outcome
+                roster = removal.roster_after or roster
+                if removal.halts_batch:
+                    stop = f"an earlier removal ended {outcome.status.value}"
+            if outcome.status.ok and target.member is not None and target.action is not None:
+                removed.append(target.member)
+            outcomes.append(outcome)
+            audit.append(
+                run_id=self.run_id,
+                request_id=plan.request_id,
+                actor=actor,
+                target=target.email,
+                action=target.action.value if target.action else None,
+                outcome=outcome.status.value,
+                rule=outcome.rule,
+                reason=outcome.reason,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                connector_version=__version__,
+                row_before=target.member,
+                roster_fingerprint_before=before,
+                roster_fingerprint_after=roster.fingerprint,
+                evidence=outcome.evidence,
+            )
+        self._write_undo(removed)
+        return outcomes
+
+    def _remover(self) -> Remover:
+        page = self._session.page
+        view = MembersView(page, self.selectors, self.settings.origin)
+        rows = RowActions(
+            page,
+            self.selectors,
+            view,
+            self.artifacts,
+            timeout_ms=self.settings.timeout_ms,
+            write_timeout_ms=self.settings.write_timeout_ms,
+            login_email=self.settings.email,
+        )
+
+        async def open_list() -> None:
+            await self._nav.open_members(self._cached_members_url())
+
+        return Remover(
+            page,
+            rows,
+            open_list=open_list,
+            read_roster=self._list_members,
+            transient_errors=self.selectors.banners.transient_errors,
+            attempts=self.settings.retries,
+        )
+
+    def _write_undo(self, removed: list[Member]) -> None:
+        """Deactivation is undone by inviting again (Stitch docs): keep what that needs."""
+        if not removed:
+            return
+        self.artifacts.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.artifacts.dir / "undo.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "run_id": self.run_id,
+                    "how": "Stitch: Add a Team Member with this email, then set the role.",
+                    "members": [
+                        {
+                            "email": m.email,
+                            "name": m.name,
+                            "role": m.role.value,
+                            "invoice_admin": m.invoice_admin,
+                            "status_before": m.status.value,
+                        }
+                        for m in removed
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        log.info("undo.written", path=str(path))
+
+    def _remember_roster_size(self, roster: MemberList) -> None:
+        """The size the next write run's sanity check compares with; not lowered by a
+        suspicious drop (that is exactly what the check must keep seeing)."""
+        if self._previous_count and roster.count < self._previous_count / 2:
+            return
+        write_private_json(
+            self.settings.last_roster_path,
+            {
+                "count": roster.count,
+                "fingerprint": roster.fingerprint,
+                "at": roster.scraped_at.isoformat(),
+            },
+        )
 
     async def _read_all_pages(self, account: Account) -> tuple[list[Member], int]:
         view = MembersView(self._session.page, self.selectors, self.settings.origin)
@@ -277,3 +499,11 @@ class StitchConnector:
                 "members_url": url,
             },
         )
+
+
+def _read_previous_count(settings: Settings) -> int | None:
+    try:
+        data = json.loads(settings.last_roster_path.read_text(encoding="utf-8"))
+        return int(data["count"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -21,6 +21,12 @@ class ExitCode(IntEnum):
     SESSION_EXPIRED = 6  # signed out and could not sign in again
     PAGE_NOT_RECOGNISED = 7  # the UI is not what the selectors describe (drift)
     TRANSIENT = 8  # timeouts or 5xx that outlasted the retries
+    POLICY_REFUSED = 9  # a guard refused the request (or a target): nothing was clicked for it
+    LOCKED = 10  # another write run holds this account's lock
+    PLAN_STALE = 11  # the roster changed since the plan was made
+    ACTION_FAILED = 12  # a removal failed; a fresh read shows the member still there
+    OUTCOME_UNKNOWN = 13  # a click happened but nothing proved its effect: check by hand
+    AUDIT_BROKEN = 14  # `audit verify` found an edited, missing or reordered record
 
 
 class ConnectorError(Exception):
@@ -101,3 +107,27 @@ class PageNotRecognised(ConnectorError):
 class TransientFailure(ConnectorError):
     exit_code = ExitCode.TRANSIENT
     hint = "Stitch (or the network) kept failing; the run was retried and gave up. Try again later."
+
+
+class PolicyRefused(ConnectorError):
+    """A guard refused the whole request before any click."""
+
+    exit_code = ExitCode.POLICY_REFUSED
+    hint = (
+        "Nothing was changed. Check the request; an over-budget run that a human has reviewed "
+        "can pass --override-budget."
+    )
+
+    def __init__(self, message: str, *, rule: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.rule = rule
+
+
+class LockHeld(ConnectorError):
+    exit_code = ExitCode.LOCKED
+    hint = "Another write run is working on this account. Wait for it; reads are not blocked."
+
+
+class PlanStale(ConnectorError):
+    exit_code = ExitCode.PLAN_STALE
+    hint = "The roster changed since the plan was made. Make a new plan and review it."

@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
@@ -90,3 +90,64 @@ class Progress(BaseModel):
     page: int | None = None
     pages: int | None = None
     rows: int | None = None
+
+
+# ---------------------------------------------------------------------- writes
+
+
+class Action(StrEnum):
+    DEACTIVATE = "deactivate"  # an active member
+    CANCEL_INVITATION = "cancel_invitation"  # a pending invitation
+
+
+class OutcomeStatus(StrEnum):
+    DEACTIVATED = "deactivated"  # clicked, and a fresh read proves it
+    ALREADY_ABSENT = "already_absent"  # not on the roster, or already deactivated: success
+    INVITATION_CANCELLED = "invitation_cancelled"
+    REFUSED = "refused"  # a policy said no; `rule` names it
+    FAILED = "failed"  # `reason` says why; nothing changed, as far as a fresh read shows
+    UNKNOWN = "unknown"  # the click happened but nothing proved its effect: check by hand
+    PLANNED = "planned"  # dry run: `action` is what would happen
+
+    @property
+    def ok(self) -> bool:
+        return self in (self.DEACTIVATED, self.ALREADY_ABSENT, self.INVITATION_CANCELLED)
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    email: Email
+    status: OutcomeStatus
+    action: Action | None = None
+    rule: str | None = Field(None, description="The policy rule that refused it.")
+    reason: str | None = None
+    member_before: Member | None = None
+    evidence: list[str] = Field(default_factory=list)
+
+
+class PlanTarget(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    email: Email
+    expected: OutcomeStatus  # what applying should end in, as of the plan's roster
+    action: Action | None = None
+    rule: str | None = None
+    member: Member | None = None
+
+
+class Plan(BaseModel):
+    """What `apply` will do, bound to the roster it was made against (a stale plan is refused)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["stitch-connector/plan"] = "stitch-connector/plan"
+    version: Literal[1] = 1
+    created_at: datetime
+    base_url: str
+    account: Account
+    roster_fingerprint: str
+    roster_count: int
+    targets: list[PlanTarget]
+    reason: str | None = None
+    request_id: str | None = None

@@ -109,6 +109,7 @@ class Banners(_Strict):
 
     deactivated: tuple[str, ...] = Field(min_length=1)
     invitation_cancelled: tuple[str, ...] = Field(min_length=1)
+    transient_errors: tuple[str, ...] = ()
 
 
 class AppRules(_Strict):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from connector.errors import ConfigError
+from connector.policy import PolicyConfig
 
 DEFAULT_BASE_URL = "https://app.stitchdata.com"
 
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     retries: int = Field(4, ge=1, le=10, description="Attempts for timeouts and 5xx.")
     selectors_path: Path | None = Field(None, description="Override selectors/stitch.toml.")
 
+    # Guards for writes (policy.py). Lists are comma-separated in the environment.
+    protected_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    protected_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_removals: int = Field(5, ge=0, le=10_000)
+    max_fraction: float = Field(0.2, ge=0.0, le=1.0)
+    sso_enabled: bool = Field(False, description="Administrators are then SSO Admins: protected.")
+    write_timeout_ms: int = Field(15_000, ge=500, le=600_000, description="Click to banner.")
+
     # *_FILE variants, read once at load time.
     email_file: Path | None = None
     password_file: Path | None = None
@@ -54,6 +64,15 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError(f"{value!r} must be an origin, without a query or fragment")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+    @field_validator("protected_emails", "protected_domains", "allowed_domains", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return [str(v).strip().lower().lstrip("@") for v in value if str(v).strip()]
+        return value
 
     @field_validator("email")
     @classmethod
@@ -117,6 +136,24 @@ class Settings(BaseSettings):
     @property
     def account_cache_path(self) -> Path:
         return self.state_dir / "account.json"
+
+    def policy(self) -> PolicyConfig:
+        return PolicyConfig(
+            protected_emails=frozenset(self.protected_emails),
+            protected_domains=frozenset(self.protected_domains),
+            allowed_domains=frozenset(self.allowed_domains),
+            max_removals=self.max_removals,
+            max_fraction=self.max_fraction,
+            sso_enabled=self.sso_enabled,
+        )
+
+    @property
+    def audit_path(self) -> Path:
+        return self.state_dir / "audit.jsonl"
+
+    @property
+    def last_roster_path(self) -> Path:
+        return self.state_dir / "last-roster.json"
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log redactor and artifact checks."""

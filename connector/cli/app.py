@@ -16,7 +16,7 @@ try:  # recent typer vendors click as typer._click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as cli_errors  # type: ignore[no-redef]
 
-from connector.cli import common, demo, members, record, sandbox
+from connector.cli import audit, common, demo, members, record, sandbox, writes
 from connector.errors import ConnectorError, ExitCode
 from connector.logs import redact_text
 
@@ -28,7 +28,9 @@ app = typer.Typer(
         "Start with `stitch-connector demo`: it runs everything against a local Stitch look-alike. "
         "Point it at real Stitch with STITCH_EMAIL and STITCH_PASSWORD (see README). "
         "Exit codes: 0 ok, 2 usage, 3 configuration, 4 sign-in rejected, 5 needs a human "
-        "(SSO/MFA), 6 session expired, 7 page not recognised (UI drift), 8 Stitch kept failing."
+        "(SSO/MFA), 6 session expired, 7 page not recognised (UI drift), 8 Stitch kept failing, "
+        "9 refused by policy, 10 another write run holds the lock, 11 stale plan, "
+        "12 a removal failed, 13 outcome unknown (check by hand), 14 audit trail broken."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -54,6 +56,10 @@ app.command("members")(members.members)
 app.command("demo")(demo.demo)
 app.command("sandbox")(sandbox.sandbox)
 app.command("record")(record.record)
+app.command("plan")(writes.plan)
+app.command("apply")(writes.apply)
+app.command("deactivate")(writes.deactivate)
+app.add_typer(audit.app, name="audit")
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:

@@ -9,27 +9,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from playwright.async_api import Locator, Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector.selector_set import Alternative, Element, ElementName, SelectorSet
 
+Scope = Page | Locator  # a whole page, or one part of it (a row, a dialog)
 
-def locator_for(page: Page, alt: Alternative) -> Locator:
+
+def locator_for(scope: Scope, alt: Alternative) -> Locator:
     if alt.css is not None:
-        return page.locator(alt.css)
+        return scope.locator(alt.css)
     if alt.role is not None:
-        return page.get_by_role(alt.role, name=alt.name, exact=True)  # type: ignore[arg-type]
+        return scope.get_by_role(alt.role, name=alt.name, exact=True)  # type: ignore[arg-type]
     if alt.label is not None:
-        return page.get_by_label(alt.label, exact=True)
+        return scope.get_by_label(alt.label, exact=True)
     assert alt.text is not None
-    return page.get_by_text(alt.text, exact=True)
+    return scope.get_by_text(alt.text, exact=True)
 
 
-def union(page: Page, element: Element) -> Locator:
+def union(scope: Scope, element: Element) -> Locator:
     """All alternatives at once: for waiting, when any of them will do."""
     alts = element.alternatives
-    combined = locator_for(page, alts[0])
+    combined = locator_for(scope, alts[0])
     for alt in alts[1:]:
-        combined = combined.or_(locator_for(page, alt))
+        combined = combined.or_(locator_for(scope, alt))
     return combined
 
 
@@ -41,11 +44,31 @@ class Match:
     count: int
 
 
-async def resolve(page: Page, selectors: SelectorSet, name: ElementName) -> Match | None:
-    """The first alternative, in order, that matches a visible element; None if none does."""
+async def resolve(scope: Scope, selectors: SelectorSet, name: ElementName) -> Match | None:
+    """The first alternative, in order, that matches a visible element; None if none does.
+
+    Hidden matches (another row's closed menu, say) are ignored.
+    """
     for alt in selectors.element(name).alternatives:
-        loc = locator_for(page, alt)
+        loc = locator_for(scope, alt).filter(visible=True)
         count = await loc.count()
-        if count and await loc.first.is_visible():
+        if count:
             return Match(name, alt, loc.first, count)
+    return None
+
+
+async def wait_for_first(
+    scope: Scope, selectors: SelectorSet, names: tuple[ElementName, ...], timeout_ms: float
+) -> ElementName | None:
+    """Wait until one of these elements is visible; the first in order wins. None on timeout."""
+    combined = union(scope, selectors.element(names[0]))
+    for name in names[1:]:
+        combined = combined.or_(union(scope, selectors.element(name)))
+    try:
+        await combined.first.wait_for(state="visible", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        return None
+    for name in names:
+        if await resolve(scope, selectors, name) is not None:
+            return name
     return None

@@ -1,0 +1,173 @@
+"""One removal, proven: the state machine behind every Deactivate and Cancel invitation.
+
+    row seen ──click──▶ clicked ──▶ fresh read ──row gone / Deactivated──▶ DEACTIVATED
+       │                   │            └──row still active──▶ FAILED, or UNKNOWN if nothing showed
+       │                   └──"try again" error banner──▶ fresh read ──still active──▶ click again
+       └──not on a fresh read──▶ ALREADY_ABSENT
+
+The banner is a signal; the fresh read of the roster is the proof. A click whose effect nothing
+showed is never repeated: its outcome is UNKNOWN until a human looks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from playwright.async_api import Page
+
+from connector.errors import ConnectorError, PageNotRecognised
+from connector.logs import get_logger
+from connector.models import Action, MemberList, Outcome, OutcomeStatus, PlanTarget, Status
+from connector.stitch.row_actions import RowActions
+
+log = get_logger(__name__)
+
+_DONE = {
+    Action.DEACTIVATE: OutcomeStatus.DEACTIVATED,
+    Action.CANCEL_INVITATION: OutcomeStatus.INVITATION_CANCELLED,
+}
+_ROW_STATUS = {Action.DEACTIVATE: Status.ACTIVE, Action.CANCEL_INVITATION: Status.PENDING}
+
+
+@dataclass
+class Removal:
+    """The result of one removal, with the roster read that proved it."""
+
+    outcome: Outcome
+    roster_after: MemberList | None
+    clicks: int = 0
+    evidence: list[str] = field(default_factory=list)
+    page_not_recognised: bool = False
+
+    @property
+    def halts_batch(self) -> bool:
+        """After an unknown outcome or UI drift, the rest of the batch is not attempted."""
+        return self.page_not_recognised or self.outcome.status is OutcomeStatus.UNKNOWN
+
+
+def gone(roster: MemberList, email: str) -> bool:
+    member = next((m for m in roster.members if m.email == email), None)
+    return member is None or member.status is Status.DEACTIVATED
+
+
+class Remover:
+    def __init__(
+        self,
+        page: Page,
+        rows: RowActions,
+        *,
+        open_list: Callable[[], Awaitable[None]],
+        read_roster: Callable[[], Awaitable[MemberList]],
+        transient_errors: tuple[str, ...],
+        attempts: int,
+    ) -> None:
+        self.page = page
+        self.rows = rows
+        self.open_list = open_list
+        self.read_roster = read_roster
+        self.transient_errors = transient_errors
+        self.attempts = attempts
+
+    async def remove(self, target: PlanTarget) -> Removal:
+        assert target.action is not None, "only targets with an action are removed"
+        result = Removal(Outcome(email=target.email, status=OutcomeStatus.FAILED), None)
+        try:
+            await self._run(target, target.action, result)
+        except ConnectorError as exc:
+            await self._settle_after_error(target, target.action, result, exc)
+        return result
+
+    async def _run(self, target: PlanTarget, action: Action, result: Removal) -> None:
+        email = target.email
+        for attempt in range(1, self.attempts + 1):
+            await self.open_list()
+            found = await self.rows.find_row(email)
+            if found is None or found[1].status is Status.DEACTIVATED:
+                status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
+                self._finish(result, target, status, reason="not on the list when looked up")
+                return
+            row, member = found
+            if member.status is not _ROW_STATUS[action]:
+                self._finish(
+                    result,
+                    target,
+                    OutcomeStatus.FAILED,
+                    reason=f"the row now shows {member.status.value}; not clicked",
+                )
+                return
+            self._shot(result, await self.rows.evidence(row, f"{email}-before"))
+            result.clicks += 1
+            after = await self.rows.act(row, email, action)
+            self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))
+            log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
+
+            roster = await self.read_roster()  # the proof
+            result.roster_after = roster
+            if gone(roster, email):
+                note = None if after.expected_text else f"page showed {after.shown}: {after.text}"
+                self._finish(result, target, _DONE[action], reason=note)
+                return
+            if after.shown == "nothing":
+                self._finish(
+                    result,
+                    target,
+                    OutcomeStatus.UNKNOWN,
+                    reason="no banner in time and the member is still listed; not clicked again",
+                )
+                return
+            if after.shown == "success":
+                self._finish(
+                    result,
+                    target,
+                    OutcomeStatus.FAILED,
+                    reason=f"the page said {after.text!r} but a fresh read still lists them",
+                )
+                return
+            transient = any(t in (after.text or "") for t in self.transient_errors)
+            if not transient or attempt == self.attempts:
+                self._finish(result, target, OutcomeStatus.FAILED, reason=after.text)
+                return
+            log.warning("removal.retry", email=email, attempt=attempt, text=after.text)
+        self._finish(result, target, OutcomeStatus.FAILED, reason="gave up")  # pragma: no cover
+
+    async def _settle_after_error(
+        self, target: PlanTarget, action: Action, result: Removal, exc: ConnectorError
+    ) -> None:
+        """An error mid-removal. Before any click it simply failed; after one, read to decide."""
+        if isinstance(exc, PageNotRecognised):
+            result.page_not_recognised = True
+            result.evidence.extend(str(p) for p in exc.artifacts)
+        if result.clicks == 0:
+            self._finish(result, target, OutcomeStatus.FAILED, reason=f"{exc.kind}: {exc}")
+            return
+        try:
+            roster = await self.read_roster()
+        except ConnectorError as second:
+            self._finish(
+                result,
+                target,
+                OutcomeStatus.UNKNOWN,
+                reason=f"clicked, then {exc.kind}: {exc}; the re-read failed too: {second}",
+            )
+            return
+        result.roster_after = roster
+        status = _DONE[action] if gone(roster, target.email) else OutcomeStatus.UNKNOWN
+        self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
+
+    def _shot(self, result: Removal, path: str | None) -> None:
+        if path:
+            result.evidence.append(path)
+
+    def _finish(
+        self, result: Removal, target: PlanTarget, status: OutcomeStatus, *, reason: str | None
+    ) -> None:
+        result.outcome = Outcome(
+            email=target.email,
+            status=status,
+            action=target.action,
+            reason=reason,
+            member_before=target.member,
+            evidence=list(result.evidence),
+        )
+        log.info("removal.outcome", email=target.email, status=status.value, reason=reason)

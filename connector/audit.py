@@ -1,0 +1,109 @@
+"""The audit trail: append-only JSON Lines, one record per attempted action, hash-chained.
+
+Each record carries the SHA-256 of the previous record, and its own hash over everything else,
+so an edit, a deletion or a reordering breaks the chain at a findable place.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.models import Member
+
+GENESIS = "0" * 64
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    run_id: str
+    request_id: str | None
+    actor: str
+    target: str
+    action: str | None
+    outcome: str
+    rule: str | None
+    reason: str | None
+    started_at: datetime
+    finished_at: datetime
+    connector_version: str
+    row_before: Member | None
+    roster_fingerprint_before: str | None
+    roster_fingerprint_after: str | None
+    evidence: list[str]
+    prev_hash: str
+    hash: str
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    body = {k: v for k, v in fields.items() if k != "hash"}
+    blob = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, **fields: Any) -> AuditRecord:
+        """Add one record, chained to the last. Safe against concurrent appenders (flock)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.seek(0)
+            lines = [line for line in fh.read().splitlines() if line.strip()]
+            prev = json.loads(lines[-1]) if lines else None
+            draft = {
+                **fields,
+                "seq": (prev["seq"] + 1) if prev else 1,
+                "prev_hash": prev["hash"] if prev else GENESIS,
+                "hash": "",
+            }
+            # Validate and normalise first, so the hash covers exactly what is written.
+            normal = AuditRecord.model_validate(draft).model_dump(mode="json")
+            normal["hash"] = _digest(normal)
+            fh.seek(0, 2)
+            fh.write(json.dumps(normal, sort_keys=True, ensure_ascii=False) + "\n")
+            fh.flush()
+        return AuditRecord.model_validate(normal)
+
+    def records(self) -> list[AuditRecord]:
+        if not self.path.is_file():
+            return []
+        return [
+            AuditRecord.model_validate_json(line)
+            for line in self.path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+
+    def verify(self) -> tuple[int, str | None]:
+        """(records checked, problem). The problem names the first broken line and why."""
+        if not self.path.is_file():
+            return 0, None
+        prev_hash = GENESIS
+        count = 0
+        raw = self.path.read_bytes().decode("utf-8", errors="replace")
+        for number, line in enumerate(raw.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                fields = json.loads(line)
+            except ValueError:
+                return count, f"line {number}: not valid JSON"
+            if not isinstance(fields, dict):
+                return count, f"line {number}: not a record"
+            if fields.get("prev_hash") != prev_hash:
+                return count, f"line {number} (seq {fields.get('seq')}): the chain is broken here"
+            if _digest(fields) != fields.get("hash"):
+                return count, f"line {number} (seq {fields.get('seq')}): its content was changed"
+            prev_hash = str(fields["hash"])
+            count += 1
+        return count, None

@@ -1,0 +1,195 @@
+"""`plan`, `apply` and `deactivate`: removals that are planned, guarded, proven and audited."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connector.cli import common
+from connector.errors import ConfigError, ExitCode, UsageProblem
+from connector.logs import new_run_id
+from connector.models import Outcome, OutcomeStatus, Plan
+from connector.settings import Settings
+
+T = TypeVar("T")
+
+ACTOR_HELP = (
+    "Who asks: 'cron', 'orchestrator', or a person (default: human:<login> at a terminal, "
+    "'cli' otherwise). Recorded in the audit trail."
+)
+
+
+def plan(
+    deactivate: list[str] = typer.Option(
+        ..., "--deactivate", "-d", help="An email to remove; repeat for several."
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan here."),
+    reason: str | None = typer.Option(None, help="Why (kept in the plan and the audit trail)."),
+    request_id: str | None = typer.Option(None, help="The caller's id for this request."),
+) -> None:
+    """Write a plan: each target, what applying it would do, and the roster it was made
+    against. Changes nothing. Review it, then run `stitch-connector apply PLAN`.
+    """
+    common.check_writable(output)
+    settings = _settings()
+    made = _run(
+        settings, lambda stitch: stitch.plan(deactivate, reason=reason, request_id=request_id)
+    )
+    text = made.model_dump_json(indent=2) + "\n"
+    common.write_output(text, output)
+    for t in made.targets:
+        rule = f" ({t.rule})" if t.rule else ""
+        common.stderr.print(f"  {t.email}: {t.expected.value}{rule}", highlight=False)
+
+
+def apply(
+    plan_file: Path = typer.Argument(..., help="A plan written by `stitch-connector plan`."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    override_budget: bool = typer.Option(
+        False, help="Allow more removals than the budget, for this run only (a reviewed plan)."
+    ),
+    actor: str | None = typer.Option(None, help=ACTOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
+) -> None:
+    """Carry out a plan. It re-reads the roster first and refuses a stale plan (the roster
+    changed since), then removes each target and proves it with a fresh read.
+    """
+    loaded = _load_plan(plan_file)
+    settings = _settings()
+    _confirm(loaded, yes)
+    outcomes = _run(
+        settings,
+        lambda stitch: stitch.apply(loaded, actor=_actor(actor), override_budget=override_budget),
+    )
+    _report(outcomes, as_json)
+
+
+def deactivate(
+    emails: list[str] = typer.Argument(..., help="Emails to remove (exact match)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would happen; click nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
+    request_id: str | None = typer.Option(None, help="The caller's id for this request."),
+    override_budget: bool = typer.Option(False, help="Allow more removals than the budget."),
+    actor: str | None = typer.Option(None, help=ACTOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
+) -> None:
+    """Plan and apply in one step: Deactivate active members, cancel pending invitations.
+
+    Protected members (the signed-in account, the Invoice Admin, the last Administrator, SSO
+    Admins, STITCH_PROTECTED_*) are refused; a request over the budget is refused whole.
+    """
+    settings = _settings()
+    if not dry_run and not yes:
+        _ask(f"Deactivate {len(emails)} member(s): {', '.join(emails)}?")
+    outcomes = _run(
+        settings,
+        lambda stitch: stitch.deactivate(
+            emails,
+            dry_run=dry_run,
+            reason=reason,
+            request_id=request_id,
+            actor=_actor(actor),
+            override_budget=override_budget,
+        ),
+    )
+    _report(outcomes, as_json)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _settings() -> Settings:
+    settings = common.settings_from()
+    settings.require_credentials()
+    return settings
+
+
+def _run(settings: Settings, call: Callable[..., Awaitable[T]]) -> T:
+    from connector.client import StitchConnector
+
+    run_id = new_run_id()
+    common.start_logging(run_id)
+
+    async def go() -> T:
+        async with StitchConnector(settings, run_id=run_id) as stitch:
+            return await call(stitch)
+
+    return common.run(go)
+
+
+def _load_plan(path: Path) -> Plan:
+    try:
+        return Plan.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the plan {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise ConfigError(
+            f"{path} is not a stitch-connector plan: {where}: {first['msg']}"
+        ) from None
+
+
+def _actor(given: str | None) -> str:
+    if given:
+        return given
+    return f"human:{getpass.getuser()}" if sys.stdin.isatty() else "cli"
+
+
+def _confirm(loaded: Plan, yes: bool) -> None:
+    if yes:
+        return
+    acting = [t for t in loaded.targets if t.action is not None]
+    lines = [f"  {t.action.value if t.action else ''} {t.email}" for t in acting]
+    _ask(
+        f"Apply this plan to account {loaded.account.client_id}?\n" + "\n".join(lines)
+        if lines
+        else "The plan removes nobody. Apply it anyway?"
+    )
+
+
+def _ask(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise UsageProblem(
+            "nobody can answer the confirmation here: pass --yes (or --dry-run to look first)"
+        )
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(ExitCode.POLICY_REFUSED)
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    statuses = {o.status for o in outcomes}
+    if OutcomeStatus.UNKNOWN in statuses:
+        return ExitCode.OUTCOME_UNKNOWN
+    if OutcomeStatus.FAILED in statuses:
+        return ExitCode.ACTION_FAILED
+    if OutcomeStatus.REFUSED in statuses:
+        return ExitCode.POLICY_REFUSED
+    return ExitCode.OK
+
+
+def _report(outcomes: list[Outcome], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(
+            json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2, ensure_ascii=False)
+            + "\n"
+        )
+    else:
+        table = Table("Email", "Outcome", "Rule / reason")
+        for o in outcomes:
+            table.add_row(escape(o.email), o.status.value, escape(o.rule or o.reason or ""))
+        Console().print(table)
+    code = exit_code(outcomes)
+    if code:
+        raise typer.Exit(code)

@@ -1,0 +1,179 @@
+"""Policy: who may be removed, and whether a whole request is sane. Pure functions, no browser.
+
+It sits below every entry point (CLI, HTTP service, Python API): StitchConnector.apply calls it on
+a fresh roster right before any click, whatever the caller checked before.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from connector.errors import PolicyRefused, UsageProblem
+from connector.models import Action, Member, MemberList, OutcomeStatus, PlanTarget, Role, Status
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    protected_emails: frozenset[str] = frozenset()
+    protected_domains: frozenset[str] = frozenset()
+    allowed_domains: frozenset[str] = frozenset()  # empty: any domain may be touched
+    max_removals: int = 5
+    max_fraction: float = 0.2
+    sso_enabled: bool = False  # then Administrators are SSO Admins: the break-glass logins
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower()
+
+
+def protection(member: Member, roster: MemberList, config: PolicyConfig) -> str | None:
+    """The rule that protects this member from removal, or None. First match wins."""
+    if member.is_self:
+        return "signed_in_account"
+    if member.email in config.protected_emails:
+        return "protected_email"
+    if _domain(member.email) in config.protected_domains:
+        return "protected_domain"
+    if config.allowed_domains and _domain(member.email) not in config.allowed_domains:
+        return "domain_not_allowed"
+    if member.invoice_admin:
+        return "invoice_admin"
+    if member.role is Role.ADMINISTRATOR and member.status is Status.ACTIVE:
+        if config.sso_enabled:
+            return "sso_admin"
+        others = [
+            m
+            for m in roster.members
+            if m.role is Role.ADMINISTRATOR
+            and m.status is Status.ACTIVE
+            and m.email != member.email
+        ]
+        if not others:
+            return "last_administrator"
+    return None
+
+
+def decide(emails: list[str], roster: MemberList, config: PolicyConfig) -> list[PlanTarget]:
+    """The expected outcome for each requested email, on this roster. Exact email matches only."""
+    by_email = {m.email: m for m in roster.members}
+    requested = list(dict.fromkeys(e.strip().lower() for e in emails))  # de-duplicated, in order
+    bad = [e for e in requested if not _EMAIL.fullmatch(e)]
+    if bad or not requested:
+        raise UsageProblem(
+            f"not an email address: {bad[0]!r}" if bad else "no email to remove was given",
+            hint="Give each member's exact email address; nothing was changed.",
+        )
+    targets: list[PlanTarget] = []
+    for email in requested:
+        member = by_email.get(email)
+        if member is None or member.status is Status.DEACTIVATED:
+            targets.append(
+                PlanTarget(email=email, expected=OutcomeStatus.ALREADY_ABSENT, member=member)
+            )
+            continue
+        rule = protection(member, roster, config)
+        if rule is not None:
+            targets.append(
+                PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=rule, member=member)
+            )
+        elif member.status is Status.PENDING:
+            targets.append(
+                PlanTarget(
+                    email=email,
+                    expected=OutcomeStatus.INVITATION_CANCELLED,
+                    action=Action.CANCEL_INVITATION,
+                    member=member,
+                )
+            )
+        else:
+            targets.append(
+                PlanTarget(
+                    email=email,
+                    expected=OutcomeStatus.DEACTIVATED,
+                    action=Action.DEACTIVATE,
+                    member=member,
+                )
+            )
+    return _last_admin_across_the_batch(targets, roster)
+
+
+def _last_admin_across_the_batch(targets: list[PlanTarget], roster: MemberList) -> list[PlanTarget]:
+    """Removing several Administrators at once must still leave one: refuse the last of them."""
+    active_admins = {
+        m.email
+        for m in roster.members
+        if m.role is Role.ADMINISTRATOR and m.status is Status.ACTIVE
+    }
+    removing = [t for t in targets if t.action is Action.DEACTIVATE and t.email in active_admins]
+    if removing and len(removing) >= len(active_admins):
+        last = removing[-1]
+        return [
+            t.model_copy(
+                update={
+                    "expected": OutcomeStatus.REFUSED,
+                    "action": None,
+                    "rule": "last_administrator",
+                }
+            )
+            if t is last
+            else t
+            for t in targets
+        ]
+    return targets
+
+
+def check_batch(
+    targets: list[PlanTarget],
+    roster: MemberList,
+    config: PolicyConfig,
+    *,
+    previous_count: int | None,
+    override_budget: bool,
+) -> None:
+    """Refuse the whole request before any click: over budget, or a roster that looks wrong."""
+    if roster.count <= 1 and (previous_count or 0) > 1:
+        raise PolicyRefused(
+            f"the roster just read has only {roster.count} member(s), down from {previous_count}: "
+            "that is far likelier a page problem than a team that left",
+            rule="roster_implausible",
+        )
+    if previous_count and roster.count < previous_count / 2:
+        raise PolicyRefused(
+            f"the roster dropped from {previous_count} to {roster.count} members since the last "
+            "read: more than half, which looks like UI drift, not departures",
+            rule="roster_implausible",
+        )
+    acting = [t for t in targets if t.action is not None]
+    if override_budget:
+        return
+    if len(acting) > config.max_removals:
+        raise PolicyRefused(
+            f"{len(acting)} removals requested; the budget is {config.max_removals} per run",
+            rule="budget_max_removals",
+        )
+    # A single removal is never refused by the fraction: in a team of four it would be 25 %.
+    if len(acting) > 1 and len(acting) / roster.count > config.max_fraction:
+        raise PolicyRefused(
+            f"{len(acting)} of {roster.count} members is more than the "
+            f"{config.max_fraction:.0%} a run may remove",
+            rule="budget_max_fraction",
+        )
+
+
+_EXPLANATIONS = {
+    "signed_in_account": "the account the connector signs in as is never removed",
+    "protected_email": "on the protected list (STITCH_PROTECTED_EMAILS)",
+    "protected_domain": "its domain is protected (STITCH_PROTECTED_DOMAINS)",
+    "domain_not_allowed": "its domain is not in STITCH_ALLOWED_DOMAINS",
+    "invoice_admin": "the Invoice Admin receives the account's invoices",
+    "sso_admin": "an Administrator on an SSO account (an SSO Admin, the break-glass login)",
+    "last_administrator": "an account must keep at least one Administrator",
+}
+
+
+def explain(rule: str | None) -> str | None:
+    return _EXPLANATIONS.get(rule, rule) if rule else None

@@ -1,0 +1,174 @@
+"""Row actions on the member list: find one member's row, then Deactivate or Cancel invitation.
+
+This module clicks; it does not decide. It reports what the page showed after the click
+(a success banner, an error banner, or nothing in time) and leaves the verdict to actions.py,
+which proves it with a fresh read.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from playwright.async_api import Locator, Page
+
+from connector.artifacts import RunArtifacts
+from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
+from connector.logs import get_logger
+from connector.models import Action, Member
+from connector.selector_set import ElementName, SelectorSet
+from connector.stitch.locate import resolve, wait_for_first
+from connector.stitch.members import MembersView, parse_page
+
+log = get_logger(__name__)
+
+Shown = Literal["success", "error", "nothing"]
+
+_STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
+    # action: (button on the row itself [legacy], item in the row's ⋮ menu, confirm button)
+    Action.DEACTIVATE: ("row_deactivate_button", "menu_deactivate", "confirm_deactivate"),
+    Action.CANCEL_INVITATION: (
+        "row_cancel_invitation_button",
+        "menu_cancel_invitation",
+        "confirm_cancel_invitation",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AfterClick:
+    shown: Shown
+    text: str | None
+    expected_text: bool  # the success banner says exactly what the selectors promise
+
+
+class RowActions:
+    def __init__(
+        self,
+        page: Page,
+        selectors: SelectorSet,
+        view: MembersView,
+        artifacts: RunArtifacts,
+        *,
+        timeout_ms: float,
+        write_timeout_ms: float,
+        login_email: str | None,
+    ) -> None:
+        self.page = page
+        self.selectors = selectors
+        self.view = view
+        self.artifacts = artifacts
+        self.timeout_ms = timeout_ms
+        self.write_timeout_ms = write_timeout_ms
+        self.login_email = login_email
+
+    async def find_row(self, email: str) -> tuple[Locator, Member] | None:
+        """Walk the list from the page shown now; the row whose email is exactly `email`."""
+        previous: str | None = None
+        while True:
+            settled = await self.view.settled(previous, self.timeout_ms)
+            if settled is None:
+                raise PageNotRecognised("the member list did not load while looking for a row")
+            if settled.state == "signin":
+                raise SessionExpired("signed out while looking for a row")
+            if settled.state == "error":
+                raise TransientFailure(f"the member list failed to load: {settled.text}")
+            parsed = parse_page(await self.view.read(), self.selectors, self.login_email)
+            for index, member in enumerate(parsed.members):
+                if member.email == email:
+                    row = (await self._rows()).nth(index)
+                    await self._check_row(row, email)
+                    return row, member
+            if not parsed.has_next:
+                return None
+            await self.view.click_next()
+            previous = settled.signature
+
+    async def _rows(self) -> Locator:
+        ex = self.selectors.extract
+        for table_css in ex.table:
+            table = self.page.locator(table_css)
+            if await table.count():
+                for row_css in ex.row:
+                    rows = table.first.locator(row_css)
+                    if await rows.count():
+                        return rows
+        raise PageNotRecognised("the member rows went away")
+
+    async def _check_row(self, row: Locator, email: str) -> None:
+        """Before acting: the row under the cursor shows exactly this email, as a whole word."""
+        words = re.split(r"\s+", (await row.inner_text()).lower())
+        if email not in words:
+            raise PageNotRecognised(f"the row found for {email} does not show that email")
+
+    async def act(self, row: Locator, email: str, action: Action) -> AfterClick:
+        row_button, menu_item, confirm = _STEPS[action]
+        direct = await resolve(row, self.selectors, row_button)
+        if direct is not None:
+            await direct.locator.click()
+        else:
+            menu = await resolve(row, self.selectors, "row_menu_button")
+            if menu is None:
+                raise PageNotRecognised(f"no {action.value} control on the row of {email}")
+            await menu.locator.click()
+            if (
+                await wait_for_first(self.page, self.selectors, (menu_item,), self.timeout_ms)
+                is None
+            ):
+                raise PageNotRecognised(f"the row menu of {email} has no {menu_item}")
+            item = await resolve(self.page, self.selectors, menu_item)
+            assert item is not None
+            await item.locator.click()
+        log.info("row.clicked", email=email, action=action.value)
+
+        first = await wait_for_first(
+            self.page,
+            self.selectors,
+            ("confirm_dialog", "banner_success", "banner_error"),
+            self.write_timeout_ms,
+        )
+        if first == "confirm_dialog":
+            await self._confirm(email, confirm)
+        return await self._after(action)
+
+    async def _confirm(self, email: str, confirm: ElementName) -> None:
+        dialog = await resolve(self.page, self.selectors, "confirm_dialog")
+        assert dialog is not None
+        # The dialog must be about this member: never confirm someone else's removal.
+        if email not in (await dialog.locator.inner_text()).lower():
+            dismiss = await resolve(dialog.locator, self.selectors, "dialog_dismiss")
+            if dismiss is not None:
+                await dismiss.locator.click()
+            raise PageNotRecognised(f"the confirm dialog does not name {email}; cancelled")
+        button = await resolve(dialog.locator, self.selectors, confirm)
+        if button is None:
+            raise PageNotRecognised(f"the confirm dialog has no '{confirm}' button")
+        await button.locator.click()
+        log.info("row.confirmed", email=email)
+
+    async def _after(self, action: Action) -> AfterClick:
+        shown = await wait_for_first(
+            self.page, self.selectors, ("banner_success", "banner_error"), self.write_timeout_ms
+        )
+        if shown is None:
+            return AfterClick("nothing", None, False)
+        match = await resolve(self.page, self.selectors, shown)
+        text = " ".join(((await match.locator.inner_text()) if match else "").split())
+        if shown == "banner_error":
+            return AfterClick("error", text, False)
+        promised = (
+            self.selectors.banners.deactivated
+            if action is Action.DEACTIVATE
+            else self.selectors.banners.invitation_cancelled
+        )
+        return AfterClick("success", text, text in promised)
+
+    async def evidence(self, target: Locator | Page, label: str) -> str | None:
+        try:
+            path = self.artifacts.path(label, ".png")
+            await target.screenshot(path=str(path), timeout=10_000)
+            return str(path)
+        except Exception as err:  # evidence is best effort; the verdict comes from a fresh read
+            log.warning("evidence.screenshot_failed", label=label, error=str(err))
+            return None

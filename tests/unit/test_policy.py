@@ -1,0 +1,142 @@
+"""Policy is pure: who may be removed, and whether a request is sane. No browser needed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from connector.errors import PolicyRefused, UsageProblem
+from connector.models import Account, Member, MemberList, OutcomeStatus, Role, Status
+from connector.policy import PolicyConfig, check_batch, decide
+
+A, G = Role.ADMINISTRATOR, Role.GENERAL_USER
+
+
+def m(email: str, role: Role = G, status: Status = Status.ACTIVE, **kw: bool) -> Member:
+    return Member(email=email, name=email.split("@")[0], role=role, status=status, **kw)
+
+
+def roster(*members: Member) -> MemberList:
+    return MemberList(
+        account=Account(client_id=1),
+        members=list(members),
+        scraped_at=datetime.now(UTC),
+        pages=1,
+        source_url="x",
+        selectors_version="t",
+    )
+
+
+TEAM = roster(
+    m("me@corp.com", A, is_self=True),
+    m("boss@corp.com", A),
+    m("pay@corp.com", invoice_admin=True),
+    m("a@corp.com"),
+    m("aa@corp.com"),
+    m("new@corp.com", status=Status.PENDING),
+    m("gone@corp.com", status=Status.DEACTIVATED),
+    m("ext@partner.io"),
+    m("vip@corp.com"),
+    *[m(f"u{i}@corp.com") for i in range(11)],
+)
+
+
+def outcome(email: str, config: PolicyConfig = PolicyConfig(), team: MemberList = TEAM) -> tuple:
+    (t,) = decide([email], team, config)
+    return t.expected, t.rule
+
+
+def test_plain_members_and_invitations() -> None:
+    assert outcome("a@corp.com") == (OutcomeStatus.DEACTIVATED, None)
+    assert outcome("new@corp.com") == (OutcomeStatus.INVITATION_CANCELLED, None)
+    assert outcome("boss@corp.com") == (OutcomeStatus.DEACTIVATED, None)  # not the last admin
+
+
+def test_exact_case_insensitive_email_only() -> None:
+    assert outcome("A@Corp.COM") == (OutcomeStatus.DEACTIVATED, None)
+    with pytest.raises(UsageProblem, match="not an email address: 'corp.com'"):
+        outcome("corp.com")
+    assert outcome("a@corp.co") == (OutcomeStatus.ALREADY_ABSENT, None)
+    targets = decide(["a@corp.com"], TEAM, PolicyConfig())
+    assert [t.email for t in targets] == ["a@corp.com"]  # never aa@corp.com
+
+
+def test_absent_and_deactivated_are_already_absent() -> None:
+    assert outcome("nobody@corp.com") == (OutcomeStatus.ALREADY_ABSENT, None)
+    assert outcome("gone@corp.com") == (OutcomeStatus.ALREADY_ABSENT, None)
+
+
+@pytest.mark.parametrize(
+    ("email", "config", "rule"),
+    [
+        ("me@corp.com", PolicyConfig(), "signed_in_account"),
+        ("pay@corp.com", PolicyConfig(), "invoice_admin"),
+        (
+            "vip@corp.com",
+            PolicyConfig(protected_emails=frozenset({"vip@corp.com"})),
+            "protected_email",
+        ),
+        (
+            "ext@partner.io",
+            PolicyConfig(protected_domains=frozenset({"partner.io"})),
+            "protected_domain",
+        ),
+        (
+            "ext@partner.io",
+            PolicyConfig(allowed_domains=frozenset({"corp.com"})),
+            "domain_not_allowed",
+        ),
+        ("boss@corp.com", PolicyConfig(sso_enabled=True), "sso_admin"),
+    ],
+)
+def test_protected_members_are_refused(email: str, config: PolicyConfig, rule: str) -> None:
+    assert outcome(email, config) == (OutcomeStatus.REFUSED, rule)
+
+
+def test_last_administrator_alone_and_across_a_batch() -> None:
+    two_admins = roster(m("me@corp.com", is_self=True), m("x@corp.com", A), m("y@corp.com", A))
+    targets = decide(["x@corp.com", "y@corp.com"], two_admins, PolicyConfig())
+    assert [(t.expected, t.rule) for t in targets] == [
+        (OutcomeStatus.DEACTIVATED, None),
+        (OutcomeStatus.REFUSED, "last_administrator"),
+    ]
+    one_admin = roster(m("me@corp.com", is_self=True), m("x@corp.com", A))
+    assert outcome("x@corp.com", team=one_admin) == (OutcomeStatus.REFUSED, "last_administrator")
+
+
+def test_budget_refuses_the_whole_request_unless_overridden() -> None:
+    emails = [f"u{i}@corp.com" for i in range(6)]
+    targets = decide(emails, TEAM, PolicyConfig())
+    with pytest.raises(PolicyRefused) as info:
+        check_batch(targets, TEAM, PolicyConfig(), previous_count=None, override_budget=False)
+    assert info.value.rule == "budget_max_removals"
+    check_batch(targets, TEAM, PolicyConfig(), previous_count=None, override_budget=True)
+
+
+def test_fraction_budget_but_never_for_a_single_removal() -> None:
+    config = PolicyConfig(max_removals=100, max_fraction=0.1)
+    two = decide(["u1@corp.com", "u2@corp.com", "u3@corp.com"], TEAM, config)
+    with pytest.raises(PolicyRefused) as info:
+        check_batch(two, TEAM, config, previous_count=None, override_budget=False)
+    assert info.value.rule == "budget_max_fraction"
+    small = roster(m("me@corp.com", A, is_self=True), m("a@corp.com"), m("b@corp.com"))
+    one = decide(["a@corp.com"], small, config)
+    check_batch(one, small, config, previous_count=None, override_budget=False)
+
+
+def test_refused_and_absent_targets_do_not_count_against_the_budget() -> None:
+    config = PolicyConfig(max_removals=1)
+    targets = decide(["me@corp.com", "nobody@corp.com", "a@corp.com"], TEAM, config)
+    check_batch(targets, TEAM, config, previous_count=None, override_budget=False)
+
+
+@pytest.mark.parametrize("previous", [len(TEAM.members) * 3, 50])
+def test_an_implausible_roster_is_refused_even_with_override(previous: int) -> None:
+    targets = decide(["a@corp.com"], TEAM, PolicyConfig())
+    with pytest.raises(PolicyRefused) as info:
+        check_batch(targets, TEAM, PolicyConfig(), previous_count=previous, override_budget=True)
+    assert info.value.rule == "roster_implausible"
+    check_batch(
+        targets, TEAM, PolicyConfig(), previous_count=len(TEAM.members) + 3, override_budget=False
+    )
