@@ -14,11 +14,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 
-from connector.errors import ConnectorError, PageNotRecognised
+from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import get_logger
-from connector.models import Action, MemberList, Outcome, OutcomeStatus, PlanTarget, Status
+from connector.models import (
+    Action,
+    Member,
+    MemberList,
+    Outcome,
+    OutcomeStatus,
+    PlanTarget,
+    Status,
+)
 from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
@@ -81,8 +89,7 @@ class Remover:
     async def _run(self, target: PlanTarget, action: Action, result: Removal) -> None:
         email = target.email
         for attempt in range(1, self.attempts + 1):
-            await self.open_list()
-            found = await self.rows.find_row(email)
+            found = await self._find(email)
             if found is None or found[1].status is Status.DEACTIVATED:
                 status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
                 self._finish(result, target, status, reason="not on the list when looked up")
@@ -130,6 +137,18 @@ class Remover:
                 return
             log.warning("removal.retry", email=email, attempt=attempt, text=after.text)
         self._finish(result, target, OutcomeStatus.FAILED, reason="gave up")  # pragma: no cover
+
+    async def _find(self, email: str) -> tuple[Locator, Member] | None:
+        """Open the list and look for the row; a list that failed to load is opened again."""
+        for attempt in range(1, self.attempts + 1):
+            await self.open_list()
+            try:
+                return await self.rows.find_row(email)
+            except TransientFailure as exc:
+                if attempt == self.attempts:
+                    raise
+                log.warning("removal.list_retry", email=email, attempt=attempt, error=str(exc))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _settle_after_error(
         self, target: PlanTarget, action: Action, result: Removal, exc: ConnectorError

@@ -145,6 +145,7 @@ class StitchConnector:
         self, emails: list[str], *, reason: str | None = None, request_id: str | None = None
     ) -> Plan:
         """What removing these emails would do, on the roster as it is now. Changes nothing."""
+        policy.requested_emails(emails)  # bad input fails before the browser does anything
         roster = await self.list_members()
         return self._plan_on(roster, emails, reason=reason, request_id=request_id)
 
@@ -174,6 +175,7 @@ class StitchConnector:
         override_budget: bool = False,
     ) -> list[Outcome]:
         """Plan and apply in one step. One Outcome per distinct email, in request order."""
+        policy.requested_emails(emails)  # bad input fails before the browser does anything
         roster = await self.list_members()
         plan = self._plan_on(roster, emails, reason=reason, request_id=request_id)
         if dry_run:

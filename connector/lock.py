@@ -42,6 +42,7 @@ class WriteLock:
         self._held = False
 
     def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         for _ in range(3):  # a stale lock is moved aside, then creation is tried again
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

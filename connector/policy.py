@@ -26,6 +26,18 @@ class PolicyConfig:
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
+def requested_emails(emails: list[str]) -> list[str]:
+    """Lower-cased, de-duplicated, in order; anything that is not an email is a usage error."""
+    requested = list(dict.fromkeys(e.strip().lower() for e in emails))
+    bad = [e for e in requested if not _EMAIL.fullmatch(e)]
+    if bad or not requested:
+        raise UsageProblem(
+            f"not an email address: {bad[0]!r}" if bad else "no email to remove was given",
+            hint="Give each member's exact email address; nothing was changed.",
+        )
+    return requested
+
+
 def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1].lower()
 
@@ -60,15 +72,8 @@ def protection(member: Member, roster: MemberList, config: PolicyConfig) -> str 
 def decide(emails: list[str], roster: MemberList, config: PolicyConfig) -> list[PlanTarget]:
     """The expected outcome for each requested email, on this roster. Exact email matches only."""
     by_email = {m.email: m for m in roster.members}
-    requested = list(dict.fromkeys(e.strip().lower() for e in emails))  # de-duplicated, in order
-    bad = [e for e in requested if not _EMAIL.fullmatch(e)]
-    if bad or not requested:
-        raise UsageProblem(
-            f"not an email address: {bad[0]!r}" if bad else "no email to remove was given",
-            hint="Give each member's exact email address; nothing was changed.",
-        )
     targets: list[PlanTarget] = []
-    for email in requested:
+    for email in requested_emails(emails):
         member = by_email.get(email)
         if member is None or member.status is Status.DEACTIVATED:
             targets.append(

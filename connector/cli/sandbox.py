@@ -27,7 +27,23 @@ def sandbox(
     sso: bool = typer.Option(False, "--sso", help="Send non-Administrators to a fake IdP."),
     session_ttl: float = typer.Option(43200.0, help="Seconds before a session expires."),
     latency_ms: int = typer.Option(150, help="Delay before member data arrives."),
-    fault_rate: float = typer.Option(0.0, help="Fraction (0-1) of member-data requests that 500."),
+    fault_rate: float = typer.Option(
+        0.0, help="Fraction (0-1) of member-data and write requests that 500."
+    ),
+    confirm_dialog: bool = typer.Option(
+        True,
+        "--confirm-dialog/--no-confirm-dialog",
+        help="Ask for confirmation before Deactivate and Cancel invitation.",
+    ),
+    keep_deactivated: bool = typer.Option(
+        False,
+        "--keep-deactivated",
+        help="Keep deactivated members in the list, with status Deactivated.",
+    ),
+    drop_banner: bool = typer.Option(
+        False, "--drop-banner", help="Show no success banner after a write (it still happens)."
+    ),
+    slow_write_ms: int = typer.Option(0, help="Delay between performing a write and answering it."),
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
     login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
@@ -53,6 +69,10 @@ def sandbox(
         session_ttl=session_ttl,
         latency_ms=latency_ms,
         fault_rate=fault_rate,
+        confirm_dialog=confirm_dialog,
+        keep_deactivated=keep_deactivated,
+        drop_banner=drop_banner,
+        slow_write_ms=slow_write_ms,
         host=host,
         app_port=port,
         login_port=login_port,

@@ -19,6 +19,7 @@ from connector.cli import common
 from connector.errors import ConfigError, ExitCode, UsageProblem
 from connector.logs import new_run_id
 from connector.models import Outcome, OutcomeStatus, Plan
+from connector.policy import requested_emails
 from connector.settings import Settings
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ def plan(
     against. Changes nothing. Review it, then run `stitch-connector apply PLAN`.
     """
     common.check_writable(output)
+    requested_emails(deactivate)
     settings = _settings()
     made = _run(
         settings, lambda stitch: stitch.plan(deactivate, reason=reason, request_id=request_id)
@@ -89,6 +91,7 @@ def deactivate(
     Protected members (the signed-in account, the Invoice Admin, the last Administrator, SSO
     Admins, STITCH_PROTECTED_*) are refused; a request over the budget is refused whole.
     """
+    requested_emails(emails)  # before any browser starts
     settings = _settings()
     if not dry_run and not yes:
         _ask(f"Deactivate {len(emails)} member(s): {', '.join(emails)}?")

@@ -24,7 +24,12 @@ from starlette.templating import Jinja2Templates
 
 from connector.sandbox.options import SandboxOptions, is_plausible_email
 from connector.sandbox.roster import ADMINISTRATOR, Member
-from connector.sandbox.state import SandboxState
+from connector.sandbox.state import (
+    MSG_NO_SUCH_MEMBER,
+    SandboxState,
+    WriteAction,
+    WriteResult,
+)
 
 SESSION_COOKIE = "stitch_session"
 PAGE_SIZE = 50
@@ -123,6 +128,10 @@ class AppPaths:
     @property
     def members_api(self) -> str:  # [P] internal JSON endpoint
         return f"/api/clients/{self.options.client_id}/members"
+
+    @property
+    def invitations_api(self) -> str:  # [P] internal JSON endpoint (cancel, resend)
+        return f"/api/clients/{self.options.client_id}/invitations"
 
     def pages(self) -> dict[str, str]:
         """path -> page key for every signed-in page of this variant."""
@@ -396,6 +405,37 @@ class _AppOrigin:
             }
         )
 
+    # ---------------------------------------------------- writes (JSON)
+
+    async def deactivate_api(self, request: Request) -> Response:
+        return await self._write(request, "deactivate")
+
+    async def cancel_invitation_api(self, request: Request) -> Response:
+        return await self._write(request, "cancel_invitation")
+
+    async def resend_invitation_api(self, request: Request) -> Response:
+        return await self._write(request, "resend_invitation")
+
+    async def _write(self, request: Request, action: WriteAction) -> Response:
+        """Perform (or refuse, or fail) the write at once, then wait `slow_write_ms` before
+        answering: meanwhile the state has changed but the client does not know the outcome."""
+        member_id = request.path_params["member_id"]
+        if request.path_params["client_id"] != str(self.options.client_id):
+            result = WriteResult.error(404, MSG_NO_SUCH_MEMBER)
+            self.state.record_write(action, member_id, result)
+        else:
+            viewer = self._viewer(request)
+            actor = viewer.email if viewer is not None else None
+            if action == "deactivate":
+                result = self.state.deactivate(member_id, actor)
+            elif action == "cancel_invitation":
+                result = self.state.cancel_invitation(member_id, actor)
+            else:
+                result = self.state.resend_invitation(member_id, actor)
+        if self.options.slow_write_ms:
+            await asyncio.sleep(self.options.slow_write_ms / 1000)
+        return SafeJSONResponse(result.body, status_code=result.status)
+
     # ---------------------------------------------------- control endpoints
 
     async def control_state(self, request: Request) -> Response:
@@ -426,6 +466,21 @@ def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/forgot", app.forgot, methods=["GET", "POST"]),
         Route("/signup", app.signup),
         Route("/api/clients/{client_id}/members", app.members_api),
+        Route(
+            "/api/clients/{client_id}/members/{member_id}/deactivate",
+            app.deactivate_api,
+            methods=["POST"],
+        ),
+        Route(
+            "/api/clients/{client_id}/invitations/{member_id}/cancel",
+            app.cancel_invitation_api,
+            methods=["POST"],
+        ),
+        Route(
+            "/api/clients/{client_id}/invitations/{member_id}/resend",
+            app.resend_invitation_api,
+            methods=["POST"],
+        ),
         Route("/__sandbox__/state", app.control_state),
         Route("/__sandbox__/reset", app.control_reset, methods=["POST"]),
         Route("/__sandbox__/expire-sessions", app.control_expire_sessions, methods=["POST"]),

@@ -57,7 +57,7 @@ class SandboxOptions(pydantic.BaseModel):
         43200.0  # seconds; 12 h mirrors the only documented Stitch session lifetime
     )
     latency_ms: int = 150  # delay before member-data JSON answers
-    fault_rate: float = 0.0  # 0..1, fraction of member-data requests answering 500
+    fault_rate: float = 0.0  # 0..1, fraction of member-data and write requests answering 500
     client_id: int = 116078
     company_name: str = "Stitch - Doc Testing"
     host: str = "127.0.0.1"  # app origin host; the login origin is always "localhost"
@@ -65,6 +65,11 @@ class SandboxOptions(pydantic.BaseModel):
     login_port: int = 0
     lockout_threshold: int = 5
     lockout_seconds: int = 900
+    # Write flows (docs/sandbox-dom.md "Write flows"), all [P]: the real behaviour is unknown.
+    confirm_dialog: bool = True  # Deactivate / Cancel invitation ask for confirmation first
+    keep_deactivated: bool = False  # deactivated members stay in the list (status "Deactivated")
+    drop_banner: bool = False  # a successful write shows no success banner
+    slow_write_ms: int = 0  # delay after a write is performed, before its answer is sent
 
     @pydantic.model_validator(mode="wrap")
     @classmethod
@@ -121,7 +126,7 @@ class SandboxOptions(pydantic.BaseModel):
             raise ValueError(f"must be > 0 seconds (got {value})")
         return value
 
-    @pydantic.field_validator("latency_ms")
+    @pydantic.field_validator("latency_ms", "slow_write_ms")
     @classmethod
     def _check_latency(cls, value: int) -> int:
         if not 0 <= value <= 60_000:

@@ -7,6 +7,7 @@ so every access goes through one lock. Nothing here awaits or does I/O while hol
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hmac
 import math
 import random
@@ -24,6 +25,8 @@ from connector.sandbox.roster import ADMINISTRATOR, Member, build_roster
 
 PasswordCheck = Literal["ok", "invalid", "locked"]
 LoginStage = Literal["password", "totp"]
+WriteAction = Literal["deactivate", "cancel_invitation", "resend_invitation"]
+WriteOutcome = Literal["ok", "refused", "fault"]
 
 # [P] How long the hops of a sign-in may take; long enough for a person, short enough to matter.
 PENDING_LOGIN_SECONDS = 600.0
@@ -64,6 +67,47 @@ class _OneTimeCode:
     expires_at: float
 
 
+# Answers of the write requests (docs/sandbox-dom.md "Write flows"). [P] texts unless noted; the
+# same texts serve all three writes, as the contract lists one text per status.
+MSG_NOT_ADMIN = "Only Administrators can deactivate team members."  # [P] text, [S] rule
+MSG_LAST_ADMIN = "An account must have at least one Administrator."  # [P] text, [D] rule
+MSG_SELF = "You can't deactivate yourself."  # [P]
+MSG_NO_SUCH_MEMBER = "This team member no longer exists."  # [P]
+MSG_SERVER_ERROR = "Something went wrong. Please try again."  # [P]
+
+_ERROR_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    500: "InternalServerError",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteResult:
+    """The HTTP answer to one write request: a status and its JSON body."""
+
+    status: int
+    body: dict[str, object]
+
+    @classmethod
+    def ok(cls) -> WriteResult:
+        return cls(200, {"ok": True})
+
+    @classmethod
+    def error(cls, status: int, message: str | None) -> WriteResult:
+        body: dict[str, object] = {"code": _ERROR_CODES[status]}
+        if message is not None:
+            body["message"] = message
+        return cls(status, body)
+
+
+def _now_iso() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
 class SandboxState:
     """Members, sessions, lockouts, pending sign-ins and the fault RNG of one sandbox."""
 
@@ -87,14 +131,17 @@ class SandboxState:
         self._locked_until: dict[str, float] = {}
         self._totp_used: set[int] = set()  # TOTP windows already spent
         self._fault_rng = random.Random(options.seed)  # noqa: S311 (reproducible faults)
+        self._writes: list[dict[str, object]] = []
         self.reset()
 
     # ------------------------------------------------------------ control
 
     def reset(self) -> None:
-        """Back to the start: the initial roster, no sessions, no lockouts, a fresh fault RNG."""
+        """Back to the start: the initial roster, no sessions, no lockouts, a fresh fault RNG,
+        an empty write log."""
         with self._lock:
             self._members = list(self._initial_members)
+            self._writes.clear()
             self._sessions.clear()
             self._pending.clear()
             self._codes.clear()
@@ -108,15 +155,18 @@ class SandboxState:
             self._sessions.clear()
 
     def snapshot(self) -> dict[str, object]:
-        """What GET /__sandbox__/state answers: all members, deactivated ones too, display order."""
+        """What GET /__sandbox__/state answers: all members, deactivated ones too, display order,
+        and the write log (every write request received, oldest first)."""
         with self._lock:
             members = [member.as_state() for member in self._members]
+            writes = [dict(entry) for entry in self._writes]
         return {
             "account": {
                 "client_id": self.options.client_id,
                 "company_name": self.options.company_name,
             },
             "members": members,
+            "writes": writes,
         }
 
     # ------------------------------------------------------------ members
@@ -126,8 +176,11 @@ class SandboxState:
             return list(self._members)
 
     def visible_members(self) -> list[Member]:
-        """The rows the Members list shows: deactivated members are gone from the UI."""
+        """The rows the Members list shows (and counts): deactivated members are gone from the
+        UI, unless `keep_deactivated`, where they stay in place with status "Deactivated"."""
         with self._lock:
+            if self.options.keep_deactivated:
+                return list(self._members)
             return [member for member in self._members if member.status != "deactivated"]
 
     def find_member(self, email: str) -> Member | None:
@@ -292,10 +345,97 @@ class SandboxState:
             with self._lock:
                 self._sessions.pop(token, None)
 
+    # ------------------------------------------------------------ writes
+
+    def deactivate(self, member_id: str, actor_email: str | None) -> WriteResult:
+        """Deactivate an active member. The checks run in this order, the first failing one
+        answers: actor not an active Administrator (403), target unknown or not active (404),
+        target is the last active Administrator (409), target is the actor (400).
+
+        A target who passes the 403 check and is not the actor always leaves the actor as an
+        active Administrator, so 409 is what the sole Administrator gets for deactivating
+        themself; with more Administrators, self-deactivation gets 400.
+        `actor_email=None` (no session) answers 401. Otherwise one fault draw comes first (as for
+        member data): a fault answers 500 and changes nothing. Every call is logged.
+        """
+        return self._write("deactivate", member_id, actor_email)
+
+    def cancel_invitation(self, member_id: str, actor_email: str | None) -> WriteResult:
+        """Remove a pending invitation from the members (403 for non-Administrators, 404 when
+        `member_id` is not a pending invitation). Logged like `deactivate`."""
+        return self._write("cancel_invitation", member_id, actor_email)
+
+    def resend_invitation(self, member_id: str, actor_email: str | None) -> WriteResult:
+        """Re-send a pending invitation: nothing visible changes. Same checks as cancelling."""
+        return self._write("resend_invitation", member_id, actor_email)
+
+    def record_write(self, action: WriteAction, member_id: str, result: WriteResult) -> None:
+        """Log a write request answered before it reached the rules (e.g. a wrong client id)."""
+        with self._lock:
+            self._log_locked(action, self._by_id_locked(member_id), result)
+
+    def _write(self, action: WriteAction, member_id: str, actor_email: str | None) -> WriteResult:
+        with self._lock:
+            target = self._by_id_locked(member_id)
+            # No draw for signed-out requests, like member data: a 401 comes before any fault.
+            fault = actor_email is not None and self._fault_rng.random() < self.options.fault_rate
+            result = self._apply_locked(action, target, actor_email, fault)
+            self._log_locked(action, target, result)
+        return result
+
+    def _apply_locked(
+        self, action: WriteAction, target: Member | None, actor_email: str | None, fault: bool
+    ) -> WriteResult:
+        if actor_email is None:
+            return WriteResult.error(401, None)
+        if fault:
+            return WriteResult.error(500, MSG_SERVER_ERROR)
+        key = actor_email.strip().lower()
+        actor = next((m for m in self._members if m.email.lower() == key), None)
+        if actor is None or actor.status != "active" or actor.role != ADMINISTRATOR:
+            return WriteResult.error(403, MSG_NOT_ADMIN)
+        wanted = "active" if action == "deactivate" else "pending"
+        if target is None or target.status != wanted:
+            return WriteResult.error(404, MSG_NO_SUCH_MEMBER)
+        if action == "deactivate":
+            active_admins = sum(
+                1 for m in self._members if m.status == "active" and m.role == ADMINISTRATOR
+            )
+            if target.role == ADMINISTRATOR and active_admins <= 1:
+                return WriteResult.error(409, MSG_LAST_ADMIN)
+            if target.id == actor.id:
+                return WriteResult.error(400, MSG_SELF)
+            self._replace_locked(target, dataclasses.replace(target, status="deactivated"))
+        elif action == "cancel_invitation":
+            self._members = [m for m in self._members if m.id != target.id]
+        # resend_invitation: [P] the old link stops working, a new one is sent; nothing to show.
+        return WriteResult.ok()
+
+    def _by_id_locked(self, member_id: str) -> Member | None:
+        return next((m for m in self._members if m.id == member_id), None)
+
+    def _replace_locked(self, old: Member, new: Member) -> None:
+        self._members = [new if m.id == old.id else m for m in self._members]
+
+    def _log_locked(self, action: WriteAction, target: Member | None, result: WriteResult) -> None:
+        outcome: WriteOutcome = (
+            "ok" if result.status == 200 else "fault" if result.status >= 500 else "refused"
+        )
+        self._writes.append(
+            {
+                "at": _now_iso(),
+                "action": action,
+                "email": target.email if target is not None else "",  # "" for an unknown id
+                "status": result.status,
+                "outcome": outcome,
+            }
+        )
+
     # ------------------------------------------------------------ faults
 
     def next_request_fails(self) -> bool:
-        """One draw per member-data request, so a seed gives the same failures in the same order."""
+        """One draw per member-data or write request (signed in, right client id), from one RNG,
+        so a seed gives the same failures in the same order."""
         with self._lock:
             draw = self._fault_rng.random()
         return draw < self.options.fault_rate

@@ -1,4 +1,5 @@
-/* The sandbox's only script: the user menu and the client-side member list (docs/sandbox-dom.md).
+/* The sandbox's only script: the user menu, the client-side member list and its write flows
+ * (Deactivate, Cancel/Resend invitation; docs/sandbox-dom.md).
  * Member data is untrusted (any Unicode, markup, quotes), so it only ever goes in via textContent
  * and setAttribute: never innerHTML.
  */
@@ -100,7 +101,7 @@
     var nodes = [];
     if (variant === "legacy") {
       nodes.push(el("span", { "class": "st-role" }, member.role === "Administrator" ? labels.admin : member.role));
-    } else if (viewerIsAdmin && !member.is_viewer) {
+    } else if (viewerIsAdmin && !member.is_viewer && member.status !== "deactivated") {
       var select = el("select", { id: "st-t-member-role-" + member.id, "aria-label": "Role for " + member.email });
       ROLES.forEach(function (role) {
         var option = el("option", { value: role }, role);
@@ -109,7 +110,7 @@
       });
       nodes.push(select);
     } else {
-      nodes.push(el("span", { "class": "st-member-role" }, member.role)); // the viewer's own role: plain text
+      nodes.push(el("span", { "class": "st-member-role" }, member.role)); // own row, deactivated rows, General-User viewers: plain text
     }
     if (member.invoice_admin) {
       nodes.push(document.createTextNode(" "));
@@ -125,26 +126,65 @@
     return [el("span", { id: "st-t-member-status-" + member.id, "class": "st-status st-status--" + member.status }, label)];
   }
 
-  // Inert for now: the write flows (Deactivate) come later.
-  function actionsCell(member, variant, viewerIsAdmin) {
-    if (member.is_viewer) return [];
-    if (variant === "legacy") {
-      return [el("button", { type: "button", "class": "st-button st-button--danger", id: "st-t-deactivate-" + member.id }, "Deactivate")];
+  // ------------------------------------------------------------------ row actions (write flows)
+
+  // [P] everything here except "The user was deactivated!" ([S-old], the same in every variant) and
+  // the Deactivate label [S]. Texts and ids: docs/sandbox-dom.md "Write flows".
+  var GENERIC_ERROR = "Something went wrong. Please try again.";
+  var ACTIONS = {
+    deactivate: {
+      label: "Deactivate", legacyId: "st-t-deactivate-", danger: true,
+      success: "The user was deactivated!", confirm: "deactivate"
+    },
+    resend_invitation: {
+      label: "Resend invitation", legacyId: "st-t-resend-invitation-", danger: false,
+      success: "Invitation re-sent.", confirm: null
+    },
+    cancel_invitation: {
+      label: "Cancel invitation", legacyId: "st-t-cancel-invitation-", danger: true,
+      success: "Invitation cancelled.", confirm: "cancel-invitation"
     }
-    if (!viewerIsAdmin) return [];
-    return [el("button", {
-      type: "button", "class": "st-kebab", id: "st-t-member-menu-" + member.id,
-      "aria-label": "Actions for " + member.email, "aria-haspopup": "menu"
-    }, "\u22ee")];
+  };
+
+  function actionsFor(member) {
+    if (member.is_viewer) return [];
+    if (member.status === "active") return ["deactivate"];
+    if (member.status === "pending") return ["resend_invitation", "cancel_invitation"];
+    return []; // deactivated rows (--keep-deactivated) have no controls
   }
 
-  function cellsFor(member, variant, viewerIsAdmin) {
+  // legacy: buttons on the row, shown to every viewer (the server refuses non-Administrators);
+  // current/rbac2022: a ⋮ menu, for Administrator viewers only.
+  function actionsCell(member, variant, viewerIsAdmin, hooks) {
+    var actions = actionsFor(member);
+    if (!actions.length) return [];
+    if (variant === "legacy") {
+      return actions.map(function (key) {
+        var spec = ACTIONS[key];
+        var button = el("button", {
+          type: "button", id: spec.legacyId + member.id,
+          "class": "st-button st-row-action" + (spec.danger ? " st-button--danger" : "")
+        }, spec.label);
+        button.addEventListener("click", function () { hooks.act(key, member, button); });
+        return button;
+      });
+    }
+    if (!viewerIsAdmin) return [];
+    var kebab = el("button", {
+      type: "button", "class": "st-kebab", id: "st-t-member-menu-" + member.id,
+      "aria-label": "Actions for " + member.email, "aria-haspopup": "menu", "aria-expanded": "false"
+    }, "\u22ee");
+    kebab.addEventListener("click", function () { hooks.toggleMenu(kebab, member, actions); });
+    return [kebab];
+  }
+
+  function cellsFor(member, variant, viewerIsAdmin, hooks) {
     return [
       nameCell(member, variant),
       emailCell(member),
       roleCell(member, variant, viewerIsAdmin),
       statusCell(member, variant),
-      actionsCell(member, variant, viewerIsAdmin)
+      actionsCell(member, variant, viewerIsAdmin, hooks)
     ];
   }
 
@@ -157,7 +197,7 @@
     return variant === "legacy" ? ["Name", "Email Address", "Role", "Status"] : ["Name", "Email", "Role", "Status"];
   }
 
-  function renderGrid(data) { // current: react-table divs
+  function renderGrid(data, hooks) { // current: react-table divs
     var viewerIsAdmin = data.viewer.is_admin;
     var table = el("div", { "class": "rt-table st-member-table", role: "table", "aria-label": "Team members" });
     var thead = el("div", { "class": "rt-thead", role: "rowgroup" });
@@ -171,8 +211,8 @@
     var tbody = el("div", { "class": "rt-tbody", role: "rowgroup" });
     data.members.forEach(function (member) {
       var row = el("div", { "class": "rt-tr st-table__row--body", role: "row", "data-member-id": member.id, "data-email": member.email });
-      cellsFor(member, "current", viewerIsAdmin).forEach(function (nodes) {
-        row.appendChild(fill(el("div", { "class": "rt-td", role: "cell" }), nodes));
+      cellsFor(member, "current", viewerIsAdmin, hooks).forEach(function (nodes, index) {
+        row.appendChild(fill(el("div", { "class": "rt-td" + (index === 4 ? " st-actions" : ""), role: "cell" }), nodes));
       });
       tbody.appendChild(row);
     });
@@ -180,7 +220,7 @@
     return table;
   }
 
-  function renderTable(data, variant) { // rbac2022 and legacy: a real <table>
+  function renderTable(data, variant, hooks) { // rbac2022 and legacy: a real <table>
     var viewerIsAdmin = data.viewer.is_admin;
     var table = el("table", { "class": variant === "legacy" ? "st-table st-team-table" : "st-table" });
     var headRow = el("tr");
@@ -192,11 +232,21 @@
     var tbody = el("tbody");
     data.members.forEach(function (member) {
       var row = el("tr", { "class": "st-table__row--body", "data-member-id": member.id, "data-email": member.email });
-      cellsFor(member, variant, viewerIsAdmin).forEach(function (nodes) { row.appendChild(fill(el("td"), nodes)); });
+      cellsFor(member, variant, viewerIsAdmin, hooks).forEach(function (nodes, index) {
+        row.appendChild(fill(el("td", index === 4 ? { "class": "st-actions" } : null), nodes));
+      });
       tbody.appendChild(row);
     });
     table.appendChild(tbody);
     return table;
+  }
+
+  // The focusable controls of a container, for the dialog's focus trap.
+  function focusables(container) {
+    return Array.prototype.filter.call(
+      container.querySelectorAll("button, [href], input, select, textarea, [tabindex]:not([tabindex='-1'])"),
+      function (node) { return !node.disabled; }
+    );
   }
 
   function initMembers() {
@@ -204,11 +254,36 @@
     var section = root && root.closest("[data-members-api]");
     if (!section) return;
     var api = section.getAttribute("data-members-api");
+    var invitationsApi = section.getAttribute("data-invitations-api");
     var variant = section.getAttribute("data-variant") || "current";
+    var confirmDialog = section.getAttribute("data-confirm-dialog") !== "off";
+    var successBanner = section.getAttribute("data-success-banner") !== "off";
     var count = document.getElementById("st-t-member-count");
+    var flash = document.getElementById("st-t-flash");
     var requestSeq = 0; // only the newest request may draw: clicks can overtake each other
+    var currentPage = readPageFromUrl();
+    var inFlight = {}; // member id -> true while a write for that row awaits its answer
+    var openMenu = null; // { menu, trigger } of the open row menu
+    var hooks = { act: act, toggleMenu: toggleMenu };
+
+    // ---------------------------------------------------------------- banners
+
+    function clearFlash() {
+      if (flash) clear(flash);
+    }
+
+    function showBanner(kind, text) { // one banner at a time
+      if (!flash) return;
+      clear(flash);
+      flash.appendChild(kind === "success"
+        ? el("div", { "class": "st-alert st-alert--success", role: "status" }, text)
+        : el("div", { "class": "st-alert st-alert--error", role: "alert" }, text));
+    }
+
+    // ---------------------------------------------------------------- the list
 
     function showSpinner() {
+      closeMenu(false);
       clear(root);
       root.setAttribute("aria-busy", "true");
       root.appendChild(el("div", { "class": "st-spinner", role: "progressbar", "aria-label": "Loading members" }));
@@ -218,7 +293,7 @@
       clear(root);
       root.removeAttribute("aria-busy");
       // [P] text; no automatic retry: reloading the page tries again.
-      root.appendChild(el("div", { "class": "st-alert st-alert--error", role: "alert" }, "Something went wrong. Please try again."));
+      root.appendChild(el("div", { "class": "st-alert st-alert--error", role: "alert" }, GENERIC_ERROR));
     }
 
     function keepPageInUrl(page) {
@@ -231,8 +306,10 @@
     function render(data) {
       clear(root);
       root.removeAttribute("aria-busy");
+      currentPage = data.page;
       count.textContent = formatCount(data.total, variant);
-      root.appendChild(variant === "current" ? renderGrid(data) : renderTable(data, variant));
+      root.appendChild(variant === "current" ? renderGrid(data, hooks) : renderTable(data, variant, hooks));
+      Object.keys(inFlight).forEach(function (id) { setRowBusy(id, true); });
       if (data.total === 1) {
         root.appendChild(el("p", { id: "st-t-members-empty" }, "You're the only member of this account.")); // [P]
       }
@@ -269,7 +346,193 @@
         });
     }
 
-    load(readPageFromUrl());
+    // ---------------------------------------------------------------- the row menu
+
+    function closeMenu(focusTrigger) {
+      if (!openMenu) return;
+      var closing = openMenu;
+      openMenu = null;
+      if (closing.menu.parentNode) closing.menu.parentNode.removeChild(closing.menu);
+      closing.trigger.setAttribute("aria-expanded", "false");
+      closing.trigger.removeAttribute("aria-controls");
+      if (focusTrigger && document.body.contains(closing.trigger)) closing.trigger.focus();
+    }
+
+    function toggleMenu(trigger, member, actions) {
+      if (openMenu && openMenu.trigger === trigger) {
+        closeMenu(true);
+        return;
+      }
+      closeMenu(false);
+      var menu = el("div", {
+        role: "menu", id: "st-t-member-menu-list-" + member.id, "class": "st-row-menu",
+        "aria-label": "Actions for " + member.email
+      });
+      actions.forEach(function (key) {
+        var spec = ACTIONS[key];
+        var item = el("button", {
+          type: "button", role: "menuitem", tabindex: "-1",
+          "class": "st-row-menu__item" + (spec.danger ? " st-row-menu__item--danger" : "")
+        }, spec.label);
+        item.addEventListener("click", function () {
+          closeMenu(false);
+          act(key, member, trigger);
+        });
+        menu.appendChild(item);
+      });
+      menu.addEventListener("keydown", function (event) {
+        var items = Array.prototype.slice.call(menu.querySelectorAll("[role=menuitem]"));
+        var index = items.indexOf(document.activeElement);
+        var target = null;
+        if (event.key === "ArrowDown") target = items[(index + 1) % items.length];
+        else if (event.key === "ArrowUp") target = items[(index - 1 + items.length) % items.length];
+        else if (event.key === "Home") target = items[0];
+        else if (event.key === "End") target = items[items.length - 1];
+        else if (event.key === "Tab") closeMenu(false);
+        if (target) {
+          event.preventDefault();
+          target.focus();
+        }
+      });
+      trigger.parentNode.appendChild(menu);
+      trigger.setAttribute("aria-expanded", "true");
+      trigger.setAttribute("aria-controls", menu.id);
+      openMenu = { menu: menu, trigger: trigger };
+      menu.querySelector("[role=menuitem]").focus();
+    }
+
+    document.addEventListener("click", function (event) {
+      if (openMenu && !openMenu.menu.contains(event.target) && !openMenu.trigger.contains(event.target)) {
+        closeMenu(false);
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && openMenu) closeMenu(true);
+    });
+
+    // ---------------------------------------------------------------- the confirm dialog ([P])
+
+    function confirmThen(key, member, trigger, proceed) {
+      var kind = ACTIONS[key].confirm; // "deactivate" | "cancel-invitation"
+      var dialogId = "st-t-confirm-" + kind;
+      var title, lines, confirmLabel;
+      if (kind === "deactivate") {
+        title = "Deactivate " + (member.name && member.name.trim() ? member.name : member.email) + "?";
+        lines = [member.email + " will lose access to this Stitch account. You can re-add them later."];
+        if (member.invoice_admin) {
+          lines.push("This user receives the account's invoices. Invoices will be sent to the account's Administrators.");
+        }
+        confirmLabel = "Deactivate";
+      } else {
+        title = "Cancel the invitation for " + member.email + "?";
+        lines = ["The invitation link sent to " + member.email + " will stop working."];
+        confirmLabel = "Cancel invitation";
+      }
+      var backdrop = el("div", { "class": "st-modal-backdrop" });
+      var dialog = el("div", {
+        role: "dialog", "aria-modal": "true", id: dialogId, "class": "st-modal",
+        "aria-labelledby": dialogId + "-title", "aria-describedby": dialogId + "-body"
+      });
+      dialog.appendChild(el("h2", { id: dialogId + "-title" }, title)); // textContent: names are untrusted
+      var body = el("div", { id: dialogId + "-body" });
+      lines.forEach(function (line) { body.appendChild(el("p", null, line)); });
+      dialog.appendChild(body);
+      var dismiss = el("button", { type: "button", id: "st-t-confirm-dismiss-button", "class": "st-button" }, "Cancel");
+      var confirm = el("button", { type: "button", id: dialogId + "-button", "class": "st-button st-button--danger" }, confirmLabel);
+      dialog.appendChild(fill(el("div", { "class": "st-modal__actions" }), [dismiss, confirm]));
+      backdrop.appendChild(dialog);
+
+      function close(focusTrigger) {
+        document.removeEventListener("keydown", onKey, true);
+        if (backdrop.parentNode) backdrop.parentNode.removeChild(backdrop);
+        if (focusTrigger && document.body.contains(trigger)) trigger.focus();
+      }
+      function onKey(event) {
+        if (event.key === "Escape") {
+          event.preventDefault();
+          event.stopPropagation();
+          close(true);
+        } else if (event.key === "Tab") { // keep focus inside the dialog
+          var nodes = focusables(dialog);
+          var index = nodes.indexOf(document.activeElement);
+          var nextIndex = event.shiftKey ? (index <= 0 ? nodes.length - 1 : index - 1) : (index + 1) % nodes.length;
+          event.preventDefault();
+          nodes[nextIndex].focus();
+        }
+      }
+      dismiss.addEventListener("click", function () { close(true); });
+      confirm.addEventListener("click", function () {
+        close(false);
+        proceed();
+      });
+      backdrop.addEventListener("click", function (event) {
+        if (event.target === backdrop) close(true);
+      });
+      document.addEventListener("keydown", onKey, true);
+      document.body.appendChild(backdrop);
+      confirm.focus();
+    }
+
+    // ---------------------------------------------------------------- the requests
+
+    function setRowBusy(id, busy) {
+      Array.prototype.forEach.call(root.querySelectorAll("[data-member-id]"), function (row) {
+        if (row.getAttribute("data-member-id") !== id) return;
+        if (busy) row.setAttribute("aria-busy", "true");
+        else row.removeAttribute("aria-busy");
+        Array.prototype.forEach.call(row.querySelectorAll(".st-actions button"), function (button) {
+          button.disabled = busy;
+        });
+      });
+    }
+
+    function writeUrl(key, id) {
+      var safeId = encodeURIComponent(id);
+      if (key === "deactivate") return api + "/" + safeId + "/deactivate";
+      return invitationsApi + "/" + safeId + (key === "cancel_invitation" ? "/cancel" : "/resend");
+    }
+
+    function act(key, member, trigger) {
+      if (inFlight[member.id]) return; // no double submit
+      clearFlash(); // a new action clears the previous banner
+      if (confirmDialog && ACTIONS[key].confirm) {
+        confirmThen(key, member, trigger, function () { send(key, member); });
+      } else {
+        send(key, member);
+      }
+    }
+
+    function send(key, member) {
+      if (inFlight[member.id]) return;
+      inFlight[member.id] = true;
+      setRowBusy(member.id, true);
+      fetch(writeUrl(key, member.id), {
+        method: "POST", credentials: "same-origin", headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          if (response.status === 401) {
+            goToSignIn(currentPage);
+            return null;
+          }
+          if (response.ok) {
+            if (successBanner) showBanner("success", ACTIONS[key].success);
+            load(currentPage); // the row is gone (or shows Deactivated) after the re-fetch
+            return null;
+          }
+          return response.json().then(function (body) {
+            return body && typeof body.message === "string" && body.message ? body.message : GENERIC_ERROR;
+          }, function () {
+            return GENERIC_ERROR;
+          }).then(function (message) { showBanner("error", message); });
+        })
+        .catch(function () { showBanner("error", GENERIC_ERROR); })
+        .then(function () {
+          delete inFlight[member.id];
+          setRowBusy(member.id, false);
+        });
+    }
+
+    load(currentPage);
   }
 
   function init() {

@@ -1,0 +1,276 @@
+"""Deactivation end to end: every outcome, every variant, guards, locks, crashes, faults, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.audit import AuditLog
+from connector.client import StitchConnector
+from connector.errors import LockHeld, PlanStale, PolicyRefused
+from connector.lock import WriteLock
+from connector.models import Outcome, OutcomeStatus, Plan
+from connector.sandbox.server import RunningSandbox
+from connector.settings import Settings
+from tests.conftest import MakeSandbox, settings_for
+from tests.e2e.test_members import scrape
+
+pytestmark = pytest.mark.e2e
+VARIANTS = ["current", "rbac2022", "legacy"]
+
+
+def person(
+    email: str, name: str | None, role: str = "General User", status: str = "active", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "email": email,
+        "name": name,
+        "role": role,
+        "status": status,
+        "invoice_admin": False,
+        **extra,
+    }
+
+
+TEAM = [
+    person("me@corp.com", "Morgan Me", "Administrator", is_login_user=True),
+    person("boss@corp.com", "Bo Boss", "Administrator"),
+    person("pay@corp.com", "Pat Pay", invoice_admin=True),
+    person("a@corp.com", "Ann Lee"),
+    person("aa@corp.com", "Ann Lee"),  # a look-alike name, and an email containing "a@corp.com"
+    person("ba@corp.com", "Ann  Lee"),
+    person("new@corp.com", None, status="pending"),
+    *[person(f"user{i}@corp.com", f"User {i}") for i in range(8)],
+]
+
+
+def team_box(
+    make_sandbox: MakeSandbox, tmp_path: Path, people: list[dict[str, Any]] = TEAM, **options: Any
+) -> RunningSandbox:
+    roster = tmp_path / "team.json"
+    roster.write_text(json.dumps(people))
+    return make_sandbox(members_file=roster, latency_ms=10, **options)
+
+
+def wsettings(box: RunningSandbox, state: Path, **over: Any) -> Settings:
+    return settings_for(box, state, **{"write_timeout_ms": 4_000, **over})
+
+
+def deactivate(settings: Settings, emails: list[str], **kwargs: Any) -> list[Outcome]:
+    async def go() -> list[Outcome]:
+        async with StitchConnector(settings) as stitch:
+            return await stitch.deactivate(emails, actor="test", **kwargs)
+
+    return asyncio.run(go())
+
+
+def statuses(box: RunningSandbox) -> dict[str, str]:
+    return {m["email"]: m["status"] for m in box.state()["members"]}  # type: ignore[union-attr]
+
+
+def writes(box: RunningSandbox) -> list[dict[str, Any]]:
+    return list(box.state()["writes"])  # type: ignore[arg-type]
+
+
+def ok_writes_per_email(box: RunningSandbox) -> Counter[str]:
+    return Counter(w["email"] for w in writes(box) if w["outcome"] == "ok")
+
+
+@pytest.mark.parametrize("confirm_dialog", [True, False], ids=["dialog", "no-dialog"])
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_outcome(
+    make_sandbox: MakeSandbox, tmp_path: Path, variant: str, confirm_dialog: bool
+) -> None:
+    box = team_box(make_sandbox, tmp_path, variant=variant, confirm_dialog=confirm_dialog)
+    outcomes = deactivate(
+        wsettings(box, tmp_path / "state"),
+        ["a@corp.com", "new@corp.com", "nobody@corp.com", "pay@corp.com", "ME@corp.com"],
+    )
+    got = [(o.email, o.status, o.rule) for o in outcomes]
+    assert got == [
+        ("a@corp.com", OutcomeStatus.DEACTIVATED, None),
+        ("new@corp.com", OutcomeStatus.INVITATION_CANCELLED, None),
+        ("nobody@corp.com", OutcomeStatus.ALREADY_ABSENT, None),
+        ("pay@corp.com", OutcomeStatus.REFUSED, "invoice_admin"),
+        ("me@corp.com", OutcomeStatus.REFUSED, "signed_in_account"),
+    ]
+    now = statuses(box)
+    assert now["a@corp.com"] == "deactivated" and "new@corp.com" not in now
+    assert now["aa@corp.com"] == now["ba@corp.com"] == now["pay@corp.com"] == "active"
+    assert [(w["action"], w["email"], w["outcome"]) for w in writes(box)] == [
+        ("deactivate", "a@corp.com", "ok"),
+        ("cancel_invitation", "new@corp.com", "ok"),
+    ]
+    deactivated = outcomes[0]
+    assert len(deactivated.evidence) == 2 and all(Path(p).is_file() for p in deactivated.evidence)
+
+
+def test_idempotent_and_audited(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path, keep_deactivated=True)
+    settings = wsettings(box, tmp_path / "state")
+    first = deactivate(settings, ["user1@corp.com"], reason="left", request_id="req-1")
+    assert first[0].status is OutcomeStatus.DEACTIVATED
+    again = deactivate(settings, ["user1@corp.com"], request_id="req-1")
+    assert again[0].status is OutcomeStatus.ALREADY_ABSENT
+    assert ok_writes_per_email(box) == Counter({"user1@corp.com": 1}) and len(writes(box)) == 1
+
+    audit = AuditLog(settings.audit_path)
+    assert audit.verify() == (2, None)
+    rec = audit.records()
+    assert [(r.target, r.outcome, r.request_id, r.actor) for r in rec] == [
+        ("user1@corp.com", "deactivated", "req-1", "test"),
+        ("user1@corp.com", "already_absent", "req-1", "test"),
+    ]
+    assert rec[0].row_before is not None and rec[0].row_before.role == "General User"
+    assert rec[0].roster_fingerprint_before != rec[0].roster_fingerprint_after
+    undo = json.loads((settings.runs_dir / rec[0].run_id / "undo.json").read_text())
+    assert undo["members"] == [
+        {
+            "email": "user1@corp.com",
+            "name": "User 1",
+            "role": "General User",
+            "invoice_admin": False,
+            "status_before": "active",
+        }
+    ]
+    for run in settings.runs_dir.iterdir():  # no secret in any evidence file
+        for f in run.iterdir():
+            assert box.options.admin_password.encode() not in f.read_bytes()
+
+
+def test_budget_refuses_the_whole_request_before_any_click(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    people = TEAM + [person(f"x{i}@corp.com", f"X {i}") for i in range(30)]
+    box = team_box(make_sandbox, tmp_path, people)
+    settings = wsettings(box, tmp_path / "state")
+    six = [f"x{i}@corp.com" for i in range(6)]
+    with pytest.raises(PolicyRefused, match="budget is 5"):
+        deactivate(settings, six)
+    assert writes(box) == []
+    outcomes = deactivate(settings, six, override_budget=True)
+    assert {o.status for o in outcomes} == {OutcomeStatus.DEACTIVATED}
+    assert ok_writes_per_email(box) == Counter({e: 1 for e in six})
+
+
+def test_dry_run_changes_nothing(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    outcomes = deactivate(
+        wsettings(box, tmp_path / "s"), ["a@corp.com", "pay@corp.com"], dry_run=True
+    )
+    assert [(o.status, o.action) for o in outcomes] == [
+        (OutcomeStatus.PLANNED, "deactivate"),
+        (OutcomeStatus.REFUSED, None),
+    ]
+    assert writes(box) == []
+
+
+def test_stale_plan_is_refused(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    settings = wsettings(box, tmp_path / "state")
+
+    async def plan() -> Plan:
+        async with StitchConnector(settings) as stitch:
+            return await stitch.plan(["user2@corp.com"])
+
+    made = asyncio.run(plan())
+    deactivate(settings, ["user3@corp.com"])  # the roster changes after the plan
+
+    async def apply() -> list[Outcome]:
+        async with StitchConnector(settings) as stitch:
+            return await stitch.apply(made, actor="test")
+
+    with pytest.raises(PlanStale):
+        asyncio.run(apply())
+    assert statuses(box)["user2@corp.com"] == "active"
+    assert ok_writes_per_email(box) == Counter({"user3@corp.com": 1})
+
+
+def test_second_writer_fails_fast_but_reads_go_on(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    settings = wsettings(box, tmp_path / "state")
+    with WriteLock(settings.state_dir, owner="other-writer", run_id="r-other"):
+        with pytest.raises(LockHeld, match="other-writer"):
+            deactivate(settings, ["user4@corp.com"])
+        assert scrape(settings).count == len(TEAM)  # reads are never blocked
+    assert writes(box) == []
+
+
+def test_write_faults_and_dropped_banners_give_no_false_deactivated(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = team_box(make_sandbox, tmp_path, fault_rate=0.2, drop_banner=True, seed=3)
+    targets = [f"user{i}@corp.com" for i in range(5)]
+    settings = wsettings(
+        box, tmp_path / "state", write_timeout_ms=1_500, retries=6, max_fraction=0.5
+    )
+    outcomes = deactivate(settings, targets)
+    now = statuses(box)
+    for o in outcomes:
+        if o.status is OutcomeStatus.DEACTIVATED:
+            assert now[o.email] == "deactivated", o
+        else:
+            assert o.status in (OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN)
+            assert now[o.email] == "active", o
+    assert any(o.status is OutcomeStatus.DEACTIVATED for o in outcomes)
+    assert max(ok_writes_per_email(box).values()) == 1  # never a second effective click
+    faults = [w for w in writes(box) if w["outcome"] == "fault"]
+    assert faults or all(o.status is OutcomeStatus.DEACTIVATED for o in outcomes)
+
+
+def test_slow_write_is_verified_not_retried(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=3_000)
+    outcomes = deactivate(wsettings(box, tmp_path / "s", write_timeout_ms=1_000), ["a@corp.com"])
+    assert outcomes[0].status is OutcomeStatus.DEACTIVATED  # proven by the fresh read
+    assert len(writes(box)) == 1
+
+
+def test_run_killed_mid_batch_then_rerun(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=1_500)
+    state = tmp_path / "state"
+    targets = ["user5@corp.com", "user6@corp.com", "user7@corp.com"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    env.update(
+        {
+            "STITCH_BASE_URL": box.app_url,
+            "STITCH_EMAIL": box.login_email,
+            "STITCH_PASSWORD": box.options.admin_password,
+            "STITCH_STATE_DIR": str(state),
+            "STITCH_MAX_FRACTION": "0.5",
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "deactivate", "--yes", *targets],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = 60.0
+        start = time.monotonic()
+        while not writes(box):  # wait for the first write request to reach the server
+            assert proc.poll() is None, "the run ended before any write"
+            assert time.monotonic() - start < deadline
+            time.sleep(0.05)  # polling the condition above, bounded by the deadline
+        proc.send_signal(signal.SIGKILL)  # mid-batch, with a click in flight
+    finally:
+        proc.wait(30)
+    assert (state / "write.lock").exists()  # the dead run's lock is left behind
+
+    outcomes = deactivate(wsettings(box, state, max_fraction=0.5), targets)
+    assert {o.status for o in outcomes} <= {OutcomeStatus.DEACTIVATED, OutcomeStatus.ALREADY_ABSENT}
+    assert all(statuses(box)[t] == "deactivated" for t in targets)
+    per_email = Counter(w["email"] for w in writes(box))
+    assert set(per_email) == set(targets) and max(per_email.values()) == 1
