@@ -81,7 +81,7 @@ def test_second_writer_fails_fast_while_the_first_holds_the_lock(tmp_path: Path)
     try:
         assert ready.wait(30)
         with (
-            pytest.raises(LockHeld, match="other .*pid"),
+            pytest.raises(LockHeld, match=r"other .*pid"),
             WriteLock(tmp_path, owner="me", run_id="r-me"),
         ):
             pass

@@ -42,7 +42,10 @@ TEAM = roster(
 )
 
 
-def outcome(email: str, config: PolicyConfig = PolicyConfig(), team: MemberList = TEAM) -> tuple:
+DEFAULT = PolicyConfig()
+
+
+def outcome(email: str, config: PolicyConfig = DEFAULT, team: MemberList = TEAM) -> tuple:
     (t,) = decide([email], team, config)
     return t.expected, t.rule
 
@@ -55,7 +58,7 @@ def test_plain_members_and_invitations() -> None:
 
 def test_exact_case_insensitive_email_only() -> None:
     assert outcome("A@Corp.COM") == (OutcomeStatus.DEACTIVATED, None)
-    with pytest.raises(UsageProblem, match="not an email address: 'corp.com'"):
+    with pytest.raises(UsageProblem, match=r"not an email address: 'corp\.com'"):
         outcome("corp.com")
     assert outcome("a@corp.co") == (OutcomeStatus.ALREADY_ABSENT, None)
     targets = decide(["a@corp.com"], TEAM, PolicyConfig())
