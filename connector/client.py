@@ -7,39 +7,32 @@ async with StitchConnector(settings) as stitch:
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from urllib.parse import urlsplit
 
 import structlog
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from connector import __version__, policy
-from connector.actions import Remover
+from connector import policy
 from connector.artifacts import RunArtifacts
-from connector.audit import AuditLog
+from connector.batch import PlanRunner
 from connector.browser import BrowserSession, write_private_json
 from connector.errors import (
     ConfigError,
     PageNotRecognised,
-    PlanStale,
-    SessionExpired,
     TransientFailure,
 )
 from connector.lock import WriteLock
 from connector.logs import configure as configure_logs
 from connector.logs import first_line, get_logger, new_run_id, register_secrets
-from connector.models import Account, Member, MemberList, Outcome, OutcomeStatus, Plan, Progress
-from connector.retry import Retryable, retrying
+from connector.models import MemberList, Outcome, OutcomeStatus, Plan, Progress
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
-from connector.stitch.members import MembersView, ParsedPage, parse_page
 from connector.stitch.navigation import Navigator
-from connector.stitch.row_actions import RowActions
+from connector.stitch.roster import RosterReader
 from connector.stitch.signin import Observer
 
 log = get_logger(__name__)
@@ -66,7 +59,6 @@ class StitchConnector:
         self.artifacts = RunArtifacts(settings.runs_dir, self.run_id)
         self._on_progress = on_progress
         self._observer = observer
-        self._signins = 0  # sign-ins during the current list_members call
         self._previous_count = _read_previous_count(settings)
         self._session = BrowserSession(settings, slow_mo_ms=slow_mo_ms)
         register_secrets(*settings.secrets())
@@ -122,12 +114,20 @@ class StitchConnector:
             raise TransientFailure(f"the browser failed: {first_line(exc.message)}") from None
 
     async def _list_members(self) -> MemberList:
-        self._progress("open")
-        self._signins = 0
-        await self._nav.open_members(self._cached_members_url())
+        self._report(Progress(step="open"))
+        await self._nav.open_members(self._nav.remembered_members_url())
         account = await self._nav.account()
-        self._remember_members_url(account)
-        members, pages = await self._read_all_pages(account)
+        self._nav.remember_members_url(account)
+        reader = RosterReader(
+            self._session.page,
+            self.selectors,
+            self.settings,
+            self._nav,
+            self.artifacts,
+            observer=self._observer,
+            progress=self._report,
+        )
+        members, pages = await reader.read()
         roster = MemberList(
             account=account,
             members=members,
@@ -212,135 +212,19 @@ class StitchConnector:
         """
         with WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id):
             async with self._typed_browser_errors():
-                return await self._apply(plan, actor, override_budget, roster)
-
-    async def _apply(
-        self, plan: Plan, actor: str, override_budget: bool, roster: MemberList | None
-    ) -> list[Outcome]:
-        if plan.base_url != self.settings.base_url:
-            raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
-        roster = roster or await self._list_members()
-        if roster.fingerprint != plan.roster_fingerprint or roster.account != plan.account:
-            raise PlanStale(
-                f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
-                f"UTC, {plan.roster_count} members; now {roster.count})"
-            )
-        config = self.settings.policy()
-        targets = policy.decide([t.email for t in plan.targets], roster, config)
-        policy.check_batch(
-            targets,
-            roster,
-            config,
-            previous_count=self._previous_count,
-            override_budget=override_budget,
-        )
-        remover = self._remover()
-        audit = AuditLog(self.settings.audit_path)
-        outcomes: list[Outcome] = []
-        removed: list[Member] = []
-        stop: str | None = None
-        for target in targets:
-            started = datetime.now(UTC)
-            before = roster.fingerprint
-            if target.action is None:
-                outcome = Outcome(
-                    email=target.email,
-                    status=target.expected,
-                    rule=target.rule,
-                    member_before=target.member,
-                    reason=policy.explain(target.rule),
+                runner = PlanRunner(
+                    self._session.page,
+                    self.selectors,
+                    self.settings,
+                    self._nav,
+                    self.artifacts,
+                    run_id=self.run_id,
+                    read_roster=self._list_members,
+                    previous_count=self._previous_count,
                 )
-            elif stop is not None:
-                outcome = Outcome(
-                    email=target.email,
-                    status=OutcomeStatus.FAILED,
-                    action=target.action,
-                    member_before=target.member,
-                    reason=f"not attempted: {stop}",
+                return await runner.run(
+                    plan, actor=actor, override_budget=override_budget, roster=roster
                 )
-            else:
-                removal = await remover.remove(target)
-                outcome = removal.outcome
-                roster = removal.roster_after or roster
-                if removal.halts_batch:
-                    stop = f"an earlier removal ended {outcome.status.value}"
-            if outcome.status.ok and target.member is not None and target.action is not None:
-                removed.append(target.member)
-            outcomes.append(outcome)
-            audit.append(
-                run_id=self.run_id,
-                request_id=plan.request_id,
-                actor=actor,
-                target=target.email,
-                action=target.action.value if target.action else None,
-                outcome=outcome.status.value,
-                rule=outcome.rule,
-                reason=outcome.reason,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                connector_version=__version__,
-                row_before=target.member,
-                roster_fingerprint_before=before,
-                roster_fingerprint_after=roster.fingerprint,
-                evidence=outcome.evidence,
-            )
-        self._write_undo(removed)
-        return outcomes
-
-    def _remover(self) -> Remover:
-        page = self._session.page
-        view = MembersView(page, self.selectors, self.settings.origin)
-        rows = RowActions(
-            page,
-            self.selectors,
-            view,
-            self.artifacts,
-            timeout_ms=self.settings.timeout_ms,
-            write_timeout_ms=self.settings.write_timeout_ms,
-            login_email=self.settings.email,
-        )
-
-        async def open_list() -> None:
-            await self._nav.open_members(self._cached_members_url())
-
-        return Remover(
-            page,
-            rows,
-            open_list=open_list,
-            read_roster=self._list_members,
-            transient_errors=self.selectors.banners.transient_errors,
-            attempts=self.settings.retries,
-        )
-
-    def _write_undo(self, removed: list[Member]) -> None:
-        """Deactivation is undone by inviting again (Stitch docs): keep what that needs."""
-        if not removed:
-            return
-        self.artifacts.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.artifacts.dir / "undo.json"
-        path.write_text(
-            json.dumps(
-                {
-                    "run_id": self.run_id,
-                    "how": "Stitch: Add a Team Member with this email, then set the role.",
-                    "members": [
-                        {
-                            "email": m.email,
-                            "name": m.name,
-                            "role": m.role.value,
-                            "invoice_admin": m.invoice_admin,
-                            "status_before": m.status.value,
-                        }
-                        for m in removed
-                    ],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
-        log.info("undo.written", path=str(path))
 
     def _remember_roster_size(self, roster: MemberList) -> None:
         """The size the next write run's sanity check compares with; not lowered by a
@@ -356,151 +240,14 @@ class StitchConnector:
             },
         )
 
-    async def _read_all_pages(self, account: Account) -> tuple[list[Member], int]:
-        view = MembersView(self._session.page, self.selectors, self.settings.origin)
-        members: list[Member] = []
-        seen: set[str] = set()
-        expected_count: int | None = None
-        previous: str | None = None
-        page_no = 1
-        while True:
-            parsed, previous = await self._settle_on(view, page_no, previous)
-            overlap = seen.intersection(m.email for m in parsed.members)
-            if overlap:
-                raise await self._drift(
-                    f"page {page_no} repeats members of earlier pages ({sorted(overlap)[0]}, ...)"
-                )
-            members.extend(parsed.members)
-            seen.update(m.email for m in parsed.members)
-            if parsed.member_count is not None:
-                if expected_count not in (None, parsed.member_count):
-                    raise await self._drift("the member count changed while paginating")
-                expected_count = parsed.member_count
-            self._progress("page", page=page_no, pages=parsed.page_total, rows=len(members))
-            if not parsed.has_next:
-                break
-            if page_no >= _MAX_PAGES:
-                raise await self._drift(f"more than {_MAX_PAGES} pages")
-            await view.click_next()
-            page_no += 1
-
-        if expected_count is not None and expected_count != len(members):
-            raise await self._drift(
-                f"the page says {expected_count} members but {len(members)} rows were read"
-            )
-        selves = [m for m in members if m.is_self]
-        if len(selves) != 1:
-            raise await self._drift(
-                f"expected exactly one row for the signed-in user, found {len(selves)}"
-            )
-        if self.settings.email and selves[0].email != self.settings.email:
-            raise await self._drift(
-                f"the page marks {selves[0].email} as the signed-in user, not {self.settings.email}"
-            )
-        return members, page_no
-
-    async def _settle_on(
-        self, view: MembersView, page_no: int, previous: str | None
-    ) -> tuple[ParsedPage, str | None]:
-        """Read page `page_no`; when the page shows its own load error, reload it (bounded)."""
-        try:
-            async for attempt in retrying(self.settings.retries, f"load member page {page_no}"):
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        await self._nav.goto(self._session.page.url)
-                        previous = None
-                    return await self._read_page(view, page_no, previous)
-        except Retryable as exc:
-            raise TransientFailure(
-                f"the member list kept failing to load page {page_no}: {exc}"
-            ) from None
-        raise AssertionError("retrying() returns or raises")  # pragma: no cover
-
-    async def _read_page(
-        self, view: MembersView, page_no: int, previous: str | None
-    ) -> tuple[ParsedPage, str | None]:
-        """Wait for page `page_no` to be ready and read it.
-
-        Signs in again if the session ended (bounded), and clicks Next when a reload went back
-        to an earlier page. Raises Retryable when the page shows its own load error.
-        """
-        while True:
-            settled = await view.settled(previous, self.settings.timeout_ms)
-            if settled is None:
-                raise await self._drift(f"page {page_no} of the member list never finished loading")
-            if settled.state == "error":
-                log.warning("members.load_error", page=page_no, text=settled.text)
-                raise Retryable(f"the page said {settled.text!r}")
-            if settled.state == "signin":
-                self._signins += 1
-                if self._signins > _MAX_SIGNINS:
-                    raise SessionExpired("the session kept ending while reading the member list")
-                log.info("session.expired_mid_run", page=page_no)
-                await self._nav.sign_in()
-                if await self._nav.sign_in_if_asked() != "members":  # redirect lost: go back
-                    await self._nav.open_members(self._cached_members_url())
-                previous = None
-                continue
-            if self._observer is not None:
-                await self._observer(f"members-p{page_no}", self._session.page)
-            started = time.perf_counter()
-            raw = await view.read()
-            try:
-                parsed = parse_page(raw, self.selectors, self.settings.email)
-            except PageNotRecognised as exc:
-                exc.artifacts = await self.artifacts.capture(self._session.page, "member-list")
-                raise
-            log.debug(
-                "members.page_read",
-                page=page_no,
-                rows=len(parsed.members),
-                extract_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            if parsed.page_number is not None and parsed.page_number < page_no:
-                if not parsed.has_next:
-                    raise await self._drift(f"page {page_no} is gone: the list now ends earlier")
-                await view.click_next()  # a reload landed on an earlier page: walk forward
-                previous = settled.signature
-                continue
-            if parsed.page_number is not None and parsed.page_number > page_no:
-                raise await self._drift(f"asked for page {page_no}, got {parsed.page_number}")
-            return parsed, settled.signature
-
     # ------------------------------------------------------------------ helpers
     async def _signed_in(self) -> None:
         await self._session.save_storage_state()
         log.info("session.saved")
 
-    async def _drift(self, message: str) -> PageNotRecognised:
-        return await self._nav.not_recognised(f"member list not recognised: {message}")
-
-    def _progress(self, step: str, **fields: int | None) -> None:
+    def _report(self, event: Progress) -> None:
         if self._on_progress is not None:
-            self._on_progress(Progress(step=step, **fields))
-
-    def _cached_members_url(self) -> str | None:
-        try:
-            data = json.loads(self.settings.account_cache_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(data, dict) or data.get("base_url") != self.settings.base_url:
-            return None
-        url = data.get("members_url")
-        if not isinstance(url, str):
-            return None
-        parts = urlsplit(url)
-        return url if f"{parts.scheme}://{parts.netloc}" == self.settings.origin else None
-
-    def _remember_members_url(self, account: Account) -> None:
-        url = self._session.page.url.split("?", 1)[0]
-        write_private_json(
-            self.settings.account_cache_path,
-            {
-                "base_url": self.settings.base_url,
-                "client_id": account.client_id,
-                "members_url": url,
-            },
-        )
+            self._on_progress(event)
 
 
 def _read_previous_count(settings: Settings) -> int | None:

@@ -6,14 +6,17 @@ Members section), with a direct-URL fast path remembered from the last successfu
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector.artifacts import RunArtifacts
+from connector.browser import write_private_json
 from connector.errors import PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.models import Account
@@ -152,4 +155,29 @@ class Navigator:
         files = await self.artifacts.capture(self.page, element or "page-not-recognised")
         return PageNotRecognised(
             message, element=element, url=self.page.url.split("?", 1)[0], artifacts=files
+        )
+
+    def remembered_members_url(self) -> str | None:
+        """The members URL a previous run reached, for this Stitch only: the fast path."""
+        try:
+            data = json.loads(self.settings.account_cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("base_url") != self.settings.base_url:
+            return None
+        url = data.get("members_url")
+        if not isinstance(url, str):
+            return None
+        parts = urlsplit(url)
+        return url if f"{parts.scheme}://{parts.netloc}" == self.settings.origin else None
+
+    def remember_members_url(self, account: Account) -> None:
+        url = self.page.url.split("?", 1)[0]
+        write_private_json(
+            self.settings.account_cache_path,
+            {
+                "base_url": self.settings.base_url,
+                "client_id": account.client_id,
+                "members_url": url,
+            },
         )

@@ -1,0 +1,178 @@
+"""Apply a plan: the guards on a fresh roster, one proven removal per target, the audit
+trail, and undo.json. StitchConnector.apply runs this under the account's write lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from playwright.async_api import Page
+
+from connector import __version__, policy
+from connector.actions import Remover
+from connector.artifacts import RunArtifacts
+from connector.audit import AuditLog
+from connector.errors import PlanStale
+from connector.logs import get_logger
+from connector.models import Member, MemberList, Outcome, OutcomeStatus, Plan
+from connector.selector_set import SelectorSet
+from connector.settings import Settings
+from connector.stitch.members import MembersView
+from connector.stitch.navigation import Navigator
+from connector.stitch.row_actions import RowActions
+
+log = get_logger(__name__)
+
+
+class PlanRunner:
+    def __init__(
+        self,
+        page: Page,
+        selectors: SelectorSet,
+        settings: Settings,
+        nav: Navigator,
+        artifacts: RunArtifacts,
+        *,
+        run_id: str,
+        read_roster: Callable[[], Awaitable[MemberList]],
+        previous_count: int | None,
+    ) -> None:
+        self.page = page
+        self.selectors = selectors
+        self.settings = settings
+        self.nav = nav
+        self.artifacts = artifacts
+        self.run_id = run_id
+        self.read_roster = read_roster
+        self.previous_count = previous_count
+
+    async def run(
+        self, plan: Plan, *, actor: str, override_budget: bool, roster: MemberList | None
+    ) -> list[Outcome]:
+        """Guards on a fresh roster, then one proven removal per target, each audited."""
+        if plan.base_url != self.settings.base_url:
+            raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
+        roster = roster or await self.read_roster()
+        if roster.fingerprint != plan.roster_fingerprint or roster.account != plan.account:
+            raise PlanStale(
+                f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
+                f"UTC, {plan.roster_count} members; now {roster.count})"
+            )
+        config = self.settings.policy()
+        targets = policy.decide([t.email for t in plan.targets], roster, config)
+        policy.check_batch(
+            targets,
+            roster,
+            config,
+            previous_count=self.previous_count,
+            override_budget=override_budget,
+        )
+        remover = self._remover()
+        audit = AuditLog(self.settings.audit_path)
+        outcomes: list[Outcome] = []
+        removed: list[Member] = []
+        stop: str | None = None
+        for target in targets:
+            started = datetime.now(UTC)
+            before = roster.fingerprint
+            if target.action is None:
+                outcome = Outcome(
+                    email=target.email,
+                    status=target.expected,
+                    rule=target.rule,
+                    member_before=target.member,
+                    reason=policy.explain(target.rule),
+                )
+            elif stop is not None:
+                outcome = Outcome(
+                    email=target.email,
+                    status=OutcomeStatus.FAILED,
+                    action=target.action,
+                    member_before=target.member,
+                    reason=f"not attempted: {stop}",
+                )
+            else:
+                removal = await remover.remove(target)
+                outcome = removal.outcome
+                roster = removal.roster_after or roster
+                if removal.halts_batch:
+                    stop = f"an earlier removal ended {outcome.status.value}"
+            if outcome.status.ok and target.member is not None and target.action is not None:
+                removed.append(target.member)
+            outcomes.append(outcome)
+            audit.append(
+                run_id=self.run_id,
+                request_id=plan.request_id,
+                actor=actor,
+                target=target.email,
+                action=target.action.value if target.action else None,
+                outcome=outcome.status.value,
+                rule=outcome.rule,
+                reason=outcome.reason,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                connector_version=__version__,
+                row_before=target.member,
+                roster_fingerprint_before=before,
+                roster_fingerprint_after=roster.fingerprint,
+                evidence=outcome.evidence,
+            )
+        self._write_undo(removed)
+        return outcomes
+
+    def _remover(self) -> Remover:
+        page = self.page
+        view = MembersView(page, self.selectors, self.settings.origin)
+        rows = RowActions(
+            page,
+            self.selectors,
+            view,
+            self.artifacts,
+            timeout_ms=self.settings.timeout_ms,
+            write_timeout_ms=self.settings.write_timeout_ms,
+            login_email=self.settings.email,
+        )
+
+        async def open_list() -> None:
+            await self.nav.open_members(self.nav.remembered_members_url())
+
+        return Remover(
+            page,
+            rows,
+            open_list=open_list,
+            read_roster=self.read_roster,
+            transient_errors=self.selectors.banners.transient_errors,
+            attempts=self.settings.retries,
+        )
+
+    def _write_undo(self, removed: list[Member]) -> None:
+        """Deactivation is undone by inviting again (Stitch docs): keep what that needs."""
+        if not removed:
+            return
+        self.artifacts.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.artifacts.dir / "undo.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "run_id": self.run_id,
+                    "how": "Stitch: Add a Team Member with this email, then set the role.",
+                    "members": [
+                        {
+                            "email": m.email,
+                            "name": m.name,
+                            "role": m.role.value,
+                            "invoice_admin": m.invoice_admin,
+                            "status_before": m.status.value,
+                        }
+                        for m in removed
+                    ],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        log.info("undo.written", path=str(path))

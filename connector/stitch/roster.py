@@ -1,0 +1,169 @@
+"""Read the whole member list: every page, checked against the page's own count.
+
+Handles what happens while paginating: the page's own load error (reload, bounded, through
+tenacity), the session ending (sign in again, bounded), a reload that lands on an earlier page
+(walk forward), and anything that would make the roster short or doubled (PageNotRecognised).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from playwright.async_api import Page
+
+from connector.artifacts import RunArtifacts
+from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
+from connector.logs import get_logger
+from connector.models import Member, Progress
+from connector.retry import Retryable, retrying
+from connector.selector_set import SelectorSet
+from connector.settings import Settings
+from connector.stitch.members import MembersView, ParsedPage, parse_page
+from connector.stitch.navigation import Navigator
+from connector.stitch.signin import Observer
+
+log = get_logger(__name__)
+
+_MAX_PAGES = 2_000  # 100,000 members: far beyond any Stitch team; stops a runaway loop
+_MAX_SIGNINS = 2  # sign-ins per read after the session ends mid-run
+
+
+class RosterReader:
+    def __init__(
+        self,
+        page: Page,
+        selectors: SelectorSet,
+        settings: Settings,
+        nav: Navigator,
+        artifacts: RunArtifacts,
+        *,
+        observer: Observer | None,
+        progress: Callable[[Progress], None],
+    ) -> None:
+        self.page = page
+        self.selectors = selectors
+        self.settings = settings
+        self.nav = nav
+        self.artifacts = artifacts
+        self.observer = observer
+        self.on_progress = progress
+        self._signins = 0
+
+    def progress(self, step: str, **fields: int | None) -> None:
+        self.on_progress(Progress(step=step, **fields))
+
+    async def _drift(self, message: str) -> PageNotRecognised:
+        return await self.nav.not_recognised(f"member list not recognised: {message}")
+
+    async def read(self) -> tuple[list[Member], int]:
+        """All members on all pages, and how many pages that took."""
+        view = MembersView(self.page, self.selectors, self.settings.origin)
+        self._signins = 0
+        members: list[Member] = []
+        seen: set[str] = set()
+        expected_count: int | None = None
+        previous: str | None = None
+        page_no = 1
+        while True:
+            parsed, previous = await self._settle_on(view, page_no, previous)
+            overlap = seen.intersection(m.email for m in parsed.members)
+            if overlap:
+                raise await self._drift(
+                    f"page {page_no} repeats members of earlier pages ({sorted(overlap)[0]}, ...)"
+                )
+            members.extend(parsed.members)
+            seen.update(m.email for m in parsed.members)
+            if parsed.member_count is not None:
+                if expected_count not in (None, parsed.member_count):
+                    raise await self._drift("the member count changed while paginating")
+                expected_count = parsed.member_count
+            self.progress("page", page=page_no, pages=parsed.page_total, rows=len(members))
+            if not parsed.has_next:
+                break
+            if page_no >= _MAX_PAGES:
+                raise await self._drift(f"more than {_MAX_PAGES} pages")
+            await view.click_next()
+            page_no += 1
+
+        if expected_count is not None and expected_count != len(members):
+            raise await self._drift(
+                f"the page says {expected_count} members but {len(members)} rows were read"
+            )
+        selves = [m for m in members if m.is_self]
+        if len(selves) != 1:
+            raise await self._drift(
+                f"expected exactly one row for the signed-in user, found {len(selves)}"
+            )
+        if self.settings.email and selves[0].email != self.settings.email:
+            raise await self._drift(
+                f"the page marks {selves[0].email} as the signed-in user, not {self.settings.email}"
+            )
+        return members, page_no
+
+    async def _settle_on(
+        self, view: MembersView, page_no: int, previous: str | None
+    ) -> tuple[ParsedPage, str | None]:
+        """Read page `page_no`; when the page shows its own load error, reload it (bounded)."""
+        try:
+            async for attempt in retrying(self.settings.retries, f"load member page {page_no}"):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        await self.nav.goto(self.page.url)
+                        previous = None
+                    return await self._read_page(view, page_no, previous)
+        except Retryable as exc:
+            raise TransientFailure(
+                f"the member list kept failing to load page {page_no}: {exc}"
+            ) from None
+        raise AssertionError("retrying() returns or raises")  # pragma: no cover
+
+    async def _read_page(
+        self, view: MembersView, page_no: int, previous: str | None
+    ) -> tuple[ParsedPage, str | None]:
+        """Wait for page `page_no` to be ready and read it.
+
+        Signs in again if the session ended (bounded), and clicks Next when a reload went back
+        to an earlier page. Raises Retryable when the page shows its own load error.
+        """
+        while True:
+            settled = await view.settled(previous, self.settings.timeout_ms)
+            if settled is None:
+                raise await self._drift(f"page {page_no} of the member list never finished loading")
+            if settled.state == "error":
+                log.warning("members.load_error", page=page_no, text=settled.text)
+                raise Retryable(f"the page said {settled.text!r}")
+            if settled.state == "signin":
+                self._signins += 1
+                if self._signins > _MAX_SIGNINS:
+                    raise SessionExpired("the session kept ending while reading the member list")
+                log.info("session.expired_mid_run", page=page_no)
+                await self.nav.sign_in()
+                if await self.nav.sign_in_if_asked() != "members":  # redirect lost: go back
+                    await self.nav.open_members(self.nav.remembered_members_url())
+                previous = None
+                continue
+            if self.observer is not None:
+                await self.observer(f"members-p{page_no}", self.page)
+            started = time.perf_counter()
+            raw = await view.read()
+            try:
+                parsed = parse_page(raw, self.selectors, self.settings.email)
+            except PageNotRecognised as exc:
+                exc.artifacts = await self.artifacts.capture(self.page, "member-list")
+                raise
+            log.debug(
+                "members.page_read",
+                page=page_no,
+                rows=len(parsed.members),
+                extract_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            if parsed.page_number is not None and parsed.page_number < page_no:
+                if not parsed.has_next:
+                    raise await self._drift(f"page {page_no} is gone: the list now ends earlier")
+                await view.click_next()  # a reload landed on an earlier page: walk forward
+                previous = settled.signature
+                continue
+            if parsed.page_number is not None and parsed.page_number > page_no:
+                raise await self._drift(f"asked for page {page_no}, got {parsed.page_number}")
+            return parsed, settled.signature
