@@ -40,6 +40,9 @@ def plan(
 ) -> None:
     """Write a plan: each target, what applying it would do, and the roster it was made
     against. Changes nothing. Review it, then run `stitch-connector apply PLAN`.
+    Example:
+
+      stitch-connector plan -d leaver@example.com -d other@example.com -o plan.json
     """
     common.check_writable(output)
     requested_emails(deactivate)
@@ -58,7 +61,9 @@ def apply(
     plan_file: Path = typer.Argument(..., help="A plan written by `stitch-connector plan`."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     override_budget: bool = typer.Option(
-        False, help="Allow more removals than the budget, for this run only (a reviewed plan)."
+        False,
+        "--override-budget",
+        help="Allow more removals than the budget, for this run only (a reviewed plan).",
     ),
     actor: str | None = typer.Option(None, help=ACTOR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
@@ -82,7 +87,9 @@ def deactivate(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
     request_id: str | None = typer.Option(None, help="The caller's id for this request."),
-    override_budget: bool = typer.Option(False, help="Allow more removals than the budget."),
+    override_budget: bool = typer.Option(
+        False, "--override-budget", help="Allow more removals than the budget, for this run."
+    ),
     actor: str | None = typer.Option(None, help=ACTOR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the outcomes as JSON."),
 ) -> None:
@@ -90,6 +97,12 @@ def deactivate(
 
     Protected members (the signed-in account, the Invoice Admin, the last Administrator, SSO
     Admins, STITCH_PROTECTED_*) are refused; a request over the budget is refused whole.
+    Each removal is proven by a fresh read of the roster and recorded in the audit trail.
+    Examples:
+
+      stitch-connector deactivate --dry-run leaver@example.com
+
+      stitch-connector deactivate --yes --reason "left" --request-id HR-42 a@example.com
     """
     requested_emails(emails)  # before any browser starts
     settings = _settings()
