@@ -13,6 +13,7 @@ import pytest
 from connector import logs
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
+from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
 from connector.settings import Settings
 
 MakeSandbox = Callable[..., RunningSandbox]
@@ -54,3 +55,12 @@ def log_capture() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     logs.configure(run_id="test", level="debug", stream=stream, json=True)
     yield stream
+
+
+def drifted_selectors(tmp_path: Path, old: str, new: str) -> SelectorSet:
+    """The shipped selectors with one line changed: a UI the selectors no longer describe."""
+    shipped = default_selectors_path().read_text(encoding="utf-8")
+    assert old in shipped, f"{old!r} is not in the shipped selectors"
+    path = tmp_path / "drifted-stitch.toml"
+    path.write_text(shipped.replace(old, new), encoding="utf-8")
+    return load_selectors(path)

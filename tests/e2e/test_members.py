@@ -16,7 +16,7 @@ from connector.errors import AuthFailed, HumanNeeded, PageNotRecognised
 from connector.models import MemberList, Progress
 from connector.sandbox.server import RunningSandbox
 from connector.settings import Settings
-from tests.conftest import MakeSandbox, settings_for
+from tests.conftest import MakeSandbox, drifted_selectors, settings_for
 
 VARIANTS = ["current", "rbac2022", "legacy"]
 pytestmark = pytest.mark.e2e
@@ -238,19 +238,13 @@ def test_drifted_page_is_a_loud_error_with_evidence(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
     """A selector that no longer matches must never look like an empty or short roster."""
-    from connector.selector_set import default_selectors_path, load_selectors
-
-    drifted = tmp_path / "stitch.toml"
-    drifted.write_text(
-        default_selectors_path()
-        .read_text()
-        .replace('email = ["Email", "Email Address"]', 'email = ["E-mail"]'),
-        encoding="utf-8",
+    drifted = drifted_selectors(
+        tmp_path, 'email = ["Email", "Email Address"]', 'email = ["E-mail"]'
     )
     box = make_sandbox(members=8, latency_ms=10)
     settings = settings_for(box, tmp_path / "state")
     with pytest.raises(PageNotRecognised, match="columns") as info:
-        scrape(settings, selectors=load_selectors(drifted))
+        scrape(settings, selectors=drifted)
     kinds = sorted(p.suffix for p in info.value.artifacts)
     assert kinds == [".html", ".png"]
     assert all(p.is_file() and p.stat().st_size > 0 for p in info.value.artifacts)
@@ -288,19 +282,12 @@ def test_corrupt_saved_session_is_discarded(
 def test_drifted_next_button_cannot_shorten_the_roster(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    from connector.selector_set import default_selectors_path, load_selectors
-
-    drifted = tmp_path / "stitch.toml"
-    drifted.write_text(
-        default_selectors_path()
-        .read_text()
-        .replace(
-            'next_button = ["#st-t-pagination-button-next"]', 'next_button = ["#renamed-next"]'
-        )
+    drifted = drifted_selectors(
+        tmp_path, 'next_button = ["#st-t-pagination-button-next"]', 'next_button = ["#renamed"]'
     )
     box = make_sandbox(members=120, latency_ms=10)
     with pytest.raises(PageNotRecognised) as info:
-        scrape(settings_for(box, tmp_path / "state"), selectors=load_selectors(drifted))
+        scrape(settings_for(box, tmp_path / "state"), selectors=drifted)
     assert "disagrees with the Next button" in str(info.value) or "120 members" in str(info.value)
     assert info.value.artifacts
 

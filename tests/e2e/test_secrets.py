@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import PageNotRecognised
-from connector.selector_set import default_selectors_path, load_selectors
-from tests.conftest import MakeSandbox, settings_for
+from tests.conftest import MakeSandbox, drifted_selectors, settings_for
 from tests.e2e.test_members import scrape
 
 PASSWORD = "Pw-Very-Secret-8317"
@@ -40,12 +39,9 @@ def test_no_secret_in_logs_or_any_file_the_run_wrote(
     settings = settings_for(box, state)
     scrape(settings)  # a full sign-in with password and TOTP, and a scrape
     box.expire_sessions()
-    drifted = tmp_path / "drifted.toml"
-    drifted.write_text(
-        default_selectors_path().read_text().replace('status = ["Status"]', 'status = ["State"]')
-    )
+    drifted = drifted_selectors(tmp_path, 'status = ["Status"]', 'status = ["State"]')
     with pytest.raises(PageNotRecognised) as info:  # sign in again, then fail with evidence
-        scrape(settings, selectors=load_selectors(drifted))
+        scrape(settings, selectors=drifted)
     assert info.value.artifacts, "the failure must leave a screenshot and HTML to scan"
 
     files = [p for p in state.rglob("*") if p.is_file()]
