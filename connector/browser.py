@@ -20,6 +20,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, Rout
 from connector.errors import ConfigError
 from connector.logs import get_logger
 from connector.settings import Settings
+from connector.tracing import PageLog
 
 log = get_logger(__name__)
 
@@ -92,15 +93,15 @@ async def _block_heavy_resources(route: Route) -> None:
 class BrowserSession:
     """One browser, one context, one page. Use as an async context manager."""
 
-    def __init__(self, settings: Settings, *, slow_mo_ms: int = 0) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.slow_mo_ms = slow_mo_ms
         self._pw_manager: Any = None
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self.choice: BrowserChoice | None = None
+        self.page_log: PageLog | None = None
 
     async def __aenter__(self) -> BrowserSession:
         self._pw_manager = async_playwright()
@@ -115,11 +116,12 @@ class BrowserSession:
     async def _start(self, pw: Playwright) -> None:
         self.choice = find_browser(self.settings.browser_path, pw.chromium.executable_path)
         log.info("browser.launch", source=self.choice.source, path=str(self.choice.path or ""))
+        devtools = ["--auto-open-devtools-for-tabs"] if self.settings.devtools else []
         self._browser = await pw.chromium.launch(
             executable_path=str(self.choice.path) if self.choice.path else None,
-            headless=self.settings.headless,
-            args=list(CHROMIUM_ARGS),
-            slow_mo=self.slow_mo_ms,
+            headless=self.settings.headless and not self.settings.devtools,
+            args=[*CHROMIUM_ARGS, *devtools],
+            slow_mo=self.settings.slow_mo_ms,
         )
         saved = self._usable_saved_session()
         self._context = await self._browser.new_context(
@@ -132,6 +134,7 @@ class BrowserSession:
         self._context.set_default_navigation_timeout(self.settings.timeout_ms)
         await self._context.route("**/*", _block_heavy_resources)
         self._page = await self._context.new_page()
+        self.page_log = PageLog(self._page)
         log.info("browser.ready", reused_saved_login=saved is not None)
 
     @property

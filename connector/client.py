@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from types import TracebackType
 
 import structlog
@@ -22,6 +23,7 @@ from connector.batch import PlanRunner
 from connector.browser import BrowserSession, write_private_json
 from connector.errors import (
     ConfigError,
+    ConnectorError,
     PageNotRecognised,
     TransientFailure,
 )
@@ -34,6 +36,7 @@ from connector.settings import Settings
 from connector.stitch.navigation import Navigator
 from connector.stitch.roster import RosterReader
 from connector.stitch.signin import Observer
+from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
 
 log = get_logger(__name__)
 
@@ -50,9 +53,12 @@ class StitchConnector:
         run_id: str | None = None,
         on_progress: ProgressCallback | None = None,
         selectors: SelectorSet | None = None,
-        slow_mo_ms: int = 0,
         observer: Observer | None = None,
+        trace: TraceMode = "off",
+        command: str = "StitchConnector",
     ) -> None:
+        """`trace` is the default when STITCH_TRACE is unset; `command` names the run in its
+        failure bundle."""
         self.settings = settings
         self.run_id = run_id or new_run_id()
         self.selectors = selectors or load_selectors(settings.selectors_path)
@@ -60,7 +66,9 @@ class StitchConnector:
         self._on_progress = on_progress
         self._observer = observer
         self._previous_count = _read_previous_count(settings)
-        self._session = BrowserSession(settings, slow_mo_ms=slow_mo_ms)
+        self._session = BrowserSession(settings)
+        self._trace_mode: TraceMode = settings.trace or trace
+        self._command = command
         register_secrets(*settings.secrets())
         if not structlog.is_configured():  # library use: still redact, still tag the run
             configure_logs(run_id=self.run_id)
@@ -72,7 +80,15 @@ class StitchConnector:
             raise ConfigError(
                 f"STITCH_STATE_DIR {self.settings.state_dir}: {exc.strerror or exc}"
             ) from None
+        prune_runs(
+            self.settings.runs_dir,
+            keep=self.settings.keep_runs,
+            max_age_days=self.settings.keep_runs_days,
+        )
         await self._session.__aenter__()
+        self._tracer = Tracer(
+            self._session.context, self._trace_mode, self.artifacts.dir, self.settings.secrets()
+        )
         self._nav = Navigator(
             self._session.page,
             self.selectors,
@@ -80,6 +96,7 @@ class StitchConnector:
             self.artifacts,
             self._signed_in,
             self._observer,
+            self._tracer,
         )
         return self
 
@@ -89,7 +106,31 @@ class StitchConnector:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._session.__aexit__(exc_type, exc, tb)
+        try:
+            failed = isinstance(exc, Exception)
+            traces = await self._tracer.finish(failed=failed)
+            if failed and exc is not None:
+                await self._failure_bundle(exc, traces)
+        except Exception as err:  # the bundle must never hide the run's own error
+            log.warning("bundle.failed", error=str(err))
+        finally:
+            await self._session.__aexit__(exc_type, exc, tb)
+
+    async def _failure_bundle(self, exc: BaseException, traces: list[Path]) -> None:
+        shots = list(exc.artifacts) if isinstance(exc, ConnectorError) else []
+        if not shots:
+            shots = await self.artifacts.capture(self._session.page, "failure")
+        readme = write_bundle(
+            self.artifacts.dir,
+            command=self._command,
+            error=exc,
+            element=getattr(exc, "element", None),
+            files=[*shots, *traces],
+            page_log=self._session.page_log,
+        )
+        if isinstance(exc, ConnectorError):
+            exc.artifacts = [*shots, *traces, readme]
+        log.info("bundle.written", readme=str(readme))
 
     # ------------------------------------------------------------------ reads
     async def list_members(self) -> MemberList:
@@ -116,6 +157,7 @@ class StitchConnector:
     async def _list_members(self) -> MemberList:
         self._report(Progress(step="open"))
         await self._nav.open_members(self._nav.remembered_members_url())
+        await self._tracer.start()  # signed in by now: nothing secret left to type
         account = await self._nav.account()
         self._nav.remember_members_url(account)
         reader = RosterReader(

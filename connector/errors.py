@@ -27,6 +27,7 @@ class ExitCode(IntEnum):
     ACTION_FAILED = 12  # a removal failed; a fresh read shows the member still there
     OUTCOME_UNKNOWN = 13  # a click happened but nothing proved its effect: check by hand
     AUDIT_BROKEN = 14  # `audit verify` found an edited, missing or reordered record
+    CONFIDENCE_GATE = 15  # a scrape lost too much of the last roster: not stored (likely drift)
 
 
 class ConnectorError(Exception):
@@ -39,6 +40,7 @@ class ConnectorError(Exception):
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+        self.artifacts: list[Path] = []  # evidence files, printed by the CLI
 
     @property
     def kind(self) -> str:
@@ -131,3 +133,20 @@ class LockHeld(ConnectorError):
 class PlanStale(ConnectorError):
     exit_code = ExitCode.PLAN_STALE
     hint = "The roster changed since the plan was made. Make a new plan and review it."
+
+
+class ConfidenceGate(ConnectorError):
+    """A scrape that lost too much of the previous roster: not stored, kept as evidence."""
+
+    exit_code = ExitCode.CONFIDENCE_GATE
+    hint = (
+        "This is far likelier UI drift (rows the page no longer shows) than a mass exodus, so the "
+        "roster was not stored. Check the saved roster against Stitch by hand; if it is right, "
+        "run again with --accept-drop."
+    )
+
+    def __init__(
+        self, message: str, *, artifacts: list[Path] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.artifacts: list[Path] = list(artifacts or [])

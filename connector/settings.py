@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     timeout_ms: int = Field(30_000, ge=1_000, le=600_000, description="Per-step wait.")
     retries: int = Field(4, ge=1, le=10, description="Attempts for timeouts and 5xx.")
     selectors_path: Path | None = Field(None, description="Override selectors/stitch.toml.")
+
+    # Watching and debugging (README, "Debugging a run").
+    slow_mo_ms: int = Field(0, ge=0, le=60_000, description="Pause before each browser action.")
+    devtools: bool = Field(False, description="Open DevTools (implies a visible browser).")
+    trace: Literal["on", "retain-on-failure", "off"] | None = Field(
+        None, description="Playwright trace; default: retain-on-failure for writes, off for reads."
+    )
+    keep_runs: int = Field(50, ge=1, description="Run folders kept under runs/.")
+    keep_runs_days: float = Field(30.0, gt=0, description="Run folders older than this go.")
 
     # Guards for writes (policy.py). Lists are comma-separated in the environment.
     protected_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)

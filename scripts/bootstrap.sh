@@ -60,6 +60,10 @@ PY
 if ! has_browser; then
   apt_install chromium
 fi
+# xvfb-run: headed runs on a machine without a display (and their test).
+if ! command -v xvfb-run >/dev/null 2>&1; then
+  apt_install xvfb xauth
+fi
 
 case "$task" in
   setup) say "Ready. Try: $VENV/bin/stitch-connector demo" ;;

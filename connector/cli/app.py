@@ -16,7 +16,7 @@ try:  # recent typer vendors click as typer._click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as cli_errors  # type: ignore[no-redef]
 
-from connector.cli import audit, common, demo, members, record, sandbox, writes
+from connector.cli import audit, common, debug, demo, members, record, sandbox, writes
 from connector.errors import ConnectorError, ExitCode
 from connector.logs import redact_text
 
@@ -48,8 +48,26 @@ def _global(
         "(cron, containers), warning otherwise.",
         show_default=False,
     ),
+    headed: bool = typer.Option(
+        False, "--headed", help="Show the browser (on a server: run under xvfb-run)."
+    ),
+    slow_mo: int | None = typer.Option(
+        None, "--slow-mo", metavar="MS", help="Pause MS milliseconds before each browser action."
+    ),
+    devtools: bool = typer.Option(False, "--devtools", help="Open Chromium's DevTools (headed)."),
+    trace: common.TraceChoice | None = typer.Option(
+        None,
+        "--trace",
+        help="Record a Playwright trace under runs/<run-id>/ (never during sign-in). Default: "
+        "retain-on-failure for commands that write, off for reads. Open it with show-trace.",
+        show_default=False,
+    ),
 ) -> None:
     common.state.log_level = log_level.value if log_level else None
+    common.state.headed = headed
+    common.state.slow_mo_ms = slow_mo
+    common.state.devtools = devtools
+    common.state.trace = trace.value if trace else None
 
 
 app.command("members")(members.members)
@@ -60,6 +78,7 @@ app.command("plan")(writes.plan)
 app.command("apply")(writes.apply)
 app.command("deactivate")(writes.deactivate)
 app.add_typer(audit.app, name="audit")
+app.command("show-trace")(debug.show_trace)
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:
@@ -85,7 +104,7 @@ def main() -> None:
     except KeyboardInterrupt:
         _fail("interrupted", "", 130)
     except ConnectorError as exc:
-        for path in getattr(exc, "artifacts", []) or []:
+        for path in exc.artifacts:
             print(f"saved: {path}", file=sys.stderr)
         _fail(str(exc), exc.hint, exc.exit_code)
     except Exception as exc:  # a bug: say so in one line; the traceback is for --log-level debug

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -42,9 +43,19 @@ class LogLevel(StrEnum):
     error = "error"
 
 
+class TraceChoice(StrEnum):
+    on = "on"
+    retain_on_failure = "retain-on-failure"
+    off = "off"
+
+
 @dataclass
 class GlobalState:
     log_level: str | None = None
+    headed: bool = False
+    slow_mo_ms: int | None = None
+    devtools: bool = False
+    trace: str | None = None
 
 
 state = GlobalState()
@@ -57,8 +68,14 @@ def start_logging(run_id: str) -> None:
 
 
 def settings_from(**flags: Any) -> Settings:
-    """Environment (STITCH_*) first, then any flag the user gave on top."""
-    return load_settings(**flags)
+    """Environment (STITCH_*) first, then the global flags, then the command's own flags."""
+    watched = {
+        "headless": False if state.headed else None,
+        "slow_mo_ms": state.slow_mo_ms,
+        "devtools": True if state.devtools else None,
+        "trace": state.trace,
+    }
+    return load_settings(**{**watched, **{k: v for k, v in flags.items() if v is not None}})
 
 
 def run(coro: Callable[[], Awaitable[T]]) -> T:
@@ -116,3 +133,8 @@ def write_output(text: str, output: Path | None) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write {output}: {exc.strerror or exc}") from None
     stderr.print(f"wrote {output}", highlight=False)
+
+
+def command_line() -> str:
+    """How this run was started, for its failure bundle (no secret is ever a flag)."""
+    return shlex.join(["stitch-connector", *sys.argv[1:]])

@@ -10,7 +10,6 @@ from rich.console import Console
 
 from connector.cli import common, render
 from connector.cli.members import scrape
-from connector.settings import load_settings
 
 
 def demo(
@@ -43,13 +42,13 @@ def demo(
                 f"signing in as {box.login_email}" + (" with TOTP" if mfa else ""),
                 highlight=False,
             )
-        settings = load_settings(
+        settings = common.settings_from(
             base_url=box.app_url,
             email=box.login_email,
             password=options.admin_password,
             totp_secret=options.totp_secret if mfa else None,
             state_dir=state_dir or Path(tmp),
-            headless=not headed,
+            headless=False if headed else None,
         )
         roster = scrape(settings, progress=not as_json)
     if as_json:

@@ -67,7 +67,9 @@ def scrape(settings: Settings, *, progress: bool) -> MemberList:
 
     async def go() -> MemberList:
         with common.progress_reporter(progress) as report:
-            async with StitchConnector(settings, run_id=run_id, on_progress=report) as stitch:
+            async with StitchConnector(
+                settings, run_id=run_id, on_progress=report, command=common.command_line()
+            ) as stitch:
                 return await stitch.list_members()
 
     return common.run(go)

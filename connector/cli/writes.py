@@ -138,7 +138,9 @@ def _run(settings: Settings, call: Callable[..., Awaitable[T]]) -> T:
     common.start_logging(run_id)
 
     async def go() -> T:
-        async with StitchConnector(settings, run_id=run_id) as stitch:
+        async with StitchConnector(
+            settings, run_id=run_id, trace="retain-on-failure", command=common.command_line()
+        ) as stitch:
             return await call(stitch)
 
     return common.run(go)

@@ -26,6 +26,7 @@ from connector.settings import Settings
 from connector.stitch.locate import resolve, union
 from connector.stitch.pages import PageState, current_state
 from connector.stitch.signin import Observer, SignIn
+from connector.tracing import Tracer
 
 log = get_logger(__name__)
 
@@ -41,6 +42,7 @@ class Navigator:
         artifacts: RunArtifacts,
         on_signed_in: Callable[[], Awaitable[None]],
         observer: Observer | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.page = page
         self.selectors = selectors
@@ -48,6 +50,7 @@ class Navigator:
         self.artifacts = artifacts
         self._on_signed_in = on_signed_in
         self.observer = observer
+        self.tracer = tracer
 
     async def goto(self, url: str) -> None:
         """Load a URL; retry navigation timeouts and 5xx answers, nothing else."""
@@ -80,7 +83,11 @@ class Navigator:
 
     async def sign_in(self) -> None:
         signin = SignIn(self.page, self.selectors, self.settings, self.artifacts, self.observer)
-        await signin.run()
+        if self.tracer is None:
+            await signin.run()
+        else:
+            async with self.tracer.paused():  # secrets are typed with the trace stopped
+                await signin.run()
         await self._on_signed_in()
 
     async def open_members(self, cached_url: str | None) -> None:

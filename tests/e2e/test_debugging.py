@@ -1,0 +1,161 @@
+"""Debugging runs: traces without secrets, the failure bundle, headed runs, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from connector.client import StitchConnector
+from connector.errors import PageNotRecognised
+from connector.models import OutcomeStatus
+from tests.conftest import MakeSandbox, drifted_selectors, settings_for
+from tests.e2e.test_cli import env_for, run_cli
+from tests.e2e.test_deactivate import TEAM, team_box, writes
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "Trace-Pw-0071-secret"
+TOTP = "KRUGS4ZANFZSA43FMNZGK5BAORXXI4BA"
+
+
+def forms(secret: str) -> set[bytes]:
+    raw = secret.encode()
+    return {raw, urllib.parse.quote(secret, safe="").encode(), base64.b64encode(raw)}
+
+
+def test_trace_of_signin_and_deactivate_holds_no_secret(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    roster = tmp_path / "team.json"
+    roster.write_text(json.dumps(TEAM))
+    box = make_sandbox(
+        members_file=roster, latency_ms=10, mfa="totp", admin_password=PASSWORD, totp_secret=TOTP
+    )
+    settings = settings_for(box, tmp_path / "state", trace="on", write_timeout_ms=4_000)
+
+    async def go() -> tuple[list[str], str]:
+        async with StitchConnector(settings) as stitch:
+            outcomes = await stitch.deactivate(["a@corp.com"], actor="test")
+            box.expire_sessions()  # a second sign-in mid-run, with the trace paused
+            await stitch.list_members()
+            cookies = [c["value"] for c in await stitch._session.context.cookies()]
+            assert outcomes[0].status is OutcomeStatus.DEACTIVATED
+            return cookies, stitch.run_id
+
+    cookies, run_id = asyncio.run(go())
+    traces = sorted((settings.runs_dir / run_id).glob("trace-*.zip"))
+    assert len(traces) == 2, traces  # one chunk before the second sign-in, one after
+    secrets = [PASSWORD, TOTP, *cookies]
+    assert all(len(c) > 8 for c in cookies)
+    seen_files = 0
+    for trace in traces:
+        with zipfile.ZipFile(trace) as z:
+            names = z.namelist()
+            assert any(n.endswith(".trace") for n in names)
+            for name in names:
+                data = z.read(name)
+                seen_files += 1
+                for secret in secrets:
+                    for form in forms(secret):
+                        assert form not in data, f"a secret is in {trace.name}:{name}"
+    assert seen_files > 5
+
+
+def test_failure_bundle(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = make_sandbox(members=8, latency_ms=10)
+    settings = settings_for(box, tmp_path / "state", trace="retain-on-failure")
+    drifted = drifted_selectors(tmp_path, 'role = ["Role"]', 'role = ["Part"]')
+
+    async def go() -> None:
+        async with StitchConnector(settings, selectors=drifted, command="test run") as stitch:
+            await stitch.list_members()
+
+    with pytest.raises(PageNotRecognised) as info:
+        asyncio.run(go())
+    run_dir = info.value.artifacts[0].parent
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"README.txt", "console.log", "network.log", "trace-1.zip"} <= names
+    assert any(n.endswith(".png") for n in names) and any(n.endswith(".html") for n in names)
+    readme = (run_dir / "README.txt").read_text()
+    assert "test run failed" in readme and "PageNotRecognised" in readme
+    assert f"stitch-connector show-trace {run_dir / 'trace-1.zip'}" in readme
+
+
+def test_successful_read_keeps_no_trace_by_default(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = make_sandbox(members=4, latency_ms=10)
+    settings = settings_for(box, tmp_path / "state", trace="retain-on-failure")
+
+    async def go() -> str:
+        async with StitchConnector(settings) as stitch:
+            await stitch.list_members()
+            return stitch.run_id
+
+    run_id = asyncio.run(go())
+    assert not list((settings.runs_dir / run_id).glob("trace-*.zip"))
+
+
+def test_old_run_folders_are_pruned(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = make_sandbox(members=3, latency_ms=10)
+    settings = settings_for(box, tmp_path / "state", keep_runs=3, keep_runs_days=7)
+    runs = settings.runs_dir
+    for i in range(6):
+        folder = runs / f"old-{i}"
+        folder.mkdir(parents=True)
+        (folder / "x.png").write_bytes(b"x")
+        age = time.time() - (i + 1) * 60
+        os.utime(folder, (age, age))
+    ancient = runs / "ancient"
+    ancient.mkdir()
+    os.utime(ancient, (time.time() - 10 * 86_400,) * 2)
+
+    async def go() -> None:
+        async with StitchConnector(settings) as stitch:
+            await stitch.list_members()
+
+    asyncio.run(go())
+    assert sorted(p.name for p in runs.iterdir()) == ["old-0", "old-1", "old-2"]
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="needs xvfb (scripts/bootstrap.sh)")
+def test_headed_run_under_xvfb(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    env = {**env_for(box, tmp_path / "state"), "PATH": os.environ["PATH"]}
+    result = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            sys.executable,
+            "-m",
+            "connector.cli",
+            "--headed",
+            "--slow-mo",
+            "20",
+            "members",
+            "--json",
+        ],
+        env={k: v for k, v in {**os.environ, **env}.items()},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"a@corp.com"' in result.stdout
+    assert writes(box) == []
+
+
+def test_show_trace_needs_a_trace(tmp_path: Path) -> None:
+    result = run_cli("show-trace", str(tmp_path / "none.zip"), timeout=30)
+    assert result.returncode == 3 and "error: no trace at" in result.stderr
