@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from playwright.async_api import Locator, Page
 
@@ -47,11 +48,22 @@ class Removal:
     clicks: int = 0
     evidence: list[str] = field(default_factory=list)
     page_not_recognised: bool = False
+    quit: bool = False  # a person chose "quit" at the --step prompt
 
     @property
     def halts_batch(self) -> bool:
-        """After an unknown outcome or UI drift, the rest of the batch is not attempted."""
-        return self.page_not_recognised or self.outcome.status is OutcomeStatus.UNKNOWN
+        """After an unknown outcome, UI drift or a quit, the rest of the batch is not attempted."""
+        return self.page_not_recognised or self.quit or self.outcome.status is OutcomeStatus.UNKNOWN
+
+
+# Asked before every state-changing click with what is about to happen; answers go|skip|quit.
+StepPrompt = Callable[[str], Awaitable[Literal["go", "skip", "quit"]]]
+
+_LABELS = {Action.DEACTIVATE: "Deactivate", Action.CANCEL_INVITATION: "Cancel the invitation of"}
+
+
+def _describe(action: Action, member: Member, client_id: int) -> str:
+    return f"{_LABELS[action]} {member.email} ({member.role.value}) on account {client_id}"
 
 
 def gone(roster: MemberList, email: str) -> bool:
@@ -69,6 +81,8 @@ class Remover:
         read_roster: Callable[[], Awaitable[MemberList]],
         transient_errors: tuple[str, ...],
         attempts: int,
+        client_id: int,
+        step: StepPrompt | None = None,
     ) -> None:
         self.page = page
         self.rows = rows
@@ -76,6 +90,8 @@ class Remover:
         self.read_roster = read_roster
         self.transient_errors = transient_errors
         self.attempts = attempts
+        self.client_id = client_id
+        self.step = step
 
     async def remove(self, target: PlanTarget) -> Removal:
         assert target.action is not None, "only targets with an action are removed"
@@ -104,6 +120,18 @@ class Remover:
                 )
                 return
             self._shot(result, await self.rows.evidence(row, f"{email}-before"))
+            if self.step is not None:
+                decision = await self.step(_describe(action, member, self.client_id))
+                if decision != "go":  # a person said no: recorded as their decision
+                    self._finish(
+                        result,
+                        target,
+                        OutcomeStatus.REFUSED,
+                        reason=f"{decision} at the --step prompt",
+                        rule=f"human_{decision}",
+                    )
+                    result.quit = decision == "quit"
+                    return
             result.clicks += 1
             after = await self.rows.act(row, email, action)
             self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))
@@ -179,12 +207,19 @@ class Remover:
             result.evidence.append(path)
 
     def _finish(
-        self, result: Removal, target: PlanTarget, status: OutcomeStatus, *, reason: str | None
+        self,
+        result: Removal,
+        target: PlanTarget,
+        status: OutcomeStatus,
+        *,
+        reason: str | None,
+        rule: str | None = None,
     ) -> None:
         result.outcome = Outcome(
             email=target.email,
             status=status,
             action=target.action,
+            rule=rule,
             reason=reason,
             member_before=target.member,
             evidence=list(result.evidence),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from playwright.async_api import Page
 
 from connector import __version__, policy
-from connector.actions import Remover
+from connector.actions import Remover, StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
 from connector.errors import PlanStale
@@ -38,6 +38,7 @@ class PlanRunner:
         run_id: str,
         read_roster: Callable[[], Awaitable[MemberList]],
         previous_count: int | None,
+        step: StepPrompt | None = None,
     ) -> None:
         self.page = page
         self.selectors = selectors
@@ -47,6 +48,7 @@ class PlanRunner:
         self.run_id = run_id
         self.read_roster = read_roster
         self.previous_count = previous_count
+        self.step = step
 
     async def run(
         self, plan: Plan, *, actor: str, override_budget: bool, roster: MemberList | None
@@ -69,11 +71,12 @@ class PlanRunner:
             previous_count=self.previous_count,
             override_budget=override_budget,
         )
-        remover = self._remover()
+        remover = self._remover(roster.account.client_id)
         audit = AuditLog(self.settings.audit_path)
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
+        quit_ = False
         for target in targets:
             started = datetime.now(UTC)
             before = roster.fingerprint
@@ -88,8 +91,9 @@ class PlanRunner:
             elif stop is not None:
                 outcome = Outcome(
                     email=target.email,
-                    status=OutcomeStatus.FAILED,
+                    status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.FAILED,
                     action=target.action,
+                    rule="human_quit" if quit_ else None,
                     member_before=target.member,
                     reason=f"not attempted: {stop}",
                 )
@@ -98,7 +102,12 @@ class PlanRunner:
                 outcome = removal.outcome
                 roster = removal.roster_after or roster
                 if removal.halts_batch:
-                    stop = f"an earlier removal ended {outcome.status.value}"
+                    quit_ = removal.quit
+                    stop = (
+                        "a person chose quit at the --step prompt"
+                        if quit_
+                        else f"an earlier removal ended {outcome.status.value}"
+                    )
             if outcome.status.ok and target.member is not None and target.action is not None:
                 removed.append(target.member)
             outcomes.append(outcome)
@@ -122,7 +131,7 @@ class PlanRunner:
         self._write_undo(removed)
         return outcomes
 
-    def _remover(self) -> Remover:
+    def _remover(self, client_id: int) -> Remover:
         page = self.page
         view = MembersView(page, self.selectors, self.settings.origin)
         rows = RowActions(
@@ -145,6 +154,8 @@ class PlanRunner:
             read_roster=self.read_roster,
             transient_errors=self.selectors.banners.transient_errors,
             attempts=self.settings.retries,
+            client_id=client_id,
+            step=self.step,
         )
 
     def _write_undo(self, removed: list[Member]) -> None:

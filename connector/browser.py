@@ -83,6 +83,29 @@ def write_private_json(path: Path, data: Any) -> None:
         raise
 
 
+def _identity(settings: Settings) -> dict[str, str | None]:
+    return {"base_url": settings.base_url, "email": settings.email}
+
+
+def usable_saved_session(settings: Settings, *, quiet: bool = False) -> Path | None:
+    """The saved session, only if it belongs to this login on this Stitch, and parses."""
+    state = settings.storage_state_path
+    if not state.is_file():
+        return None
+    try:
+        identity = json.loads(settings.session_identity_path.read_text("utf-8"))
+        json.loads(state.read_text("utf-8"))
+    except (OSError, ValueError):
+        if not quiet:
+            log.warning("session.discarded", reason="the saved session is unreadable")
+        return None
+    if identity != _identity(settings):
+        if not quiet:
+            log.info("session.discarded", reason="saved for another login or URL")
+        return None
+    return state
+
+
 async def _block_heavy_resources(route: Route) -> None:
     if route.request.resource_type in _BLOCKED_RESOURCES:
         await route.abort()
@@ -148,23 +171,10 @@ class BrowserSession:
         return self._context
 
     def _identity(self) -> dict[str, str | None]:
-        return {"base_url": self.settings.base_url, "email": self.settings.email}
+        return _identity(self.settings)
 
     def _usable_saved_session(self) -> Path | None:
-        """The saved session, only if it belongs to this login on this Stitch, and parses."""
-        state = self.settings.storage_state_path
-        if not state.is_file():
-            return None
-        try:
-            identity = json.loads(self.settings.session_identity_path.read_text("utf-8"))
-            json.loads(state.read_text("utf-8"))
-        except (OSError, ValueError):
-            log.warning("session.discarded", reason="the saved session is unreadable")
-            return None
-        if identity != self._identity():
-            log.info("session.discarded", reason="saved for another login or URL")
-            return None
-        return state
+        return usable_saved_session(self.settings)
 
     async def save_storage_state(self) -> None:
         state = await self.context.storage_state()

@@ -7,7 +7,7 @@ async with StitchConnector(settings) as stitch:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,25 +15,29 @@ from types import TracebackType
 
 import structlog
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector import policy
+from connector.actions import StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.batch import PlanRunner
 from connector.browser import BrowserSession, write_private_json
 from connector.errors import (
     ConfigError,
     ConnectorError,
+    HumanNeeded,
     PageNotRecognised,
     TransientFailure,
 )
 from connector.lock import WriteLock
 from connector.logs import configure as configure_logs
 from connector.logs import first_line, get_logger, new_run_id, register_secrets
-from connector.models import MemberList, Outcome, OutcomeStatus, Plan, Progress
+from connector.models import LoginReport, MemberList, Outcome, OutcomeStatus, Plan, Progress
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.navigation import Navigator
+from connector.stitch.pages import current_state
 from connector.stitch.roster import RosterReader
 from connector.stitch.signin import Observer
 from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
@@ -56,6 +60,7 @@ class StitchConnector:
         observer: Observer | None = None,
         trace: TraceMode = "off",
         command: str = "StitchConnector",
+        step: StepPrompt | None = None,
     ) -> None:
         """`trace` is the default when STITCH_TRACE is unset; `command` names the run in its
         failure bundle."""
@@ -69,6 +74,7 @@ class StitchConnector:
         self._session = BrowserSession(settings)
         self._trace_mode: TraceMode = settings.trace or trace
         self._command = command
+        self._step = step
         register_secrets(*settings.secrets())
         if not structlog.is_configured():  # library use: still redact, still tag the run
             configure_logs(run_id=self.run_id)
@@ -182,6 +188,42 @@ class StitchConnector:
         self._remember_roster_size(roster)
         return roster
 
+    async def login_interactive(
+        self,
+        *,
+        timeout_s: float = 600,
+        on_open: Callable[[Page], Awaitable[None]] | None = None,
+    ) -> LoginReport:
+        """A person finishes sign-in in the (headed) browser: SSO, a hardware key, a CAPTCHA.
+
+        Waits until an app page shows, then saves the session for later headless runs.
+        `on_open` is called with the page once sign-in shows (tests act as the person there).
+        """
+        async with self._typed_browser_errors():
+            await self._nav.goto(self.settings.base_url + "/")
+            state = await current_state(
+                self._session.page, self.selectors, self.settings.timeout_ms
+            )
+            if state not in ("members", "app"):
+                if on_open is not None:
+                    await on_open(self._session.page)
+                log.info("login.waiting_for_a_person", minutes=round(timeout_s / 60, 1))
+                state = await current_state(
+                    self._session.page, self.selectors, timeout_s * 1000, among=("members", "app")
+                )
+            if state is None:
+                raise HumanNeeded(
+                    f"sign-in was not finished within {timeout_s / 60:.0f} minutes",
+                    hint="Run `stitch-connector login --interactive` again and finish sign-in.",
+                )
+            await self._signed_in()
+            cookies = await self._session.context.cookies([self.settings.origin])
+            expiries = [c["expires"] for c in cookies if c.get("expires", -1) > 0]
+            return LoginReport(
+                saved_to=str(self.settings.storage_state_path),
+                expires_at=datetime.fromtimestamp(min(expiries), UTC) if expiries else None,
+            )
+
     # ------------------------------------------------------------------ writes
     async def plan(
         self, emails: list[str], *, reason: str | None = None, request_id: str | None = None
@@ -263,6 +305,7 @@ class StitchConnector:
                     run_id=self.run_id,
                     read_roster=self._list_members,
                     previous_count=self._previous_count,
+                    step=self._step,
                 )
                 return await runner.run(
                     plan, actor=actor, override_budget=override_budget, roster=roster

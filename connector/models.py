@@ -151,3 +151,14 @@ class Plan(BaseModel):
     targets: list[PlanTarget]
     reason: str | None = None
     request_id: str | None = None
+
+
+class LoginReport(BaseModel):
+    """After `login --interactive`: where the session went and when it will likely end."""
+
+    saved_to: str
+    expires_at: datetime | None = Field(
+        None,
+        description="The earliest expiry of the app's cookies; None: a browser-session "
+        "cookie, which lasts until Stitch's own session timeout (not documented).",
+    )

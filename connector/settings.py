@@ -178,7 +178,8 @@ class Settings(BaseSettings):
         if self.password is None or not self.password.get_secret_value():
             raise ConfigError(
                 "no password to sign in with",
-                hint="Set STITCH_PASSWORD or STITCH_PASSWORD_FILE (a file holding the password).",
+                hint="Set STITCH_PASSWORD or STITCH_PASSWORD_FILE (a file holding the password); "
+                "for an SSO-only account, run `stitch-connector login --interactive` once.",
             )
         return self.email, self.password
 

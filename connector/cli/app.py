@@ -16,7 +16,17 @@ try:  # recent typer vendors click as typer._click; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as cli_errors  # type: ignore[no-redef]
 
-from connector.cli import audit, common, debug, demo, members, record, sandbox, writes
+from connector.cli import (
+    audit,
+    common,
+    debug,
+    demo,
+    login,
+    members,
+    record,
+    sandbox,
+    writes,
+)
 from connector.errors import ConnectorError, ExitCode
 from connector.logs import redact_text
 
@@ -62,7 +72,14 @@ def _global(
         "retain-on-failure for commands that write, off for reads. Open it with show-trace.",
         show_default=False,
     ),
+    step: bool = typer.Option(
+        False,
+        "--step",
+        help="Pause before every click that changes something: Enter does it, s skips, q quits "
+        "(skips and quits are recorded in the audit trail).",
+    ),
 ) -> None:
+    common.state.step = step
     common.state.log_level = log_level.value if log_level else None
     common.state.headed = headed
     common.state.slow_mo_ms = slow_mo
@@ -79,6 +96,7 @@ app.command("apply")(writes.apply)
 app.command("deactivate")(writes.deactivate)
 app.add_typer(audit.app, name="audit")
 app.command("show-trace")(debug.show_trace)
+app.command("login")(login.login)
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:

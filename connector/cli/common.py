@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,6 +56,7 @@ class GlobalState:
     slow_mo_ms: int | None = None
     devtools: bool = False
     trace: str | None = None
+    step: bool = False
 
 
 state = GlobalState()
@@ -138,3 +139,34 @@ def write_output(text: str, output: Path | None) -> None:
 def command_line() -> str:
     """How this run was started, for its failure bundle (no secret is ever a flag)."""
     return shlex.join(["stitch-connector", *sys.argv[1:]])
+
+
+async def step_prompt(description: str) -> Literal["go", "skip", "quit"]:
+    """--step: say exactly what the next click does; Enter goes, s skips, q quits."""
+    while True:
+        answer = await asyncio.to_thread(
+            _read_answer, f"\n{description}\n  [Enter] do it · [s] skip · [q] quit > "
+        )
+        if answer is None or answer in ("q", "quit"):
+            return "quit"  # end of input counts as quit: never click unasked
+        if answer in ("s", "skip"):
+            return "skip"
+        if answer == "":
+            return "go"
+        sys.stderr.write("  please answer Enter, s or q\n")
+
+
+def _read_answer(prompt: str) -> str | None:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return None if line == "" else line.strip().lower()
+
+
+def require_credentials_unless_saved(settings: Settings) -> None:
+    """Missing credentials are fine when a saved session for this login exists (SSO accounts
+    after `login --interactive`); otherwise say so before any browser starts."""
+    from connector.browser import usable_saved_session
+
+    if usable_saved_session(settings, quiet=True) is None:
+        settings.require_credentials()

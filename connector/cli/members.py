@@ -46,7 +46,7 @@ def members(
     settings = common.settings_from(
         base_url=base_url, email=email, state_dir=state_dir, headless=False if headed else None
     )
-    settings.require_credentials()
+    common.require_credentials_unless_saved(settings)
     roster = scrape(settings, progress=not (as_json or as_csv))
     if as_json:
         common.write_output(render.to_json(roster), output)

@@ -46,7 +46,7 @@ def record(
         raise ConfigError(f"--out {out} exists and is not a folder")
     key = _scrub_key(scrub_key_file)
     settings = common.settings_from(base_url=base_url, email=email, state_dir=state_dir)
-    settings.require_credentials()
+    common.require_credentials_unless_saved(settings)
     run_id = new_run_id()
     common.start_logging(run_id)
     recorder = Recorder(settings.base_url)

@@ -127,7 +127,7 @@ def deactivate(
 
 def _settings() -> Settings:
     settings = common.settings_from()
-    settings.require_credentials()
+    common.require_credentials_unless_saved(settings)
     return settings
 
 
@@ -139,7 +139,11 @@ def _run(settings: Settings, call: Callable[..., Awaitable[T]]) -> T:
 
     async def go() -> T:
         async with StitchConnector(
-            settings, run_id=run_id, trace="retain-on-failure", command=common.command_line()
+            settings,
+            run_id=run_id,
+            trace="retain-on-failure",
+            command=common.command_line(),
+            step=common.step_prompt if common.state.step else None,
         ) as stitch:
             return await call(stitch)
 

@@ -12,16 +12,19 @@ import sys
 import time
 import urllib.parse
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page
 
 from connector.client import StitchConnector
 from connector.errors import PageNotRecognised
-from connector.models import OutcomeStatus
+from connector.models import LoginReport, OutcomeStatus
 from tests.conftest import MakeSandbox, drifted_selectors, settings_for
 from tests.e2e.test_cli import env_for, run_cli
 from tests.e2e.test_deactivate import TEAM, team_box, writes
+from tests.e2e.test_members import scrape
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "Trace-Pw-0071-secret"
@@ -159,3 +162,104 @@ def test_headed_run_under_xvfb(make_sandbox: MakeSandbox, tmp_path: Path) -> Non
 def test_show_trace_needs_a_trace(tmp_path: Path) -> None:
     result = run_cli("show-trace", str(tmp_path / "none.zip"), timeout=30)
     assert result.returncode == 3 and "error: no trace at" in result.stderr
+
+
+def test_step_mode_accept_skip_quit_from_stdin(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    env = {
+        **env_for(box, tmp_path / "state"),
+        "STITCH_MAX_FRACTION": "0.5",
+        "STITCH_WRITE_TIMEOUT_MS": "4000",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    targets = ["user1@corp.com", "user2@corp.com", "user3@corp.com", "user4@corp.com"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connector.cli",
+            "--step",
+            "deactivate",
+            "--yes",
+            "--json",
+            *targets,
+        ],
+        input="\ns\nq\n",
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert "Deactivate user1@corp.com (General User) on account 116078" in result.stderr
+    got = [(o["email"], o["status"], o["rule"]) for o in json.loads(result.stdout)]
+    assert got == [
+        ("user1@corp.com", "deactivated", None),
+        ("user2@corp.com", "refused", "human_skip"),
+        ("user3@corp.com", "refused", "human_quit"),
+        ("user4@corp.com", "refused", "human_quit"),
+    ]
+    assert [w["email"] for w in writes(box)] == ["user1@corp.com"]
+    audit = [
+        json.loads(line) for line in (tmp_path / "state" / "audit.jsonl").read_text().splitlines()
+    ]
+    assert [(r["target"], r["rule"]) for r in audit][1:] == [
+        ("user2@corp.com", "human_skip"),
+        ("user3@corp.com", "human_quit"),
+        ("user4@corp.com", "human_quit"),
+    ]
+
+
+@pytest.fixture
+def x_display(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    """A private X server, as `xvfb-run` would give: headed browsers need a display."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("needs Xvfb (scripts/bootstrap.sh installs it)")
+    display = f":{100 + os.getpid() % 400}"
+    proc = subprocess.Popen(
+        [xvfb, display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    socket_path = Path(f"/tmp/.X11-unix/X{display[1:]}")
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():  # wait on the condition: the server's socket
+        assert proc.poll() is None and time.monotonic() < deadline, "Xvfb did not start"
+        time.sleep(0.05)
+    monkeypatch.setenv("DISPLAY", display)
+    yield display
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_login_interactive_then_headless_runs_reuse_the_session(
+    make_sandbox: MakeSandbox, tmp_path: Path, x_display: str
+) -> None:
+    box = make_sandbox(members=6, latency_ms=10, mfa="totp", totp_secret=TOTP)
+    # The person knows the password and has the authenticator; the connector is given neither.
+    settings = settings_for(
+        box, tmp_path / "state", password=None, totp_secret=None, headless=False
+    )
+
+    async def person_signs_in(page: Page) -> None:
+        import pyotp
+
+        await page.locator("#st-v2-login-email").fill(box.login_email)
+        await page.get_by_role("button", name="Continue").click()
+        await page.locator("#password").fill(box.options.admin_password)
+        await page.get_by_role("button", name="Log in").click()
+        await page.locator("input[autocomplete=one-time-code]").fill(pyotp.TOTP(TOTP).now())
+        await page.get_by_role("button", name="Verify").click()
+
+    async def login() -> LoginReport:
+        async with StitchConnector(settings) as stitch:
+            return await stitch.login_interactive(timeout_s=60, on_open=person_signs_in)
+
+    report = asyncio.run(login())
+    assert Path(report.saved_to).stat().st_mode & 0o777 == 0o600
+    assert report.expires_at is None  # the sandbox's cookie lasts for the browser session
+
+    headless = settings.model_copy(update={"headless": True})
+    roster = scrape(headless)  # no password anywhere, and it still reads the roster
+    assert roster.count == 6 and any(m.is_self for m in roster.members)
