@@ -116,8 +116,9 @@ async def _block_heavy_resources(route: Route) -> None:
 class BrowserSession:
     """One browser, one context, one page. Use as an async context manager."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, reuse_session: bool = True) -> None:
         self.settings = settings
+        self.reuse_session = reuse_session
         self._pw_manager: Any = None
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
@@ -146,7 +147,7 @@ class BrowserSession:
             args=[*CHROMIUM_ARGS, *devtools],
             slow_mo=self.settings.slow_mo_ms,
         )
-        saved = self._usable_saved_session()
+        saved = self._usable_saved_session() if self.reuse_session else None
         self._context = await self._browser.new_context(
             storage_state=str(saved) if saved else None,
             viewport={"width": 1280, "height": 900},

@@ -23,6 +23,7 @@ from connector.actions import StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.batch import PlanRunner
 from connector.browser import BrowserSession, write_private_json
+from connector.doctor import Doctor, DoctorReport, ElementCheck
 from connector.errors import (
     ConfigError,
     ConnectorError,
@@ -36,6 +37,7 @@ from connector.logs import first_line, get_logger, new_run_id, register_secrets
 from connector.models import LoginReport, MemberList, Outcome, OutcomeStatus, Plan, Progress
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
+from connector.stitch.members import MembersView
 from connector.stitch.navigation import Navigator
 from connector.stitch.pages import current_state
 from connector.stitch.roster import RosterReader
@@ -61,6 +63,7 @@ class StitchConnector:
         trace: TraceMode = "off",
         command: str = "StitchConnector",
         step: StepPrompt | None = None,
+        reuse_session: bool = True,
     ) -> None:
         """`trace` is the default when STITCH_TRACE is unset; `command` names the run in its
         failure bundle."""
@@ -71,7 +74,7 @@ class StitchConnector:
         self._on_progress = on_progress
         self._observer = observer
         self._previous_count = _read_previous_count(settings)
-        self._session = BrowserSession(settings)
+        self._session = BrowserSession(settings, reuse_session=reuse_session)
         self._trace_mode: TraceMode = settings.trace or trace
         self._command = command
         self._step = step
@@ -223,6 +226,33 @@ class StitchConnector:
                 saved_to=str(self.settings.storage_state_path),
                 expires_at=datetime.fromtimestamp(min(expiries), UTC) if expiries else None,
             )
+
+    async def doctor(self, doc: Doctor, *, rehearse: str | None = None) -> DoctorReport:
+        """Check every element the connector uses (see doctor.py). Construct the connector with
+        `observer=doc.observe` and `reuse_session=False`, so the sign-in pages are seen too."""
+        page = self._session.page
+        try:
+            await self._nav.open_members(None)  # the UI's own navigation, from the sign-in page
+            await self._session.context.route("**/*", doc.block_writes)  # signed in: no writes
+            await doc.navigation(self._nav.clicked)
+            view = MembersView(page, self.selectors, self.settings.origin)
+            settled = await view.settled(None, self.settings.timeout_ms)
+            if settled is None or settled.state != "ready":
+                raise PageNotRecognised("the member list did not load", element="extract.row")
+            await doc.members_page(page, "members-p1")
+            await doc.row_actions(
+                page, view, self.settings.email, rehearse, self.settings.write_timeout_ms
+            )
+        except PageNotRecognised as exc:  # what broke is the finding, not a crash
+            doc.checks.append(
+                ElementCheck(
+                    page="(stopped here)",
+                    element=exc.element or str(exc),
+                    required=True,
+                    status="missing",
+                )
+            )
+        return doc.report()
 
     # ------------------------------------------------------------------ writes
     async def plan(

@@ -21,12 +21,15 @@ from connector.cli import (
     common,
     debug,
     demo,
+    doctor,
     login,
     members,
+    reconcile,
     record,
     sandbox,
     writes,
 )
+from connector.cli import sync as sync_cli
 from connector.errors import ConnectorError, ExitCode
 from connector.logs import redact_text
 
@@ -40,7 +43,8 @@ app = typer.Typer(
         "Exit codes: 0 ok, 2 usage, 3 configuration, 4 sign-in rejected, 5 needs a human "
         "(SSO/MFA), 6 session expired, 7 page not recognised (UI drift), 8 Stitch kept failing, "
         "9 refused by policy, 10 another write run holds the lock, 11 stale plan, "
-        "12 a removal failed, 13 outcome unknown (check by hand), 14 audit trail broken."
+        "12 a removal failed, 13 outcome unknown (check by hand), 14 audit trail broken, "
+        "15 confidence gate (a sync lost too much of the roster: likely UI drift)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -94,9 +98,14 @@ app.command("record")(record.record)
 app.command("plan")(writes.plan)
 app.command("apply")(writes.apply)
 app.command("deactivate")(writes.deactivate)
+app.command("reconcile")(reconcile.reconcile)
 app.add_typer(audit.app, name="audit")
 app.command("show-trace")(debug.show_trace)
 app.command("login")(login.login)
+app.command("doctor")(doctor.doctor)
+app.command("sync")(sync_cli.sync)
+app.command("history")(sync_cli.history)
+app.command("diff")(sync_cli.diff_command)
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:

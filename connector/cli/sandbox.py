@@ -44,6 +44,9 @@ def sandbox(
         False, "--drop-banner", help="Show no success banner after a write (it still happens)."
     ),
     slow_write_ms: int = typer.Option(0, help="Delay between performing a write and answering it."),
+    hide_rows: float = typer.Option(
+        0.0, help="Silently show only the first (1 - R) of the members, count to match (0-1)."
+    ),
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
     login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
@@ -73,6 +76,7 @@ def sandbox(
         keep_deactivated=keep_deactivated,
         drop_banner=drop_banner,
         slow_write_ms=slow_write_ms,
+        hide_rows=hide_rows,
         host=host,
         app_port=port,
         login_port=login_port,

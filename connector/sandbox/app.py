@@ -449,6 +449,32 @@ class _AppOrigin:
         self.state.expire_sessions()
         return SafeJSONResponse({"ok": True})
 
+    async def control_roster(self, request: Request) -> Response:
+        """POST /__sandbox__/{add-member,remove-member,accept-invite,set-role} with a JSON body
+        naming `email` and the call's other arguments."""
+        action = request.url.path.rsplit("/", 1)[-1]
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("email"), str):
+            return SafeJSONResponse(
+                {"code": "BadRequest", "message": 'a JSON object with "email"'}, status_code=400
+            )
+        calls: dict[str, Any] = {
+            "add-member": self.state.add_member,
+            "remove-member": self.state.remove_member,
+            "accept-invite": self.state.accept_invite,
+            "set-role": self.state.set_role,
+        }
+        try:
+            calls[action](**body)
+        except LookupError as exc:
+            return SafeJSONResponse({"code": "NotFound", "message": str(exc)}, status_code=404)
+        except (TypeError, ValueError) as exc:
+            return SafeJSONResponse({"code": "BadRequest", "message": str(exc)}, status_code=400)
+        return SafeJSONResponse({"ok": True})
+
     async def not_found(self, request: Request) -> Response:
         return self._not_found(request)
 
@@ -484,6 +510,10 @@ def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/__sandbox__/state", app.control_state),
         Route("/__sandbox__/reset", app.control_reset, methods=["POST"]),
         Route("/__sandbox__/expire-sessions", app.control_expire_sessions, methods=["POST"]),
+        *(
+            Route(f"/__sandbox__/{action}", app.control_roster, methods=["POST"])
+            for action in ("add-member", "remove-member", "accept-invite", "set-role")
+        ),
         Route("/client/{rest:path}", app.client_page),
         Route("/v2/client/{rest:path}", app.client_page),
         Mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static"),

@@ -70,6 +70,9 @@ class SandboxOptions(pydantic.BaseModel):
     keep_deactivated: bool = False  # deactivated members stay in the list (status "Deactivated")
     drop_banner: bool = False  # a successful write shows no success banner
     slow_write_ms: int = 0  # delay after a write is performed, before its answer is sent
+    # A test device, not Stitch behaviour: the list silently shows only the first (1 - hide_rows)
+    # of the members, header count to match, so only the sync's confidence gate can notice.
+    hide_rows: float = 0.0
 
     @pydantic.model_validator(mode="wrap")
     @classmethod
@@ -133,7 +136,7 @@ class SandboxOptions(pydantic.BaseModel):
             raise ValueError(f"must be between 0 and 60000 ms (got {value})")
         return value
 
-    @pydantic.field_validator("fault_rate")
+    @pydantic.field_validator("fault_rate", "hide_rows")
     @classmethod
     def _check_fault_rate(cls, value: float) -> float:
         if not 0.0 <= value <= 1.0:

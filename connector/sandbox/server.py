@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from connector.errors import ConfigError
 from connector.sandbox.app import Origins, create_app_origin, create_login_origin
 from connector.sandbox.options import SandboxOptions
-from connector.sandbox.roster import login_member
+from connector.sandbox.roster import GENERAL_USER, Role, Status, login_member
 from connector.sandbox.state import SandboxState
 
 LOGIN_HOST = "localhost"  # a different host from the app origin, so the browser sees two origins
@@ -55,6 +55,25 @@ class RunningSandbox:
 
     def expire_sessions(self) -> None:
         self._state.expire_sessions()
+
+    # Roster changes made "in Stitch", behind the connector's back (same as POST /__sandbox__/...).
+    def add_member(
+        self,
+        email: str,
+        name: str | None,
+        role: Role = GENERAL_USER,
+        status: Status = "active",
+    ) -> None:
+        self._state.add_member(email, name, role, status)
+
+    def remove_member(self, email: str) -> None:
+        self._state.remove_member(email)
+
+    def accept_invite(self, email: str, name: str | None = None) -> None:
+        self._state.accept_invite(email, name)
+
+    def set_role(self, email: str, role: Role) -> None:
+        self._state.set_role(email, role)
 
     def stop(self) -> None:
         self._stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import hmac
 import math
 import random
@@ -16,12 +17,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import pyotp
 
-from connector.sandbox.options import SandboxOptions
-from connector.sandbox.roster import ADMINISTRATOR, Member, build_roster
+from connector.sandbox.options import SandboxOptions, is_plausible_email
+from connector.sandbox.roster import (
+    ADMINISTRATOR,
+    GENERAL_USER,
+    Member,
+    Role,
+    Status,
+    build_roster,
+    sort_members,
+)
 
 PasswordCheck = Literal["ok", "invalid", "locked"]
 LoginStage = Literal["password", "totp"]
@@ -104,6 +113,32 @@ class WriteResult:
         return cls(status, body)
 
 
+def _hide_rows(members: list[Member], share: float) -> list[Member]:
+    """The first (1 - share) of `members`, at least one, always with the login user."""
+    if not share:
+        return members
+    keep = max(1, math.ceil(round((1 - share) * len(members), 9)))
+    kept = {m.id for m in members if m.is_login_user}  # hiding it would break the sign-in row
+    others = [m.id for m in members if not m.is_login_user]
+    kept.update(others[: keep - len(kept)])
+    return [m for m in members if m.id in kept]
+
+
+def _new_id(email: str, taken: set[str]) -> str:
+    """Like the roster's ids: derived from the email, lengthened on a collision."""
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()
+    length = 8
+    while f"m-{digest[:length]}" in taken:
+        length += 2
+    return f"m-{digest[:length]}"
+
+
+def _name_from_email(email: str) -> str:
+    """The name a person might fill in on accepting ("new.person@x" -> "New Person")."""
+    words = email.split("@", 1)[0].replace("_", ".").replace("-", ".").split(".")
+    return " ".join(w.capitalize() for w in words if w) or email
+
+
 def _now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
@@ -177,11 +212,14 @@ class SandboxState:
 
     def visible_members(self) -> list[Member]:
         """The rows the Members list shows (and counts): deactivated members are gone from the
-        UI, unless `keep_deactivated`, where they stay in place with status "Deactivated"."""
+        UI, unless `keep_deactivated`, where they stay in place with status "Deactivated".
+        With `hide_rows`, only the first share of those (the login user always among them)."""
         with self._lock:
             if self.options.keep_deactivated:
-                return list(self._members)
-            return [member for member in self._members if member.status != "deactivated"]
+                shown = list(self._members)
+            else:
+                shown = [member for member in self._members if member.status != "deactivated"]
+        return _hide_rows(shown, self.options.hide_rows)
 
     def find_member(self, email: str) -> Member | None:
         key = email.strip().lower()
@@ -199,6 +237,68 @@ class SandboxState:
         member = self.find_member(email)
         return (
             member is not None and member.status != "deactivated" and (member.role != ADMINISTRATOR)
+        )
+
+    # ------------------------------------------------------------ roster changes (tests)
+
+    def add_member(
+        self,
+        email: str,
+        name: str | None,
+        role: Role = GENERAL_USER,
+        status: Status = "active",
+    ) -> None:
+        """Someone joins (or is invited: status "pending", usually without a name)."""
+        if not is_plausible_email(email):
+            raise ValueError(f"not an email address: {email!r}")
+        if role not in (ADMINISTRATOR, GENERAL_USER):
+            raise ValueError(f"unknown role {role!r}")
+        if status not in ("active", "pending", "deactivated"):
+            raise ValueError(f"unknown status {status!r}")
+        with self._lock:
+            if self._find_locked(email) is not None:
+                raise ValueError(f"{email} is already a member")
+            taken = {m.id for m in self._members}
+            member = Member(_new_id(email, taken), email, name, role, status, False, False)
+            self._members = sort_members([*self._members, member])
+
+    def remove_member(self, email: str) -> None:
+        """Someone is gone without the connector (removed by hand in Stitch)."""
+        with self._lock:
+            member = self._require_locked(email)
+            if member.is_login_user:
+                raise ValueError("the login user cannot be removed")
+            self._members = [m for m in self._members if m.id != member.id]
+
+    def accept_invite(self, email: str, name: str | None = None) -> None:
+        """A pending invitation is accepted: the member becomes active and gets a name."""
+        with self._lock:
+            member = self._require_locked(email)
+            if member.status != "pending":
+                raise ValueError(f"{email} has no pending invitation (status {member.status})")
+            new_name = name or member.name or _name_from_email(member.email)
+            self._resort_locked(member, status="active", name=new_name)
+
+    def set_role(self, email: str, role: Role) -> None:
+        if role not in (ADMINISTRATOR, GENERAL_USER):
+            raise ValueError(f"unknown role {role!r}")
+        with self._lock:
+            self._resort_locked(self._require_locked(email), role=role)
+
+    def _find_locked(self, email: str) -> Member | None:
+        key = email.strip().lower()
+        return next((m for m in self._members if m.email.lower() == key), None)
+
+    def _require_locked(self, email: str) -> Member:
+        member = self._find_locked(email)
+        if member is None:
+            raise LookupError(f"no member {email}")
+        return member
+
+    def _resort_locked(self, member: Member, **changes: Any) -> None:
+        # Role and name decide the display order, so a change may move the row.
+        self._members = sort_members(
+            dataclasses.replace(m, **changes) if m.id == member.id else m for m in self._members
         )
 
     # ------------------------------------------------------------ passwords and lockout

@@ -23,7 +23,7 @@ from connector.models import Account
 from connector.retry import Retryable, retrying
 from connector.selector_set import ElementName, SelectorSet
 from connector.settings import Settings
-from connector.stitch.locate import resolve, union
+from connector.stitch.locate import Match, resolve, union
 from connector.stitch.pages import PageState, current_state
 from connector.stitch.signin import Observer, SignIn
 from connector.tracing import Tracer
@@ -51,6 +51,7 @@ class Navigator:
         self._on_signed_in = on_signed_in
         self.observer = observer
         self.tracer = tracer
+        self.clicked: list[Match] = []
 
     async def goto(self, url: str) -> None:
         """Load a URL; retry navigation timeouts and 5xx answers, nothing else."""
@@ -148,6 +149,7 @@ class Navigator:
         if match is None:
             raise await self.not_recognised(f"'{name}' not found", name)
         log.debug("ui.click", element=name, matched=match.alternative.describe())
+        self.clicked.append(match)  # what `doctor` reports as found
         await match.locator.click()
 
     async def _wait_visible(self, name: ElementName) -> None:

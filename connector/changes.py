@@ -1,0 +1,136 @@
+"""What changed between two rosters, and whether a new roster is believable. Pure: no I/O.
+
+Members are matched by email (the only stable key the page shows).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.models import Member, MemberList, Status
+
+
+class ChangeKind(StrEnum):
+    JOINED = "joined"
+    LEFT = "left"  # no longer listed: removed, or deactivated where Stitch hides deactivated rows
+    ROLE_CHANGED = "role_changed"
+    INVITE_ACCEPTED = "invite_accepted"  # pending -> active
+    DEACTIVATED = "deactivated"  # -> deactivated, still listed
+    STATUS_CHANGED = "status_changed"  # any other status move, e.g. reactivated
+    INVOICE_ADMIN_MOVED = "invoice_admin_moved"
+
+
+class Change(BaseModel):
+    """One change. `before`/`after` are the values that changed (role, status, or for
+    invoice_admin_moved the Invoice Admin's email); `member` is the row as it is now (as it was,
+    for `left`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ChangeKind
+    email: str | None  # None only for an Invoice Admin that moved to nobody
+    before: str | None = None
+    after: str | None = None
+    member: Member | None = None
+
+
+def diff(before: MemberList, after: MemberList) -> list[Change]:
+    """Every change from `before` to `after`, grouped by kind (in ChangeKind order), then by
+    email."""
+    old = {m.email: m for m in before.members}
+    new = {m.email: m for m in after.members}
+    changes: list[Change] = []
+    for email in sorted(new.keys() - old.keys()):
+        m = new[email]
+        changes.append(Change(kind=ChangeKind.JOINED, email=email, after=m.status.value, member=m))
+    for email in sorted(old.keys() - new.keys()):
+        m = old[email]
+        changes.append(Change(kind=ChangeKind.LEFT, email=email, before=m.status.value, member=m))
+    for email in sorted(old.keys() & new.keys()):
+        was, now = old[email], new[email]
+        if was.role != now.role:
+            changes.append(
+                Change(
+                    kind=ChangeKind.ROLE_CHANGED,
+                    email=email,
+                    before=was.role.value,
+                    after=now.role.value,
+                    member=now,
+                )
+            )
+        if was.status != now.status:
+            changes.append(
+                Change(
+                    kind=_status_kind(was.status, now.status),
+                    email=email,
+                    before=was.status.value,
+                    after=now.status.value,
+                    member=now,
+                )
+            )
+    was_billing, now_billing = _invoice_admin(before), _invoice_admin(after)
+    if _email(was_billing) != _email(now_billing):
+        holder = now_billing or was_billing
+        changes.append(
+            Change(
+                kind=ChangeKind.INVOICE_ADMIN_MOVED,
+                email=_email(holder),
+                before=_email(was_billing),
+                after=_email(now_billing),
+                member=now_billing,
+            )
+        )
+    order = list(ChangeKind)
+    return sorted(changes, key=lambda c: order.index(c.kind))  # stable: emails stay sorted
+
+
+def count_by_kind(changes: list[Change]) -> dict[ChangeKind, int]:
+    """Every kind, zeros included (stable metric series)."""
+    counts = dict.fromkeys(ChangeKind, 0)
+    for change in changes:
+        counts[change.kind] += 1
+    return counts
+
+
+def confidence_problem(previous: MemberList, current: MemberList, *, max_drop: float) -> str | None:
+    """Why `current` is not believable as the next roster after `previous`, or None.
+
+    A page that silently shows fewer rows still validates (its count can match its rows), so the
+    only independent evidence is the last stored roster: losing more than `max_drop` of it, or
+    shrinking to the signed-in user alone, is far likelier UI drift than people leaving.
+    """
+    if not previous.members:
+        return None
+    lost = {m.email for m in previous.members} - {m.email for m in current.members}
+    share = len(lost) / previous.count
+    if current.count == 1 and current.members[0].is_self and previous.count > 1:
+        return (
+            f"the roster shrank from {previous.count} members to the signed-in user alone "
+            f"({len(lost)} missing)"
+        )
+    if share > max_drop:
+        return (
+            f"{len(lost)} of the {previous.count} members of the last snapshot are missing "
+            f"({share:.0%}, more than the {max_drop:.0%} allowed)"
+        )
+    return None
+
+
+def _status_kind(was: Status, now: Status) -> ChangeKind:
+    if was == Status.PENDING and now == Status.ACTIVE:
+        return ChangeKind.INVITE_ACCEPTED
+    if now == Status.DEACTIVATED:
+        return ChangeKind.DEACTIVATED
+    return ChangeKind.STATUS_CHANGED
+
+
+def _invoice_admin(roster: MemberList) -> Member | None:
+    # The page shows at most one; if it ever showed two, compare the first by email.
+    holders = sorted((m for m in roster.members if m.invoice_admin), key=lambda m: m.email)
+    return holders[0] if holders else None
+
+
+def _email(member: Member | None) -> str | None:
+    return member.email if member else None

@@ -1,0 +1,63 @@
+"""`stitch-connector doctor`: is every selector still right? Makes no writes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connector.cli import common
+from connector.errors import ExitCode
+from connector.logs import new_run_id
+
+
+def doctor(
+    rehearse: str | None = typer.Option(
+        None,
+        metavar="EMAIL",
+        help="Also open the Deactivate confirm dialog for this member, then Cancel it.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Sign in from scratch and visit every page the connector uses, checking every element
+    in selectors/stitch.toml: found, missing, or ambiguous, and which alternative matched.
+
+    Exits 7 when a required element is missing or ambiguous. No request that could change
+    anything leaves the browser (everything but GET is blocked after sign-in).
+    Example: stitch-connector doctor --rehearse someone@example.com
+    """
+    from connector.client import StitchConnector
+    from connector.doctor import Doctor, DoctorReport
+    from connector.selector_set import load_selectors
+
+    settings = common.settings_from()
+    settings.require_credentials()  # doctor always signs in from scratch
+    run_id = new_run_id()
+    common.start_logging(run_id)
+    doc = Doctor(load_selectors(settings.selectors_path))
+
+    async def go() -> DoctorReport:
+        async with StitchConnector(
+            settings,
+            run_id=run_id,
+            observer=doc.observe,
+            reuse_session=False,
+            command=common.command_line(),
+        ) as stitch:
+            return await stitch.doctor(doc, rehearse=rehearse)
+
+    report = common.run(go)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        table = Table("Page", "Element", "Status", "Matched alternative", "Count")
+        for c in report.checks:
+            status = c.status if c.required or c.status == "found" else f"{c.status} (optional)"
+            table.add_row(c.page, escape(c.element), status, escape(c.matched or ""), str(c.count))
+        Console().print(table)
+    if not report.ok:
+        raise typer.Exit(ExitCode.PAGE_NOT_RECOGNISED)
+

@@ -1,0 +1,143 @@
+"""`stitch-connector reconcile`: compare the Stitch roster with the identity provider."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connector import reconcile as rec
+from connector.cli import common
+from connector.errors import ConfigError
+from connector.models import MemberList
+from connector.settings import Settings
+from connector.store import SnapshotStore
+
+
+def reconcile(
+    idp: Path = typer.Option(
+        ..., "--idp", help="The IdP's users: an Okta user export, an email,status CSV, or JSON."
+    ),
+    fmt: rec.IdpFormat = typer.Option(
+        rec.IdpFormat.AUTO, "--format", help="auto: from the file's extension and header."
+    ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Read Stitch now instead of using the latest snapshot."
+    ),
+    plan_file: Path | None = typer.Option(
+        None, "--plan", help="Write the orphans as a plan for `stitch-connector apply`."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the ReconcileReport as JSON."),
+    company_domain: list[str] = typer.Option(
+        [],
+        "--company-domain",
+        metavar="DOMAIN",
+        help="The company's email domain; repeat for several. Default: the IdP file's domains.",
+    ),
+) -> None:
+    """Classify every Stitch member against the identity provider: ok, orphan (should be
+    removed), protected, pending_invite, unmatched_domain (review), deactivated.
+
+    It reads the latest snapshot (`stitch-connector sync`), or Stitch itself with --fresh.
+    Exit 0 whenever the report was made, orphans or not: the report carries them.
+    """
+    common.check_writable(plan_file)
+    domains = rec.company_domains(company_domain)
+    directory = rec.load_idp(idp, fmt)  # a bad file fails before any browser or snapshot
+    settings = common.settings_from()
+    roster, snapshot_id = (_fresh_roster(settings), None) if fresh else _snapshot(settings)
+    config = settings.policy()
+    report = rec.reconcile(
+        roster,
+        directory,
+        config,
+        domains=domains,
+        source="fresh" if fresh else "snapshot",
+        snapshot_id=snapshot_id,
+    )
+    if plan_file is not None:
+        made = rec.plan_for(report, roster, config, base_url=settings.base_url)
+        common.write_output(made.model_dump_json(indent=2) + "\n", plan_file)
+        common.stderr.print(f"plan: {len(made.targets)} target(s)", highlight=False)
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    else:
+        print_report(report, Console())
+
+
+def _fresh_roster(settings: Settings) -> MemberList:
+    from connector.cli.members import scrape  # StitchConnector.list_members, the one read path
+
+    settings.require_credentials()
+    return scrape(settings, progress=True)
+
+
+def _snapshot(settings: Settings) -> tuple[MemberList, int | None]:
+    """The latest stored roster, and its snapshot id."""
+    path = settings.state_dir / "snapshots.sqlite3"
+    hint = "Run `stitch-connector sync` first, or pass --fresh to read Stitch now."
+    if not path.is_file():  # never create an empty store just by looking
+        raise ConfigError(f"no roster snapshot yet: {path} does not exist", hint=hint)
+    store = SnapshotStore(path)
+    roster = store.latest_roster()
+    if roster is None:
+        raise ConfigError(f"no roster snapshot yet in {path}", hint=hint)
+    newest = store.history(1)  # its id, unless a sync stored another one in between
+    same = newest and newest[0].fingerprint == roster.fingerprint
+    return roster, newest[0].id if same else None
+
+
+def print_report(report: rec.ReconcileReport, console: Console) -> None:
+    """Counts per classification, then every member that is not ok, grouped by class."""
+    source = report.source
+    kind = f"snapshot {source.snapshot_id}" if source.snapshot_id else source.kind
+    idp = report.idp
+    where = "--company-domain" if report.domains_from == "flag" else "from the IdP"
+    console.print(
+        f"Account {report.account.client_id}: {source.count} members ({kind}, read "
+        f"{source.scraped_at:%Y-%m-%d %H:%M} UTC)\n"
+        f"IdP: {escape(idp.path)} ({idp.format.value}, {idp.users} users, {idp.active} active)\n"
+        f"Company domains ({where}): {escape(', '.join(report.company_domains))}",
+        highlight=False,
+    )
+    counts = Table("Classification", "Members")
+    for name, count in report.counts.items():
+        counts.add_row(name, str(count))
+    console.print(counts)
+    order: list[rec.Classification] = [
+        c for c in rec.Classification if c is not rec.Classification.OK
+    ]
+    rows = sorted(
+        (r for r in report.rows if r.classification is not rec.Classification.OK),
+        key=lambda r: order.index(r.classification),
+    )
+    if not rows:
+        console.print("Every member is active in the IdP.", highlight=False)
+        return
+    table = Table("Classification", "Email", "Details")
+    table.columns[1].overflow = "fold"
+    for r in rows:
+        table.add_row(r.classification.value, escape(r.email), escape(_details(r)))
+    console.print(table)
+    if report.orphans:
+        console.print(
+            f"{len(report.orphans)} orphan(s). To remove them: reconcile again with --plan FILE, "
+            "review FILE, then `stitch-connector apply FILE`.",
+            highlight=False,
+        )
+
+
+def _details(row: rec.ReconcileRow) -> str:
+    parts = [row.name or "(no name)", row.role.value, f"Stitch: {row.stitch_status.value}"]
+    parts.append(f"IdP: {row.idp_status}" if row.idp_status else "not in the IdP")
+    if row.rule:
+        parts.append(f"rule: {row.rule}")
+    if row.alias_of is not None:
+        base = row.alias_of
+        where = f"IdP: {base.idp_status}" if base.in_idp else "not in the IdP"
+        parts.append(f"alias of {base.email} ({where})")
+    return " · ".join(parts)

@@ -1,0 +1,379 @@
+"""`sync`, `history` and `diff`: the scheduled scrape, its stored snapshots, and what changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connector import __version__
+from connector.changes import Change, ChangeKind, confidence_problem, count_by_kind, diff
+from connector.cli import common, render
+from connector.errors import ConfidenceGate, ConfigError
+from connector.logs import get_logger, new_run_id
+from connector.models import MemberList
+from connector.settings import Settings
+from connector.store import SnapshotInfo, SnapshotStore
+
+log = get_logger(__name__)
+
+
+class SyncReport(BaseModel):
+    """What `sync --json` prints."""
+
+    snapshot: SnapshotInfo
+    previous: SnapshotInfo | None
+    changes: list[Change]
+    accepted_drop: str | None = None  # the gate's finding that --accept-drop overrode
+    pruned: int = 0
+    exported: list[str] = []
+
+
+class DiffReport(BaseModel):
+    """What `diff --json` prints."""
+
+    before: SnapshotInfo
+    after: SnapshotInfo
+    changes: list[Change]
+
+
+def sync(
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    export: Path | None = typer.Option(
+        None, "--export", help="Also write roster.json and roster.csv into this folder."
+    ),
+    max_drop: float = typer.Option(
+        0.3,
+        "--max-drop",
+        min=0.0,
+        max=1.0,
+        envvar="STITCH_MAX_DROP",
+        help="Refuse to store a roster that lost more than this share of the last snapshot.",
+    ),
+    accept_drop: bool = typer.Option(
+        False, "--accept-drop", help="Store it anyway: a human checked that the drop is real."
+    ),
+    keep: int | None = typer.Option(
+        None,
+        "--keep",
+        min=2,
+        envvar="STITCH_KEEP",
+        help="Keep the newest N snapshots (N >= 2); default: keep all.",
+    ),
+    metrics_file: Path | None = typer.Option(
+        None,
+        "--metrics-file",
+        envvar="STITCH_METRICS_FILE",
+        help="Write Prometheus metrics here (node-exporter textfile collector: *.prom).",
+    ),
+    headed: bool = typer.Option(False, "--headed", help="Show the browser window."),
+) -> None:
+    """Read the roster, store it as a snapshot, and print what changed since the last one.
+
+    A roster that lost more than --max-drop of the last snapshot, or shrank to the signed-in
+    user alone, is not stored (exit 15): that is far likelier UI drift than people leaving. It
+    is saved under <state dir>/runs/<run-id>/ for a human to check. Exit codes: 0 stored
+    (changes or not), 15 confidence gate, others as for `members`.
+    """
+    started = time.monotonic()
+    if metrics_file is not None:
+        common.check_writable(metrics_file)
+    settings: Settings | None = None
+    try:
+        settings = common.settings_from(headless=False if headed else None)
+        settings.require_credentials()
+        result, roster = _sync(settings, export, max_drop, accept_drop, keep, progress=not as_json)
+    except (Exception, KeyboardInterrupt) as exc:
+        if metrics_file is not None:
+            _failure_metrics(metrics_file, exc, settings, time.monotonic() - started)
+        raise
+    if metrics_file is not None:
+        from connector.metrics import SyncOutcome, write_sync_metrics
+
+        write_sync_metrics(
+            metrics_file,
+            outcome=SyncOutcome.OK,
+            duration_seconds=time.monotonic() - started,
+            roster=roster,
+            changes=count_by_kind(result.changes),
+            last_success=result.snapshot.taken_at,
+        )
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        _print_sync(result)
+
+
+def history(
+    limit: int = typer.Option(20, "--limit", min=1, help="How many snapshots, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print them as JSON."),
+) -> None:
+    """List the stored snapshots, newest first."""
+    snapshots = _store(common.settings_from()).history(limit)
+    if as_json:
+        rows = [s.model_dump(mode="json") for s in snapshots]
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    if not snapshots:
+        print("No snapshots yet: run `stitch-connector sync`.")
+        return
+    table = Table("Id", "Taken (UTC)", "Account", "Members", "Fingerprint", "Connector")
+    for s in snapshots:
+        table.add_row(
+            str(s.id),
+            f"{s.taken_at:%Y-%m-%d %H:%M:%S}",
+            escape(f"{s.client_id} {s.company_name or ''}".strip()),
+            str(s.count),
+            s.fingerprint[:19] + "…",
+            escape(s.connector_version or "—"),
+        )
+    Console().print(table)
+
+
+def diff_command(
+    first: int | None = typer.Argument(
+        None, metavar="A", help="The older snapshot id (default: the 2nd newest)."
+    ),
+    second: int | None = typer.Argument(
+        None, metavar="B", help="The newer snapshot id (default: the newest)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
+) -> None:
+    """What changed between two snapshots (ids from `history`); default: the last two."""
+    store = _store(common.settings_from())
+    first, second = _pick(store, first, second)
+    report = DiffReport(
+        before=store.info(first),
+        after=store.info(second),
+        changes=diff(store.get(first), store.get(second)),
+    )
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    print(
+        f"Snapshot {report.before.id} ({report.before.taken_at:%Y-%m-%d %H:%M} UTC, "
+        f"{report.before.count} members) → snapshot {report.after.id} "
+        f"({report.after.taken_at:%Y-%m-%d %H:%M} UTC, {report.after.count} members)"
+    )
+    _print_changes(report.changes, None)
+
+
+# ---------------------------------------------------------------- the sync itself
+
+
+def _sync(
+    settings: Settings,
+    export: Path | None,
+    max_drop: float,
+    accept_drop: bool,
+    keep: int | None,
+    *,
+    progress: bool,
+) -> tuple[SyncReport, MemberList]:
+    if export is not None and export.exists() and not export.is_dir():
+        raise ConfigError(f"--export {export} is not a folder")
+    store = _store(settings)  # a bad database fails before the browser starts
+    run_id = new_run_id()
+    common.start_logging(run_id)
+    roster = _scrape(settings, run_id, progress=progress)
+    newest = store.history(1)
+    previous_info = newest[0] if newest else None
+    previous = store.get(previous_info.id) if previous_info else None
+    if previous is not None and previous.account.client_id != roster.account.client_id:
+        raise ConfigError(
+            f"the snapshots in {store.path} are of account {previous.account.client_id}, "
+            f"this is account {roster.account.client_id}",
+            hint="Use one STITCH_STATE_DIR per Stitch account.",
+        )
+    problem = confidence_problem(previous, roster, max_drop=max_drop) if previous else None
+    if problem and not accept_drop:
+        evidence = settings.runs_dir / run_id / "rejected-roster.json"
+        _write_private(evidence, render.to_json(roster))
+        log.warning("sync.confidence_gate", problem=problem, evidence=str(evidence))
+        raise ConfidenceGate(
+            f"not stored: {problem}. This is far likelier UI drift than a mass exodus",
+            artifacts=[evidence],
+        )
+    snapshot_id = store.save(roster, connector_version=__version__)
+    pruned = store.prune(keep) if keep is not None else 0
+    exported = _export(roster, export) if export is not None else []
+    changes = diff(previous, roster) if previous is not None else []
+    log.info(
+        "sync.stored",
+        snapshot_id=snapshot_id,
+        count=roster.count,
+        changes=len(changes),
+        pruned=pruned,
+        accepted_drop=problem,
+    )
+    report = SyncReport(
+        snapshot=store.info(snapshot_id),
+        previous=previous_info,
+        changes=changes,
+        accepted_drop=problem,
+        pruned=pruned,
+        exported=[str(p) for p in exported],
+    )
+    return report, roster
+
+
+def _scrape(settings: Settings, run_id: str, *, progress: bool) -> MemberList:
+    from connector.client import StitchConnector  # Playwright loads here, not at --help
+
+    async def go() -> MemberList:
+        with common.progress_reporter(progress) as report:
+            async with StitchConnector(
+                settings, run_id=run_id, on_progress=report, command=common.command_line()
+            ) as stitch:
+                return await stitch.list_members()
+
+    return common.run(go)
+
+
+def _failure_metrics(
+    path: Path, exc: BaseException, settings: Settings | None, duration: float
+) -> None:
+    """Metrics for a run that stored nothing; the members and last success stay those of the
+    last stored snapshot, so a failing run never looks like an empty account."""
+    from connector.metrics import SyncOutcome, write_sync_metrics
+
+    outcome = SyncOutcome.CONFIDENCE_GATE if isinstance(exc, ConfidenceGate) else SyncOutcome.ERROR
+    roster: MemberList | None = None
+    last: datetime | None = None
+    if settings is not None:
+        with suppress(ConfigError):  # the store may be the very thing that failed
+            store = _store(settings)
+            roster = store.latest_roster()
+            newest = store.history(1)
+            last = newest[0].taken_at if newest else None
+    with suppress(ConfigError):  # never hide the run's own error behind this one
+        write_sync_metrics(
+            path, outcome=outcome, duration_seconds=duration, roster=roster, last_success=last
+        )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _store(settings: Settings) -> SnapshotStore:
+    return SnapshotStore.in_state_dir(settings.state_dir)
+
+
+def _pick(store: SnapshotStore, first: int | None, second: int | None) -> tuple[int, int]:
+    """The two ids to compare: both given, the given one and the newest, or the last two."""
+    if first is not None and second is not None:
+        return first, second
+    newest = store.history(2)
+    if first is not None:
+        return first, newest[0].id if newest else first  # nothing stored: `first` is unknown
+    if len(newest) < 2:
+        raise ConfigError(
+            f"there are {len(newest)} snapshot(s) in {store.path}: nothing to compare",
+            hint="Run `stitch-connector sync` (at least twice), or name two snapshot ids.",
+        )
+    return newest[1].id, newest[0].id
+
+
+def _export(roster: MemberList, folder: Path) -> list[Path]:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--export {folder}: {exc.strerror or exc}") from None
+    written = []
+    for name, text in (
+        ("roster.json", render.to_json(roster)),
+        ("roster.csv", render.to_csv(roster)),
+    ):
+        path = folder / name
+        _replace(path, text)
+        written.append(path)
+    return written
+
+
+def _replace(path: Path, text: str) -> None:
+    """Readers of `path` see the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+_LABELS = {
+    ChangeKind.JOINED: "joined",
+    ChangeKind.LEFT: "left",
+    ChangeKind.ROLE_CHANGED: "role changed",
+    ChangeKind.INVITE_ACCEPTED: "invite accepted",
+    ChangeKind.DEACTIVATED: "deactivated",
+    ChangeKind.STATUS_CHANGED: "status changed",
+    ChangeKind.INVOICE_ADMIN_MOVED: "Invoice Admin",
+}
+
+
+def _print_sync(result: SyncReport) -> None:
+    if result.accepted_drop:
+        common.stderr.print(
+            f"warning: stored despite the confidence gate (--accept-drop): {result.accepted_drop}",
+            highlight=False,
+            markup=False,
+        )
+    snap = result.snapshot
+    company = f" ({_plain(snap.company_name)})" if snap.company_name else ""
+    print(
+        f"Stored snapshot {snap.id}: {snap.count} members of account {snap.client_id}{company}, "
+        f"read {snap.taken_at:%Y-%m-%d %H:%M} UTC."
+    )
+    if result.previous is None:
+        print("First snapshot: nothing to compare with yet.")
+    else:
+        _print_changes(result.changes, result.previous)
+    if result.pruned:
+        print(f"Pruned {result.pruned} old snapshot(s).")
+    for path in result.exported:
+        print(f"Wrote {path}")
+
+
+def _print_changes(changes: list[Change], since: SnapshotInfo | None) -> None:
+    where = f" since snapshot {since.id} ({since.taken_at:%Y-%m-%d %H:%M} UTC)" if since else ""
+    if not changes:
+        print(f"No changes{where}.")
+        return
+    print(f"{len(changes)} change(s){where}:")
+    for c in changes:
+        print(f"  {_LABELS[c.kind]:<16} {_describe(c)}")
+
+
+def _describe(c: Change) -> str:
+    m = c.member
+    if c.kind in (ChangeKind.JOINED, ChangeKind.LEFT) and m is not None:
+        name = f"{m.name}, " if m.name else ""
+        return _plain(f"{m.email} ({name}{m.role.value}, {m.status.value})")
+    if c.kind == ChangeKind.INVOICE_ADMIN_MOVED:
+        return _plain(f"{c.before or 'nobody'} → {c.after or 'nobody'}")
+    if c.kind == ChangeKind.INVITE_ACCEPTED and m is not None and m.name:
+        return _plain(f"{c.email} ({m.name})")
+    return _plain(f"{c.email}: {c.before} → {c.after}")
+
+
+def _plain(text: str) -> str:
+    """Scraped text is untrusted: no control characters reach the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)

@@ -1,0 +1,295 @@
+"""Roster snapshots in SQLite: `<state_dir>/snapshots.sqlite3`.
+
+WAL mode, so readers never block the writer nor see half a snapshot; every write is one
+transaction. The schema version is `PRAGMA user_version`; each migration moves it up by one, inside
+the same transaction as its DDL. A file that is not a usable database is a ConfigError naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from connector.errors import ConfigError
+from connector.models import Account, Member, MemberList, Role, Status
+
+FILE_NAME = "snapshots.sqlite3"
+_BUSY_TIMEOUT_S = 10.0  # a second writer waits this long for the first one's transaction
+
+# MIGRATIONS[n] moves the schema from version n to n + 1. Never edit a released step: append one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 0 -> 1
+        """CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            taken_at TEXT NOT NULL,
+            client_id INTEGER NOT NULL,
+            company_name TEXT,
+            fingerprint TEXT NOT NULL,
+            member_count INTEGER NOT NULL,
+            pages INTEGER NOT NULL,
+            source_url TEXT NOT NULL,
+            selectors_version TEXT NOT NULL
+        )""",
+        """CREATE TABLE members (
+            snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            email TEXT NOT NULL,
+            name TEXT,
+            role TEXT NOT NULL,
+            status TEXT NOT NULL,
+            invoice_admin INTEGER NOT NULL,
+            is_self INTEGER NOT NULL,
+            PRIMARY KEY (snapshot_id, position)
+        )""",
+    ),
+    (  # 1 -> 2: which connector took the snapshot (NULL for older rows)
+        "ALTER TABLE snapshots ADD COLUMN connector_version TEXT",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_INFO_COLUMNS = (
+    "id, taken_at, client_id, company_name, member_count, fingerprint, connector_version"
+)
+_INFO_FIELDS = (
+    "id",
+    "taken_at",
+    "client_id",
+    "company_name",
+    "count",
+    "fingerprint",
+    "connector_version",
+)
+
+
+class SnapshotInfo(BaseModel):
+    """One stored snapshot, without its members."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    taken_at: datetime
+    client_id: int
+    company_name: str | None
+    count: int
+    fingerprint: str
+    connector_version: str | None  # None: stored before schema version 2
+
+
+class SnapshotStore:
+    """Open (creating and migrating as needed) the snapshot database at `path`.
+
+    Each call uses its own short-lived connection, so a store may be shared across threads and
+    processes; SQLite's locking does the rest.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():  # rosters hold names and emails: owner-only from the start
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise ConfigError(f"snapshot database {path}: {exc.strerror or exc}") from None
+        with self._connect() as db:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":  # e.g. a file system without shared memory
+                raise ConfigError(f"snapshot database {path}: cannot use WAL mode (got {mode})")
+            self._migrate(db)
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> SnapshotStore:
+        return cls(state_dir / FILE_NAME)
+
+    # ------------------------------------------------------------------ writes
+
+    def save(self, roster: MemberList, *, connector_version: str) -> int:
+        """Store `roster`; returns the new snapshot's id."""
+        with self._connect() as db, _transaction(db, immediate=True):
+            cursor = db.execute(
+                "INSERT INTO snapshots (taken_at, client_id, company_name, fingerprint,"
+                " member_count, pages, source_url, selectors_version, connector_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _to_text(roster.scraped_at),
+                    roster.account.client_id,
+                    roster.account.company_name,
+                    roster.fingerprint,
+                    roster.count,
+                    roster.pages,
+                    roster.source_url,
+                    roster.selectors_version,
+                    connector_version,
+                ),
+            )
+            snapshot_id = cursor.lastrowid
+            assert snapshot_id is not None
+            db.executemany(
+                "INSERT INTO members (snapshot_id, position, email, name, role, status,"
+                " invoice_admin, is_self) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        snapshot_id,
+                        position,
+                        m.email,
+                        m.name,
+                        m.role.value,
+                        m.status.value,
+                        int(m.invoice_admin),
+                        int(m.is_self),
+                    )
+                    for position, m in enumerate(roster.members)
+                ],
+            )
+        return snapshot_id
+
+    def prune(self, keep: int) -> int:
+        """Delete all but the newest `keep` snapshots; returns how many were deleted."""
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1 (got {keep})")
+        with self._connect() as db, _transaction(db, immediate=True):
+            old = [
+                row[0]
+                for row in db.execute(
+                    "SELECT id FROM snapshots ORDER BY id DESC LIMIT -1 OFFSET ?", (keep,)
+                )
+            ]
+            db.executemany("DELETE FROM snapshots WHERE id = ?", [(i,) for i in old])
+        return len(old)
+
+    # ------------------------------------------------------------------ reads
+
+    def latest_roster(self) -> MemberList | None:
+        """The newest snapshot's roster, or None when nothing is stored yet."""
+        with self._connect() as db, _transaction(db):
+            row = db.execute("SELECT max(id) FROM snapshots").fetchone()
+            return None if row[0] is None else self._roster(db, int(row[0]))
+
+    def get(self, snapshot_id: int) -> MemberList:
+        with self._connect() as db, _transaction(db):
+            return self._roster(db, snapshot_id)
+
+    def history(self, limit: int) -> list[SnapshotInfo]:
+        """The newest `limit` snapshots, newest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT {_INFO_COLUMNS} FROM snapshots ORDER BY id DESC LIMIT ?",  # noqa: S608
+                (max(limit, 0),),
+            ).fetchall()
+        return [self._info(row) for row in rows]
+
+    def info(self, snapshot_id: int) -> SnapshotInfo:
+        with self._connect() as db:
+            row = db.execute(
+                f"SELECT {_INFO_COLUMNS} FROM snapshots WHERE id = ?",  # noqa: S608
+                (snapshot_id,),
+            ).fetchone()
+        if row is None:
+            raise self._unknown(snapshot_id)
+        return self._info(row)
+
+    # ------------------------------------------------------------------ internals
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in autocommit mode (transactions are explicit); any database failure
+        becomes a ConfigError that names the file."""
+        try:
+            with closing(
+                sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            ) as db:
+                db.execute("PRAGMA foreign_keys = ON")
+                yield db
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"snapshot database {self.path} is unusable: {exc}",
+                hint="Move the file aside (the next sync starts a new history), or restore it "
+                "from a backup.",
+            ) from None
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        with _transaction(db, immediate=True):  # two processes never migrate at once
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"snapshot database {self.path} has schema version {version}; this connector "
+                    f"knows up to {SCHEMA_VERSION}",
+                    hint="Upgrade stitch-connector, or point STITCH_STATE_DIR elsewhere.",
+                )
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {step + 1}")
+
+    def _roster(self, db: sqlite3.Connection, snapshot_id: int) -> MemberList:
+        head = db.execute(
+            "SELECT taken_at, client_id, company_name, pages, source_url, selectors_version"
+            " FROM snapshots WHERE id = ?",
+            (snapshot_id,),
+        ).fetchone()
+        if head is None:
+            raise self._unknown(snapshot_id)
+        rows = db.execute(
+            "SELECT email, name, role, status, invoice_admin, is_self FROM members"
+            " WHERE snapshot_id = ? ORDER BY position",
+            (snapshot_id,),
+        ).fetchall()
+        try:
+            return MemberList(
+                account=Account(client_id=head[1], company_name=head[2]),
+                members=[
+                    Member(
+                        email=r[0],
+                        name=r[1],
+                        role=Role(r[2]),
+                        status=Status(r[3]),
+                        invoice_admin=bool(r[4]),
+                        is_self=bool(r[5]),
+                    )
+                    for r in rows
+                ],
+                scraped_at=datetime.fromisoformat(head[0]),
+                pages=head[3],
+                source_url=head[4],
+                selectors_version=head[5],
+            )
+        except (ValidationError, ValueError) as exc:
+            raise ConfigError(
+                f"snapshot {snapshot_id} in {self.path} does not hold a valid roster: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+
+    def _info(self, row: tuple[object, ...]) -> SnapshotInfo:
+        return SnapshotInfo.model_validate(dict(zip(_INFO_FIELDS, row, strict=True)))
+
+    def _unknown(self, snapshot_id: int) -> ConfigError:
+        return ConfigError(
+            f"no snapshot {snapshot_id} in {self.path}",
+            hint="`stitch-connector history` lists the stored snapshots and their ids.",
+        )
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection, *, immediate: bool = False) -> Iterator[None]:
+    """BEGIN ... COMMIT, or ROLLBACK on any error. IMMEDIATE takes the write lock up front, so a
+    writer waits for another writer at BEGIN instead of failing halfway through."""
+    db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:  # SQLite may already have rolled back (e.g. a full disk)
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _to_text(moment: datetime) -> str:
+    """ISO 8601 in UTC: sorts as text, and reads back aware."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()

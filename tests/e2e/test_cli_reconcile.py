@@ -1,0 +1,186 @@
+"""`stitch-connector reconcile` as a user runs it: against a fresh scrape of the sandbox, against
+the latest snapshot, and its plan carried out by `apply`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.errors import ExitCode
+from connector.models import Plan
+from tests.conftest import MakeSandbox
+from tests.e2e.test_cli import env_for, run_cli
+from tests.e2e.test_deactivate import statuses, team_box, writes
+from tests.unit.test_reconcile import EXPECTED
+
+DATA = Path(__file__).parents[1] / "data" / "idp"
+TEAM: list[dict[str, Any]] = json.loads((DATA / "stitch-roster.json").read_text())
+ORPHANS = ["gone@corp.com", "left@corp.com", "sus@corp.com", "ann+etl@corp.com"]
+
+
+def report_of(result: Any) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def classes(report: dict[str, Any]) -> dict[str, str]:
+    return {r["email"]: r["classification"] for r in report["rows"]}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("sample", "fmt"),
+    [("okta-export.csv", "okta"), ("generic.csv", "csv"), ("directory.json", "json")],
+)
+def test_fresh_with_each_format(
+    make_sandbox: MakeSandbox, tmp_path: Path, sample: str, fmt: str
+) -> None:
+    box = team_box(make_sandbox, tmp_path, TEAM)
+    env = env_for(box, tmp_path / "state")
+    report = report_of(
+        run_cli("reconcile", "--idp", str(DATA / sample), "--fresh", "--json", env=env)
+    )
+    assert classes(report) == EXPECTED
+    assert report["idp"] == {
+        "path": str(DATA / sample),
+        "format": fmt,
+        "users": 19,
+        "active": 16,
+    }
+    assert report["source"]["kind"] == "fresh" and report["source"]["snapshot_id"] is None
+    assert report["account"] == {"client_id": 116078, "company_name": "Stitch - Doc Testing"}
+    assert report["counts"]["orphan"] == 4 and report["counts"]["ok"] == 14
+    alias = next(r for r in report["rows"] if r["email"] == "ann+etl@corp.com")["alias_of"]
+    assert alias["email"] == "ann@corp.com" and alias["in_idp"] is True
+    assert writes(box) == []  # reading only
+
+    table = run_cli("reconcile", "--idp", str(DATA / sample), "--fresh", env=env)
+    assert table.returncode == 0, table.stderr
+    for text in ("orphan", "unmatched_domain", "invoice_admin", *ORPHANS, "alias of"):
+        assert text in table.stdout
+    assert "user3@corp.com" not in table.stdout  # ok rows are counted, not listed
+
+
+@pytest.mark.e2e
+def test_plan_is_accepted_by_apply(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path, TEAM)
+    env = {**env_for(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
+    plan_file = tmp_path / "plan.json"
+    idp = str(DATA / "okta-export.csv")
+    made = run_cli("reconcile", "--idp", idp, "--fresh", "--plan", str(plan_file), env=env)
+    assert made.returncode == 0, made.stderr
+    assert "plan: 4 target(s)" in made.stderr
+    plan = Plan.model_validate_json(plan_file.read_text())
+    assert sorted(t.email for t in plan.targets) == sorted(ORPHANS)  # pay@ is protected
+    assert writes(box) == []
+
+    applied = run_cli("apply", str(plan_file), "--yes", "--json", "--actor", "reconcile", env=env)
+    assert applied.returncode == 0, applied.stderr
+    outcomes = json.loads(applied.stdout)
+    assert sorted((o["email"], o["status"]) for o in outcomes) == sorted(
+        (e, "deactivated") for e in ORPHANS
+    )
+    now = statuses(box)
+    assert all(now[e] == "deactivated" for e in ORPHANS) and now["pay@corp.com"] == "active"
+
+    after = report_of(run_cli("reconcile", "--idp", idp, "--fresh", "--json", env=env))
+    assert after["counts"]["orphan"] == 0 and after["counts"]["ok"] == 14
+
+
+@pytest.mark.e2e
+def test_snapshot_then_plan_bound_to_it(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    box = team_box(make_sandbox, tmp_path, TEAM)
+    env = {**env_for(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
+    idp = str(DATA / "generic.csv")
+    plan_file = tmp_path / "plan.json"
+
+    missing = run_cli("reconcile", "--idp", idp, "--plan", str(plan_file), env=env)
+    assert missing.returncode == ExitCode.CONFIG
+    assert missing.stderr.startswith("error: no roster snapshot yet")
+    assert "stitch-connector sync" in missing.stderr and "--fresh" in missing.stderr
+    assert not plan_file.exists() and not (tmp_path / "state" / "snapshots.sqlite3").exists()
+
+    synced = run_cli("sync", "--json", env=env)
+    assert synced.returncode == 0, synced.stderr
+    snapshot_id = json.loads(synced.stdout)["snapshot"]["id"]
+
+    offline = {"STITCH_STATE_DIR": env["STITCH_STATE_DIR"], "STITCH_BASE_URL": box.app_url}
+    report = report_of(  # no credentials, no browser: the snapshot only
+        run_cli("reconcile", "--idp", idp, "--json", "--plan", str(plan_file), env=offline)
+    )
+    assert report["source"]["kind"] == "snapshot"
+    assert report["source"]["snapshot_id"] == snapshot_id
+    assert classes(report) == EXPECTED
+
+    domains = report_of(
+        run_cli(
+            "reconcile", "--idp", idp, "--json", "--company-domain", "corp.com",
+            "--company-domain", "@Partner.io", env=offline,
+        )
+    )  # fmt: skip
+    assert domains["domains_from"] == "flag"
+    assert classes(domains)["ext@partner.io"] == "orphan"
+
+    # The plan is bound to the snapshot's roster: once Stitch changes, apply refuses it.
+    assert run_cli("deactivate", "--yes", "user0@corp.com", env=env).returncode == 0
+    stale = run_cli("apply", str(plan_file), "--yes", env=env)
+    assert stale.returncode == ExitCode.PLAN_STALE, stale.stderr
+    assert all(statuses(box)[e] == "active" for e in ORPHANS)
+
+
+@pytest.mark.parametrize(
+    ("sample", "message"),
+    [
+        ("bad-duplicate.csv", "line 6: duplicate email b@corp.com (first on line 3)"),
+        ("bad-columns.csv", "line 1: need the columns 'email' and 'status'"),
+        ("bad-encoding.csv", "line 3: not UTF-8 text"),
+        ("empty.csv", "line 1: the file is empty"),
+        ("bad-no-email.csv", "line 4: no email"),
+        ("bad-json.json", "line 4: invalid JSON"),
+        ("bad-okta-status.csv", "line 3: unknown status 'RETIRED'"),
+    ],
+)
+def test_malformed_idp_file_writes_nothing(tmp_path: Path, sample: str, message: str) -> None:
+    idp = tmp_path / sample
+    shutil.copy(DATA / sample, idp)
+    plan_file = tmp_path / "plan.json"
+    state = tmp_path / "state"
+    env = {  # nothing listens here: the file is refused before any browser starts
+        "STITCH_BASE_URL": "http://127.0.0.1:9",
+        "STITCH_EMAIL": "admin@corp.com",
+        "STITCH_PASSWORD": "pw-pw-pw",
+        "STITCH_STATE_DIR": str(state),
+    }
+    for extra in (["--fresh"], []):
+        result = run_cli("reconcile", "--idp", str(idp), *extra, "--plan", str(plan_file), env=env)
+        assert result.returncode == ExitCode.CONFIG, result.stderr
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"error: {idp} {message}"), first
+        assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not plan_file.exists() and not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["reconcile"], ExitCode.USAGE, "Missing option '--idp'"),
+        (["reconcile", "--idp", "x.csv", "--format", "xml"], ExitCode.USAGE, "'xml' is not one of"),
+        (["reconcile", "--idp", "/no/such.csv"], ExitCode.CONFIG, "cannot read the IdP file"),
+        (
+            ["reconcile", "--idp", "IDP", "--company-domain", "a@b.com"],
+            ExitCode.USAGE,
+            "--company-domain 'a@b.com' is not a domain",
+        ),
+        (["reconcile", "--idp", "IDP", "--plan", "/no/p.json"], ExitCode.CONFIG, "does not exist"),
+    ],
+)  # fmt: skip
+def test_bad_usage(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    args = [str(DATA / "generic.csv") if a == "IDP" else a for a in args]
+    result = run_cli(*args, env={"STITCH_STATE_DIR": str(tmp_path)}, timeout=30)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr.splitlines()[0]
