@@ -11,12 +11,14 @@ always maps to the same fake, and the mapping cannot be reversed without the key
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import html
 import json
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,91 @@ class Recorder:
             )
             written += [html_path, json_path]
         return written
+
+
+@dataclass
+class _Node:
+    head: str
+    children: list[_Node] = field(default_factory=list)
+
+    def lines(self, depth: int = 0) -> list[str]:
+        """Siblings with a shape already shown (more table rows) are left out, so the diff of
+        two recordings shows structure, not how many members each had."""
+        out = [f"{'  ' * depth}{self.head}"]
+        seen: list[list[str]] = []
+        repeated = False
+        for child in self.children:
+            mine = child.lines(depth + 1)
+            if mine in seen:
+                repeated = True
+                continue
+            seen.append(mine)
+            out.extend(mine)
+        if repeated:
+            out.append(f"{'  ' * (depth + 1)}… (and more of the shapes above)")
+        return out
+
+
+class _Skeleton(HTMLParser):
+    """The element tree with tag, id, classes, role and name attributes; no text, no data."""
+
+    _KEEP = ("id", "class", "role", "name", "type", "aria-label", "aria-haspopup", "for")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Node("<document>")
+        self._stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        kept = " ".join(
+            f'{k}="{_DATA_ID.sub("…", " ".join(sorted((v or "").split())))}"'
+            for k, v in sorted(attrs)
+            if k in self._KEEP and not (k == "aria-label" and v and "@" in v)
+        )
+        node = _Node(f"<{tag}{' ' + kept if kept else ''}>")
+        self._stack[-1].children.append(node)
+        if tag not in _VOID:
+            self._stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in _VOID and len(self._stack) > 1:
+            self._stack.pop()
+
+
+_VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
+# Per-member ids ("st-t-member-email-m-1a2b"): data, not structure.
+_DATA_ID = re.compile(r"(?<=-)(?=[0-9a-z_]*\d)[0-9a-z_]{3,}(?=$|\s)")
+
+
+def skeleton(page_html: str) -> list[str]:
+    """The page's structure, for a reviewable diff."""
+    parser = _Skeleton()
+    parser.feed(page_html)
+    return parser.root.lines()[1:]
+
+
+def structural_diff(committed: str, recorded: str, label: str) -> list[str]:
+    """A unified diff of two pages' structure; empty when only text and data differ."""
+    return list(
+        difflib.unified_diff(
+            skeleton(committed),
+            skeleton(recorded),
+            fromfile=f"committed/{label}.html",
+            tofile=f"recorded/{label}.html",
+            lineterm="",
+        )
+    )

@@ -30,6 +30,11 @@ def record(
     base_url: str | None = typer.Option(None, help="Stitch's origin [env: STITCH_BASE_URL]."),
     email: str | None = typer.Option(None, help="Administrator email [env: STITCH_EMAIL]."),
     state_dir: Path | None = typer.Option(None, help="State folder [env: STITCH_STATE_DIR]."),
+    compare: Path | None = typer.Option(
+        None,
+        help="Committed fixtures to compare with (e.g. fixtures/current/single): prints a "
+        "structural diff of each page, so a UI change shows up as a reviewable diff.",
+    ),
 ) -> None:
     """Sign in and save every page the connector reads (sign-in steps, each member page) as static
     HTML, with the expected extraction as JSON beside each one.
@@ -67,6 +72,24 @@ def record(
     expected = _expected(recorder, roster, rows_after_page, settings.email, scrubber)
     written = recorder.write(out, expected, scrubber)
     common.stderr.print(f"wrote {len(written)} files to {out}", highlight=False)
+    if compare is not None:
+        _print_structural_diff(out, compare)
+
+
+def _print_structural_diff(recorded: Path, committed: Path) -> None:
+    from connector.recorder import structural_diff
+
+    if not committed.is_dir():
+        raise ConfigError(f"--compare {committed} is not a folder of fixtures")
+    for page in sorted(recorded.glob("*.html")):
+        before = committed / page.name
+        if not before.is_file():
+            print(f"new page (no committed fixture): {page.stem}")
+            continue
+        diff = structural_diff(
+            before.read_text(encoding="utf-8"), page.read_text(encoding="utf-8"), page.stem
+        )
+        print("\n".join(diff) if diff else f"no structural change: {page.stem}")
 
 
 def _scrub_key(path: Path | None) -> bytes:

@@ -21,6 +21,7 @@ from tests.e2e.test_members import truth
 from tests.replay.test_fixtures import Replayer
 
 CLI = [sys.executable, "-m", "connector.cli"]
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
@@ -163,8 +164,20 @@ def test_record_scrubs_and_replays(make_sandbox: MakeSandbox, tmp_path: Path) ->
     key.write_bytes(b"k" * 32)
     env = {**env_for(box, tmp_path / "state"), "STITCH_TOTP_SECRET": box.options.totp_secret}
     out = tmp_path / "recorded"
-    result = run_cli("record", "--out", str(out), "--scrub-key-file", str(key), env=env)
+    result = run_cli(
+        "record",
+        "--out",
+        str(out),
+        "--scrub-key-file",
+        str(key),
+        "--compare",
+        str(FIXTURES / "current" / "single"),
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
+    # Same UI as the committed fixtures: page 1's structure matches (rows are data); page 2 is new.
+    assert "no structural change: signin-email" in result.stdout
+    assert "new page (no committed fixture): members-p2" in result.stdout
     names = sorted(p.name for p in out.iterdir())
     assert names == sorted(
         f"{label}.{ext}"
@@ -177,7 +190,10 @@ def test_record_scrubs_and_replays(make_sandbox: MakeSandbox, tmp_path: Path) ->
         assert member["email"] not in written
         if member["name"]:
             assert member["name"] not in written
-    for secret in (box.options.admin_password, box.options.totp_secret):
+    session = json.loads((tmp_path / "state" / "session.json").read_text())
+    cookies = [c["value"] for c in session["cookies"]]
+    assert cookies
+    for secret in (box.options.admin_password, box.options.totp_secret, *cookies):
         assert secret not in written
     replayer = Replayer()
     try:

@@ -92,6 +92,17 @@ def test_failure_bundle(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     readme = (run_dir / "README.txt").read_text()
     assert "test run failed" in readme and "PageNotRecognised" in readme
     assert f"stitch-connector show-trace {run_dir / 'trace-1.zip'}" in readme
+    session = json.loads(settings.storage_state_path.read_text())
+    secrets = [box.options.admin_password, *[c["value"] for c in session["cookies"]]]
+    for path in run_dir.iterdir():  # the secret scan over the bundle, trace contents included
+        blobs = [path.read_bytes()]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as z:
+                blobs += [z.read(n) for n in z.namelist()]
+        for blob in blobs:
+            for secret in secrets:
+                for form in forms(secret):
+                    assert form not in blob, f"a secret is in {path.name}"
 
 
 def test_successful_read_keeps_no_trace_by_default(
