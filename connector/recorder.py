@@ -57,11 +57,20 @@ def clean_html(raw: str, origins: dict[str, str]) -> str:
 
 @dataclass
 class Scrubber:
-    """Consistent, keyed replacement of emails and names."""
+    """Consistent, keyed replacement of emails, names and ids (the account's, the members')."""
 
     key: bytes
     emails: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    account_ids: dict[int, int] = field(default_factory=dict)
+
+    def account(self, client_id: int) -> int:
+        """A fake client id with the same number of digits (the URL patterns expect digits)."""
+        digits = len(str(client_id))
+        fake = 10 ** (digits - 1) + int(self._tag("account", str(client_id)), 16) % (
+            9 * 10 ** (digits - 1)
+        )
+        return self.account_ids.setdefault(client_id, fake)
 
     def _tag(self, kind: str, value: str) -> str:
         return hmac.new(self.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:10]
@@ -80,6 +89,11 @@ class Scrubber:
         )
 
     def apply(self, text: str) -> str:
+        # Member ids, wherever the page shows them (data attributes, element ids).
+        for member_id in set(_MEMBER_ID.findall(text)):
+            text = text.replace(member_id, f"m-{self._tag('member', member_id)[:8]}")
+        for real_id, fake_id in self.account_ids.items():
+            text = re.sub(rf"(?<!\d){real_id}(?!\d)", str(fake_id), text)
         pairs = [(e, f, re.I) for e, f in self.emails.items()]
         pairs += [(n, f, re.NOFLAG) for n, f in self.names.items()]
         for real, fake, flags in sorted(pairs, key=lambda p: len(p[0]), reverse=True):
@@ -88,6 +102,9 @@ class Scrubber:
                 pattern = rf"(?<![\w@.-]){re.escape(form)}(?![\w@-])"
                 text = re.sub(pattern, fake.replace("\\", "\\\\"), text, flags=flags)
         return text
+
+
+_MEMBER_ID = re.compile(r'(?<=data-member-id=")[^"]+')
 
 
 @dataclass

@@ -69,6 +69,8 @@ def record(
 
     roster = common.run(go)
     scrubber = None if no_scrub else Scrubber(key)
+    if scrubber is not None:
+        scrubber.account(roster.account.client_id)
     expected = _expected(recorder, roster, rows_after_page, settings.email, scrubber)
     written = recorder.write(out, expected, scrubber)
     common.stderr.print(f"wrote {len(written)} files to {out}", highlight=False)

@@ -185,6 +185,8 @@ def test_record_scrubs_and_replays(make_sandbox: MakeSandbox, tmp_path: Path) ->
         for label in ("signin-email", "signin-password", "signin-totp", "members-p1", "members-p2")
     )
     written = "".join(p.read_text() for p in out.iterdir())
+    assert "116078" not in written  # the account id is replaced too
+    assert 'data-member-id="m-' in written
     state = box.state()["members"]
     for member in state:  # type: ignore[union-attr]
         assert member["email"] not in written
