@@ -246,7 +246,7 @@ def test_drifted_page_is_a_loud_error_with_evidence(
     with pytest.raises(PageNotRecognised, match="columns") as info:
         scrape(settings, selectors=drifted)
     kinds = sorted(p.suffix for p in info.value.artifacts)
-    assert kinds == [".html", ".png"]
+    assert kinds == [".html", ".png", ".txt"]  # screenshot, page, and the bundle's README
     assert all(p.is_file() and p.stat().st_size > 0 for p in info.value.artifacts)
     assert (
         "st-table__row--body"
