@@ -132,8 +132,11 @@ class Remover:
                     )
                     result.quit = decision == "quit"
                     return
-            result.clicks += 1
-            after = await self.rows.act(row, email, action)
+
+            def committed() -> None:
+                result.clicks += 1
+
+            after = await self.rows.act(row, email, action, committed)
             self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))
             log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
 

@@ -237,12 +237,20 @@ class StitchConnector:
             await doc.navigation(self._nav.clicked)
             view = MembersView(page, self.selectors, self.settings.origin)
             settled = await view.settled(None, self.settings.timeout_ms)
+            await doc.members_page(page, "members-p1")  # always: it names what is missing
             if settled is None or settled.state != "ready":
-                raise PageNotRecognised("the member list did not load", element="extract.row")
-            await doc.members_page(page, "members-p1")
-            await doc.row_actions(
-                page, view, self.settings.email, rehearse, self.settings.write_timeout_ms
-            )
+                doc.checks.append(
+                    ElementCheck(
+                        page="members-p1",
+                        element="(the list never became ready)",
+                        required=True,
+                        status="missing",
+                    )
+                )
+            else:
+                await doc.row_actions(
+                    page, view, self.settings.email, rehearse, self.settings.write_timeout_ms
+                )
         except PageNotRecognised as exc:  # what broke is the finding, not a crash
             doc.checks.append(
                 ElementCheck(

@@ -43,6 +43,11 @@ class LogLevel(StrEnum):
     error = "error"
 
 
+class SlowWriteMode(StrEnum):
+    answer = "answer"
+    act = "act"
+
+
 class TraceChoice(StrEnum):
     on = "on"
     retain_on_failure = "retain-on-failure"

@@ -43,9 +43,19 @@ def sandbox(
     drop_banner: bool = typer.Option(
         False, "--drop-banner", help="Show no success banner after a write (it still happens)."
     ),
-    slow_write_ms: int = typer.Option(0, help="Delay between performing a write and answering it."),
+    slow_write_ms: int = typer.Option(0, help="How late writes are (see --slow-write-mode)."),
+    slow_write_mode: common.SlowWriteMode = typer.Option(
+        common.SlowWriteMode.answer,
+        help="answer: act at once, answer late; act: act late (a fresh read still shows the "
+        "member right after the click).",
+    ),
     hide_rows: float = typer.Option(
         0.0, help="Silently show only the first (1 - R) of the members, count to match (0-1)."
+    ),
+    drift: bool = typer.Option(
+        False,
+        "--drift",
+        help="Imitate a Stitch UI release: renamed classes, reordered columns, new button labels.",
     ),
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
@@ -76,7 +86,9 @@ def sandbox(
         keep_deactivated=keep_deactivated,
         drop_banner=drop_banner,
         slow_write_ms=slow_write_ms,
+        slow_write_mode=slow_write_mode.value,
         hide_rows=hide_rows,
+        drift=drift,
         host=host,
         app_port=port,
         login_port=login_port,
@@ -85,7 +97,7 @@ def sandbox(
     def ready(running: RunningSandbox) -> None:
         o = running.options
         common.stderr.print(
-            f"Stitch sandbox ({o.variant}) is up. Ctrl-C stops it.\n"
+            f"Stitch sandbox ({o.variant}{', drift' if o.drift else ''}) is up. Ctrl-C stops it.\n"
             f"  app:    {running.app_url}\n"
             f"  login:  {running.login_url}\n"
             f"  sign in as {running.login_email} / {o.admin_password}"

@@ -420,6 +420,10 @@ class _AppOrigin:
         """Perform (or refuse, or fail) the write at once, then wait `slow_write_ms` before
         answering: meanwhile the state has changed but the client does not know the outcome."""
         member_id = request.path_params["member_id"]
+        late = self.options.slow_write_ms / 1000
+        if late and self.options.slow_write_mode == "act":
+            await asyncio.sleep(late)  # simulated server latency before acting
+            late = 0
         if request.path_params["client_id"] != str(self.options.client_id):
             result = WriteResult.error(404, MSG_NO_SUCH_MEMBER)
             self.state.record_write(action, member_id, result)
@@ -432,8 +436,8 @@ class _AppOrigin:
                 result = self.state.cancel_invitation(member_id, actor)
             else:
                 result = self.state.resend_invitation(member_id, actor)
-        if self.options.slow_write_ms:
-            await asyncio.sleep(self.options.slow_write_ms / 1000)
+        if late:
+            await asyncio.sleep(late)
         return SafeJSONResponse(result.body, status_code=result.status)
 
     # ---------------------------------------------------- control endpoints

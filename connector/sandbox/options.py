@@ -69,10 +69,18 @@ class SandboxOptions(pydantic.BaseModel):
     confirm_dialog: bool = True  # Deactivate / Cancel invitation ask for confirmation first
     keep_deactivated: bool = False  # deactivated members stay in the list (status "Deactivated")
     drop_banner: bool = False  # a successful write shows no success banner
-    slow_write_ms: int = 0  # delay after a write is performed, before its answer is sent
+    slow_write_ms: int = 0  # how late writes are (see slow_write_mode)
+    # "answer": the write happens at once, its answer comes late (the outcome is unknown to the
+    # client but a fresh read already shows it); "act": the server acts late, so a fresh read
+    # right after the click still shows the member. [P]
+    slow_write_mode: Literal["answer", "act"] = "answer"
     # A test device, not Stitch behaviour: the list silently shows only the first (1 - hide_rows)
     # of the members, header count to match, so only the sync's confidence gate can notice.
     hide_rows: float = 0.0
+    # [P] An invented UI release, to show what `doctor` reports when Stitch changes its markup:
+    # renamed row and name classes, reordered columns, relabelled buttons; ids kept
+    # (docs/sandbox-dom.md "Drift").
+    drift: bool = False
 
     @pydantic.model_validator(mode="wrap")
     @classmethod

@@ -8,6 +8,7 @@ which proves it with a fresh read.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -102,10 +103,15 @@ class RowActions:
         if email not in words:
             raise PageNotRecognised(f"the row found for {email} does not show that email")
 
-    async def act(self, row: Locator, email: str, action: Action) -> AfterClick:
+    async def act(
+        self, row: Locator, email: str, action: Action, on_commit: Callable[[], None]
+    ) -> AfterClick:
+        """Click through. `on_commit` runs just before the first click that may change
+        something (with no confirm dialog, the menu item itself removes the member)."""
         row_button, menu_item, confirm = _STEPS[action]
         direct = await resolve(row, self.selectors, row_button)
         if direct is not None:
+            on_commit()
             await direct.locator.click()
         else:
             menu = await resolve(row, self.selectors, "row_menu_button")
@@ -119,6 +125,7 @@ class RowActions:
                 raise PageNotRecognised(f"the row menu of {email} has no {menu_item}")
             item = await resolve(self.page, self.selectors, menu_item)
             assert item is not None
+            on_commit()
             await item.locator.click()
         log.info("row.clicked", email=email, action=action.value)
 

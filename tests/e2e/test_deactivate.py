@@ -274,3 +274,52 @@ def test_run_killed_mid_batch_then_rerun(make_sandbox: MakeSandbox, tmp_path: Pa
     assert all(statuses(box)[t] == "deactivated" for t in targets)
     per_email = Counter(w["email"] for w in writes(box))
     assert set(per_email) == set(targets) and max(per_email.values()) == 1
+
+
+GENERAL_LOGIN = [
+    person("me@corp.com", "Gene Ral", is_login_user=True),  # signs in as a General User
+    person("boss@corp.com", "Bo Boss", "Administrator"),
+    person("x@corp.com", "X Person"),
+    *[person(f"user{i}@corp.com", f"User {i}") for i in range(6)],
+]
+
+
+def test_server_refusal_is_failed_with_its_reason(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Legacy shows Deactivate to everyone; Stitch refuses a General User (403)."""
+    box = team_box(make_sandbox, tmp_path, GENERAL_LOGIN, variant="legacy")
+    (outcome,) = deactivate(wsettings(box, tmp_path / "state"), ["x@corp.com"])
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason == "Only Administrators can deactivate team members."
+    assert statuses(box)["x@corp.com"] == "active"
+    assert [(w["email"], w["status"]) for w in writes(box)] == [("x@corp.com", 403)]
+
+
+def test_missing_control_fails_before_any_click(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    """current hides row menus from General Users: nothing to click is a failure, not a guess."""
+    box = team_box(make_sandbox, tmp_path, GENERAL_LOGIN, variant="current")
+    (outcome,) = deactivate(wsettings(box, tmp_path / "state"), ["x@corp.com"])
+    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.reason is not None and "no deactivate control" in outcome.reason
+    assert writes(box) == []
+
+
+def test_unknown_outcome_is_never_clicked_again(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    """The server acts late: no banner in time and a fresh read still lists the member. The
+    outcome is unknown; the batch stops; a later run finds them gone and does not click."""
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=2_500, slow_write_mode="act")
+    settings = wsettings(box, tmp_path / "state", write_timeout_ms=800, max_fraction=0.5)
+    first = deactivate(settings, ["user1@corp.com", "user2@corp.com"])
+    assert [(o.email, o.status) for o in first] == [
+        ("user1@corp.com", OutcomeStatus.UNKNOWN),
+        ("user2@corp.com", OutcomeStatus.FAILED),
+    ]
+    assert first[1].reason is not None and first[1].reason.startswith("not attempted")
+    deadline = time.monotonic() + 30
+    while statuses(box)["user1@corp.com"] != "deactivated":  # the late write lands
+        assert time.monotonic() < deadline
+        time.sleep(0.05)  # polling the condition above, bounded by the deadline
+    again = deactivate(settings, ["user1@corp.com"])
+    assert again[0].status is OutcomeStatus.ALREADY_ABSENT
+    assert [w["email"] for w in writes(box)] == ["user1@corp.com"]  # one click, ever

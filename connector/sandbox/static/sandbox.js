@@ -64,6 +64,27 @@
   };
   var ROLES = ["Administrator", "General User"];
 
+  // --drift ([P], an invented release; docs/sandbox-dom.md "Drift"): renamed row and name classes,
+  // the columns reordered (headers and cells together), the Deactivate controls relabelled.
+  // Every id stays as it is.
+  var DRIFT = {
+    rowClass: "st-members__row",
+    nameClass: "st-member-name__label",
+    columns: [1, 0, 3, 2, 4], // Email, Name, Status, Role, then the actions column
+    deactivate: { menu: "Remove from account", row: "Remove", confirm: "Remove" }
+  };
+  var LOOK = {
+    rowClass: "st-table__row--body",
+    nameClass: "st-member-name__text",
+    columns: [0, 1, 2, 3, 4], // Name, Email, Role, Status, then the actions column
+    deactivate: { menu: "Deactivate", row: "Deactivate", confirm: "Deactivate" }
+  };
+
+  function reorder(items, look) {
+    return look.columns.filter(function (index) { return index < items.length; })
+      .map(function (index) { return items[index]; });
+  }
+
   function readPageFromUrl() {
     var raw = new URL(window.location.href).searchParams.get("page");
     var page = raw === null ? 1 : parseInt(raw, 10);
@@ -81,8 +102,8 @@
   }
 
   // The content of each cell, shared by the three markups.
-  function nameCell(member, variant) {
-    var nodes = [el("span", { "class": "st-member-name__text" }, member.name ? member.name : "\u2014")];
+  function nameCell(member, variant, look) {
+    var nodes = [el("span", { "class": look.nameClass }, member.name ? member.name : "\u2014")];
     if (member.is_viewer) {
       nodes.push(document.createTextNode(" "));
       nodes.push(variant === "legacy"
@@ -155,7 +176,7 @@
 
   // legacy: buttons on the row, shown to every viewer (the server refuses non-Administrators);
   // current/rbac2022: a ⋮ menu, for Administrator viewers only.
-  function actionsCell(member, variant, viewerIsAdmin, hooks) {
+  function actionsCell(member, variant, viewerIsAdmin, hooks, look) {
     var actions = actionsFor(member);
     if (!actions.length) return [];
     if (variant === "legacy") {
@@ -164,7 +185,7 @@
         var button = el("button", {
           type: "button", id: spec.legacyId + member.id,
           "class": "st-button st-row-action" + (spec.danger ? " st-button--danger" : "")
-        }, spec.label);
+        }, key === "deactivate" ? look.deactivate.row : spec.label);
         button.addEventListener("click", function () { hooks.act(key, member, button); });
         return button;
       });
@@ -178,14 +199,14 @@
     return [kebab];
   }
 
-  function cellsFor(member, variant, viewerIsAdmin, hooks) {
-    return [
-      nameCell(member, variant),
+  function cellsFor(member, variant, viewerIsAdmin, hooks, look) {
+    return reorder([
+      nameCell(member, variant, look),
       emailCell(member),
       roleCell(member, variant, viewerIsAdmin),
       statusCell(member, variant),
-      actionsCell(member, variant, viewerIsAdmin, hooks)
-    ];
+      actionsCell(member, variant, viewerIsAdmin, hooks, look)
+    ], look);
   }
 
   function fill(parent, nodes) {
@@ -193,16 +214,16 @@
     return parent;
   }
 
-  function headerLabels(variant) {
-    return variant === "legacy" ? ["Name", "Email Address", "Role", "Status"] : ["Name", "Email", "Role", "Status"];
+  function headerLabels(variant, look) {
+    return reorder(variant === "legacy" ? ["Name", "Email Address", "Role", "Status"] : ["Name", "Email", "Role", "Status"], look);
   }
 
-  function renderGrid(data, hooks) { // current: react-table divs
+  function renderGrid(data, hooks, look) { // current: react-table divs
     var viewerIsAdmin = data.viewer.is_admin;
     var table = el("div", { "class": "rt-table st-member-table", role: "table", "aria-label": "Team members" });
     var thead = el("div", { "class": "rt-thead", role: "rowgroup" });
     var headRow = el("div", { "class": "rt-tr", role: "row" });
-    headerLabels("current").forEach(function (label) {
+    headerLabels("current", look).forEach(function (label) {
       headRow.appendChild(el("div", { "class": "rt-th", role: "columnheader" }, label));
     });
     headRow.appendChild(fill(el("div", { "class": "rt-th", role: "columnheader" }), [el("span", { "class": "st-sr-only" }, "Actions")]));
@@ -210,8 +231,8 @@
     table.appendChild(thead);
     var tbody = el("div", { "class": "rt-tbody", role: "rowgroup" });
     data.members.forEach(function (member) {
-      var row = el("div", { "class": "rt-tr st-table__row--body", role: "row", "data-member-id": member.id, "data-email": member.email });
-      cellsFor(member, "current", viewerIsAdmin, hooks).forEach(function (nodes, index) {
+      var row = el("div", { "class": "rt-tr " + look.rowClass, role: "row", "data-member-id": member.id, "data-email": member.email });
+      cellsFor(member, "current", viewerIsAdmin, hooks, look).forEach(function (nodes, index) {
         row.appendChild(fill(el("div", { "class": "rt-td" + (index === 4 ? " st-actions" : ""), role: "cell" }), nodes));
       });
       tbody.appendChild(row);
@@ -220,19 +241,19 @@
     return table;
   }
 
-  function renderTable(data, variant, hooks) { // rbac2022 and legacy: a real <table>
+  function renderTable(data, variant, hooks, look) { // rbac2022 and legacy: a real <table>
     var viewerIsAdmin = data.viewer.is_admin;
     var table = el("table", { "class": variant === "legacy" ? "st-table st-team-table" : "st-table" });
     var headRow = el("tr");
-    headerLabels(variant).forEach(function (label) { headRow.appendChild(el("th", { scope: "col" }, label)); });
+    headerLabels(variant, look).forEach(function (label) { headRow.appendChild(el("th", { scope: "col" }, label)); });
     var actions = el("th", { scope: "col" });
     if (variant !== "legacy") actions.appendChild(el("span", { "class": "st-sr-only" }, "Actions"));
     headRow.appendChild(actions);
     table.appendChild(fill(el("thead"), [headRow]));
     var tbody = el("tbody");
     data.members.forEach(function (member) {
-      var row = el("tr", { "class": "st-table__row--body", "data-member-id": member.id, "data-email": member.email });
-      cellsFor(member, variant, viewerIsAdmin, hooks).forEach(function (nodes, index) {
+      var row = el("tr", { "class": look.rowClass, "data-member-id": member.id, "data-email": member.email });
+      cellsFor(member, variant, viewerIsAdmin, hooks, look).forEach(function (nodes, index) {
         row.appendChild(fill(el("td", index === 4 ? { "class": "st-actions" } : null), nodes));
       });
       tbody.appendChild(row);
@@ -258,6 +279,7 @@
     var variant = section.getAttribute("data-variant") || "current";
     var confirmDialog = section.getAttribute("data-confirm-dialog") !== "off";
     var successBanner = section.getAttribute("data-success-banner") !== "off";
+    var look = section.getAttribute("data-drift") === "on" ? DRIFT : LOOK;
     var count = document.getElementById("st-t-member-count");
     var flash = document.getElementById("st-t-flash");
     var requestSeq = 0; // only the newest request may draw: clicks can overtake each other
@@ -308,7 +330,7 @@
       root.removeAttribute("aria-busy");
       currentPage = data.page;
       count.textContent = formatCount(data.total, variant);
-      root.appendChild(variant === "current" ? renderGrid(data, hooks) : renderTable(data, variant, hooks));
+      root.appendChild(variant === "current" ? renderGrid(data, hooks, look) : renderTable(data, variant, hooks, look));
       Object.keys(inFlight).forEach(function (id) { setRowBusy(id, true); });
       if (data.total === 1) {
         root.appendChild(el("p", { id: "st-t-members-empty" }, "You're the only member of this account.")); // [P]
@@ -373,7 +395,7 @@
         var item = el("button", {
           type: "button", role: "menuitem", tabindex: "-1",
           "class": "st-row-menu__item" + (spec.danger ? " st-row-menu__item--danger" : "")
-        }, spec.label);
+        }, key === "deactivate" ? look.deactivate.menu : spec.label);
         item.addEventListener("click", function () {
           closeMenu(false);
           act(key, member, trigger);
@@ -422,7 +444,7 @@
         if (member.invoice_admin) {
           lines.push("This user receives the account's invoices. Invoices will be sent to the account's Administrators.");
         }
-        confirmLabel = "Deactivate";
+        confirmLabel = look.deactivate.confirm;
       } else {
         title = "Cancel the invitation for " + member.email + "?";
         lines = ["The invitation link sent to " + member.email + " will stop working."];
