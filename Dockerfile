@@ -1,8 +1,12 @@
 # stitch-connector: Debian's Python 3.11 and Debian's Chromium; nothing is downloaded at run time.
-FROM debian:bookworm-slim
+#   docker build -t stitch-connector .
+#   docker run --rm --init -v stitch-state:/var/lib/stitch-connector -v "$PWD/secrets:/run/secrets/stitch:ro" \
+#     -e STITCH_EMAIL_FILE=/run/secrets/stitch/email -e STITCH_PASSWORD_FILE=/run/secrets/stitch/password \
+#     stitch-connector                       # = stitch-connector sync; see "Run it on a schedule"
+# scripts/container-smoke.sh builds this image and runs the demo and `sync` inside it (CI).
 
-# The usual corporate-proxy hook: a CA bundle for pip, passed in at build time only.
-ARG PIP_CERT=""
+# The runtime: Debian's packages, and the user the connector runs as.
+FROM debian:bookworm-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -16,25 +20,37 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       python3 python3-venv chromium libatomic1 ca-certificates fonts-dejavu-core \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 stitch \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/stitch-connector --create-home \
+      --shell /usr/sbin/nologin stitch \
+ && chmod 700 /var/lib/stitch-connector
+
+# pyproject.toml's dependencies (and its build backend), as a requirements file. Only this file reaches
+# the next stage, so editing anything else in pyproject.toml keeps the installed dependencies cached.
+FROM base AS requirements
+COPY pyproject.toml /tmp/pyproject.toml
+RUN python3 -c 'import tomllib; p = tomllib.load(open("/tmp/pyproject.toml", "rb")); print("\n".join(p["build-system"]["requires"] + p["project"]["dependencies"]))' > /tmp/requirements.txt
+
+FROM base
+# Build-time only, unset unless given with --build-arg: pip's CA bundle (a corporate proxy) and index.
+ARG PIP_CERT
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+
+# Dependencies first, so a source change does not reinstall them.
+COPY --from=requirements /tmp/requirements.txt /opt/requirements.txt
+RUN python3 -m venv /opt/venv \
+ && pip install --no-compile -r /opt/requirements.txt
 
 WORKDIR /app
-# Dependencies first, so a source change does not reinstall them.
-COPY pyproject.toml README.md ./
-RUN python3 -m venv /opt/venv \
- && PIP_CERT="${PIP_CERT}" pip install --no-compile \
-      "playwright>=1.45" "pydantic>=2.7" "pydantic-settings>=2.3" "tenacity>=8.3" \
-      "structlog>=24.1" "typer>=0.12" "rich>=13.7" "starlette>=0.37" "uvicorn>=0.30" \
-      "jinja2>=3.1" "python-multipart>=0.0.9" "pyotp>=2.9" "hatchling>=1.25"
-
+COPY README.md pyproject.toml ./
 COPY connector ./connector
 COPY selectors ./selectors
-RUN PIP_CERT="${PIP_CERT}" pip install --no-compile --no-deps --no-build-isolation . \
- && groupadd --system --gid 10001 stitch \
- && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/stitch-connector --create-home stitch \
- && chmod 700 /var/lib/stitch-connector
+RUN pip install --no-compile --no-deps --no-build-isolation . \
+ && stitch-connector --help >/dev/null
 
 USER 10001:10001
 VOLUME ["/var/lib/stitch-connector"]
 ENTRYPOINT ["stitch-connector"]
-CMD ["members", "--json"]
+CMD ["sync"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -51,7 +52,9 @@ class SpentTotpWindow:
 
     def record(self, window: int) -> None:
         with contextlib.suppress(OSError):
-            self.path.write_text(str(window), encoding="ascii")
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(str(window))
 
 
 class SignIn:
