@@ -58,12 +58,16 @@ def members(
         render.print_table(roster, Console())
 
 
-def scrape(settings: Settings, *, progress: bool) -> MemberList:
-    """The one read path shared by `members` and `demo`."""
+def scrape(settings: Settings, *, progress: bool, run_id: str | None = None) -> MemberList:
+    """The one read path shared by `members`, `demo`, `sync` and `reconcile --fresh`.
+
+    Starts logging for the run unless the caller did (and passed its run id).
+    """
     from connector.client import StitchConnector  # Playwright loads here, not at --help
 
-    run_id = new_run_id()
-    common.start_logging(run_id)
+    if run_id is None:
+        run_id = new_run_id()
+        common.start_logging(run_id)
 
     async def go() -> MemberList:
         with common.progress_reporter(progress) as report:

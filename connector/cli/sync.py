@@ -19,6 +19,7 @@ from rich.table import Table
 from connector import __version__
 from connector.changes import Change, ChangeKind, confidence_problem, count_by_kind, diff
 from connector.cli import common, render
+from connector.cli.members import scrape
 from connector.errors import ConfidenceGate, ConfigError
 from connector.logs import get_logger, new_run_id
 from connector.models import MemberList
@@ -185,7 +186,7 @@ def _sync(
     store = _store(settings)  # a bad database fails before the browser starts
     run_id = new_run_id()
     common.start_logging(run_id)
-    roster = _scrape(settings, run_id, progress=progress)
+    roster = scrape(settings, progress=progress, run_id=run_id)
     newest = store.history(1)
     previous_info = newest[0] if newest else None
     previous = store.get(previous_info.id) if previous_info else None
@@ -225,19 +226,6 @@ def _sync(
         exported=[str(p) for p in exported],
     )
     return report, roster
-
-
-def _scrape(settings: Settings, run_id: str, *, progress: bool) -> MemberList:
-    from connector.client import StitchConnector  # Playwright loads here, not at --help
-
-    async def go() -> MemberList:
-        with common.progress_reporter(progress) as report:
-            async with StitchConnector(
-                settings, run_id=run_id, on_progress=report, command=common.command_line()
-            ) as stitch:
-                return await stitch.list_members()
-
-    return common.run(go)
 
 
 def _failure_metrics(
