@@ -21,6 +21,9 @@ _EXPORTS = {
     "Role": "connector.models",
     "Status": "connector.models",
     "Progress": "connector.models",
+    "Outcome": "connector.models",
+    "OutcomeStatus": "connector.models",
+    "Plan": "connector.models",
     "ConnectorError": "connector.errors",
     "ConfigError": "connector.errors",
     "AuthFailed": "connector.errors",
@@ -41,7 +44,10 @@ __all__ = [
     "HumanNeeded",
     "Member",
     "MemberList",
+    "Outcome",
+    "OutcomeStatus",
     "PageNotRecognised",
+    "Plan",
     "Progress",
     "Role",
     "SessionExpired",
@@ -66,7 +72,17 @@ if TYPE_CHECKING:
         SessionExpired,
         TransientFailure,
     )
-    from connector.models import Account, Member, MemberList, Progress, Role, Status
+    from connector.models import (
+        Account,
+        Member,
+        MemberList,
+        Outcome,
+        OutcomeStatus,
+        Plan,
+        Progress,
+        Role,
+        Status,
+    )
     from connector.settings import Settings, load_settings
     from connector.sync_api import list_members
 
