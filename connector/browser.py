@@ -147,7 +147,7 @@ class BrowserSession:
             args=[*CHROMIUM_ARGS, *devtools],
             slow_mo=self.settings.slow_mo_ms,
         )
-        saved = self._usable_saved_session() if self.reuse_session else None
+        saved = usable_saved_session(self.settings) if self.reuse_session else None
         self._context = await self._browser.new_context(
             storage_state=str(saved) if saved else None,
             viewport={"width": 1280, "height": 900},
@@ -171,16 +171,10 @@ class BrowserSession:
         assert self._context is not None, "BrowserSession used outside 'async with'"
         return self._context
 
-    def _identity(self) -> dict[str, str | None]:
-        return _identity(self.settings)
-
-    def _usable_saved_session(self) -> Path | None:
-        return usable_saved_session(self.settings)
-
     async def save_storage_state(self) -> None:
         state = await self.context.storage_state()
         write_private_json(self.settings.storage_state_path, state)
-        write_private_json(self.settings.session_identity_path, self._identity())
+        write_private_json(self.settings.session_identity_path, _identity(self.settings))
 
     async def __aexit__(self, *exc: object) -> None:
         for closer in (self._context, self._browser):

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from connector.logs import get_logger
 from connector.models import Status
 from connector.selector_set import ElementName, SelectorSet
-from connector.stitch.locate import Match, locator_for, resolve, wait_for_first
+from connector.stitch.locate import Match, resolve, wait_for_first
 from connector.stitch.members import MembersView, parse_page
 
 log = get_logger(__name__)
@@ -185,7 +185,7 @@ class Doctor:
                 )
             )
             return
-        row = await self._row(page, index)
+        row = (await view.rows()).nth(index)
         direct = await self.element(row, label, "row_deactivate_button", required=False)
         menu = None if direct else await self.element(row, label, "row_menu_button")
         if menu is not None:
@@ -221,16 +221,6 @@ class Doctor:
         if dismiss is not None:
             await dismiss.click()
             await dialog.wait_for(state="hidden", timeout=timeout_ms)
-
-    async def _row(self, page: Page, index: int) -> Locator:
-        ex = self.selectors.extract
-        for table in ex.table:
-            if await page.locator(table).count():
-                for row_css in ex.row:
-                    rows = page.locator(table).first.locator(row_css)
-                    if await rows.count():
-                        return rows.nth(index)
-        return locator_for(page, self.selectors.element("members_container").alternatives[0])
 
     def report(self) -> DoctorReport:
         return DoctorReport(checks=self.checks, blocked_writes=self.blocked)

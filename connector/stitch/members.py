@@ -10,7 +10,7 @@ import re
 from importlib.resources import files
 from typing import Any, Literal
 
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel, ValidationError
 
@@ -180,6 +180,18 @@ class MembersView:
     async def read(self) -> RawPage:
         data = await self.page.evaluate(EXTRACT_JS, self.selectors.extract.model_dump())
         return RawPage.model_validate(data)
+
+    async def rows(self) -> Locator:
+        """The member rows, in page order (the same order `read` returns them in)."""
+        ex = self.selectors.extract
+        for table_css in ex.table:
+            table = self.page.locator(table_css)
+            if await table.count():
+                for row_css in ex.row:
+                    rows = table.first.locator(row_css)
+                    if await rows.count():
+                        return rows
+        raise _drift("the member rows went away")
 
     async def click_next(self) -> None:
         for css in self.selectors.extract.next_button:

@@ -78,24 +78,13 @@ class RowActions:
             parsed = parse_page(await self.view.read(), self.selectors, self.login_email)
             for index, member in enumerate(parsed.members):
                 if member.email == email:
-                    row = (await self._rows()).nth(index)
+                    row = (await self.view.rows()).nth(index)
                     await self._check_row(row, email)
                     return row, member
             if not parsed.has_next:
                 return None
             await self.view.click_next()
             previous = settled.signature
-
-    async def _rows(self) -> Locator:
-        ex = self.selectors.extract
-        for table_css in ex.table:
-            table = self.page.locator(table_css)
-            if await table.count():
-                for row_css in ex.row:
-                    rows = table.first.locator(row_css)
-                    if await rows.count():
-                        return rows
-        raise PageNotRecognised("the member rows went away")
 
     async def _check_row(self, row: Locator, email: str) -> None:
         """Before acting: the row under the cursor shows exactly this email, as a whole word."""
