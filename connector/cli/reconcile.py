@@ -72,7 +72,7 @@ def reconcile(
 def _fresh_roster(settings: Settings) -> MemberList:
     from connector.cli.members import scrape  # StitchConnector.list_members, the one read path
 
-    settings.require_credentials()
+    common.require_credentials_unless_saved(settings)
     return scrape(settings, progress=True)
 
 

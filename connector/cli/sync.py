@@ -92,7 +92,7 @@ def sync(
     settings: Settings | None = None
     try:
         settings = common.settings_from(headless=False if headed else None)
-        settings.require_credentials()
+        common.require_credentials_unless_saved(settings)
         result, roster = _sync(settings, export, max_drop, accept_drop, keep, progress=not as_json)
     except (Exception, KeyboardInterrupt) as exc:
         if metrics_file is not None:
