@@ -7,6 +7,7 @@ value is masked wherever it appears, and values under secret-looking keys are ma
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import sys
@@ -28,12 +29,23 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def secret_forms(value: str) -> set[str]:
+    """The ways a secret shows up in text: as is, HTML-, URL- and JSON-escaped. Very short
+    values give none: masking them would mask ordinary words."""
+    if len(value) < 4:
+        return set()
+    return {
+        value,
+        html.escape(value),
+        urllib.parse.quote(value, safe=""),
+        json.dumps(value)[1:-1],
+    }
+
+
 def register_secrets(*values: str) -> None:
-    """Mask these strings (and their HTML- and URL-escaped forms) in every later log line and
-    saved page. Very short values are ignored: they would mask ordinary words."""
+    """Mask these strings, in every form, in every later log line and saved page."""
     for value in values:
-        if value and len(value) >= 4:
-            _secrets.update({value, html.escape(value), urllib.parse.quote(value, safe="")})
+        _secrets.update(secret_forms(value))
 
 
 def first_line(message: str) -> str:

@@ -8,10 +8,8 @@ and the configured secrets replaced, in raw, URL-encoded and JSON-escaped forms.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import urllib.parse
 import zipfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,23 +18,16 @@ from typing import Literal
 
 from playwright.async_api import BrowserContext, Page, Request, Response
 
-from connector.logs import MASK, get_logger, redact_text
+from connector.logs import MASK, get_logger, redact_text, secret_forms
 
 log = get_logger(__name__)
 
 TraceMode = Literal["on", "retain-on-failure", "off"]
 
 
-def _forms(secret: str) -> set[bytes]:
-    return {
-        form.encode()
-        for form in (secret, urllib.parse.quote(secret, safe=""), json.dumps(secret)[1:-1])
-    }
-
-
 def scrub_zip(path: Path, secrets: list[str]) -> None:
     """Rewrite a trace zip with every form of every secret replaced by a mask."""
-    forms = sorted({f for s in secrets if len(s) >= 4 for f in _forms(s)}, key=len, reverse=True)
+    forms = sorted({f.encode() for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
     tmp = path.with_suffix(".scrubbing")
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
