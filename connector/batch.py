@@ -63,7 +63,11 @@ class PlanRunner:
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
         config = self.settings.policy()
-        targets = policy.decide([t.email for t in plan.targets], roster, config)
+        asked = {t.email: t.request_id for t in plan.targets}
+        targets = [
+            t.model_copy(update={"request_id": asked.get(t.email)})
+            for t in policy.decide(list(asked), roster, config)
+        ]
         policy.check_batch(
             targets,
             roster,
@@ -113,7 +117,7 @@ class PlanRunner:
             outcomes.append(outcome)
             audit.append(
                 run_id=self.run_id,
-                request_id=plan.request_id,
+                request_id=target.request_id or plan.request_id,
                 actor=actor,
                 target=target.email,
                 action=target.action.value if target.action else None,

@@ -113,14 +113,73 @@ async def _block_heavy_resources(route: Route) -> None:
         await route.fallback()
 
 
-class BrowserSession:
-    """One browser, one context, one page. Use as an async context manager."""
+class SharedBrowser:
+    """One running Chromium that many BrowserSessions use in turn (the service's worker), so
+    each run gets a fresh context without a new launch. Use as an async context manager."""
 
-    def __init__(self, settings: Settings, *, reuse_session: bool = True) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pw_manager: Any = None
+        self._browser: Browser | None = None
+        self.choice: BrowserChoice | None = None
+
+    @property
+    def browser(self) -> Browser:
+        assert self._browser is not None, "SharedBrowser used outside 'async with'"
+        return self._browser
+
+    async def __aenter__(self) -> SharedBrowser:
+        self._pw_manager = async_playwright()
+        pw = await self._pw_manager.__aenter__()
+        try:
+            self._browser, self.choice = await _launch(pw, self.settings)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._browser is not None:
+            try:
+                await self._browser.close()
+            except Exception as err:  # closing must not hide the real error
+                log.warning("browser.close_failed", error=str(err))
+            self._browser = None
+        if self._pw_manager is not None:
+            await self._pw_manager.__aexit__(None, None, None)
+            self._pw_manager = None
+
+
+async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserChoice]:
+    choice = find_browser(settings.browser_path, pw.chromium.executable_path)
+    log.info("browser.launch", source=choice.source, path=str(choice.path or ""))
+    devtools = ["--auto-open-devtools-for-tabs"] if settings.devtools else []
+    browser = await pw.chromium.launch(
+        executable_path=str(choice.path) if choice.path else None,
+        headless=settings.headless and not settings.devtools,
+        args=[*CHROMIUM_ARGS, *devtools],
+        slow_mo=settings.slow_mo_ms,
+    )
+    return browser, choice
+
+
+class BrowserSession:
+    """One browser context and its page. Use as an async context manager.
+
+    It launches its own browser, or uses a SharedBrowser's (which it then leaves running).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        reuse_session: bool = True,
+        shared: SharedBrowser | None = None,
+    ) -> None:
         self.settings = settings
         self.reuse_session = reuse_session
+        self._shared = shared
         self._pw_manager: Any = None
-        self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._context: BrowserContext | None = None
         self._page: Page | None = None
@@ -128,27 +187,23 @@ class BrowserSession:
         self.page_log: PageLog | None = None
 
     async def __aenter__(self) -> BrowserSession:
-        self._pw_manager = async_playwright()
-        self._pw = await self._pw_manager.__aenter__()
         try:
-            await self._start(self._pw)
+            if self._shared is not None:
+                self.choice = self._shared.choice
+                await self._open_context(self._shared.browser)
+            else:
+                self._pw_manager = async_playwright()
+                pw = await self._pw_manager.__aenter__()
+                self._browser, self.choice = await _launch(pw, self.settings)
+                await self._open_context(self._browser)
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
         return self
 
-    async def _start(self, pw: Playwright) -> None:
-        self.choice = find_browser(self.settings.browser_path, pw.chromium.executable_path)
-        log.info("browser.launch", source=self.choice.source, path=str(self.choice.path or ""))
-        devtools = ["--auto-open-devtools-for-tabs"] if self.settings.devtools else []
-        self._browser = await pw.chromium.launch(
-            executable_path=str(self.choice.path) if self.choice.path else None,
-            headless=self.settings.headless and not self.settings.devtools,
-            args=[*CHROMIUM_ARGS, *devtools],
-            slow_mo=self.settings.slow_mo_ms,
-        )
+    async def _open_context(self, browser: Browser) -> None:
         saved = usable_saved_session(self.settings) if self.reuse_session else None
-        self._context = await self._browser.new_context(
+        self._context = await browser.new_context(
             storage_state=str(saved) if saved else None,
             viewport={"width": 1280, "height": 900},
             locale="en-US",
@@ -186,4 +241,4 @@ class BrowserSession:
         self._context = self._browser = self._page = None
         if self._pw_manager is not None:
             await self._pw_manager.__aexit__(None, None, None)
-            self._pw_manager = self._pw = None
+            self._pw_manager = None

@@ -7,7 +7,7 @@ async with StitchConnector(settings) as stitch:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from connector import policy
 from connector.actions import StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.batch import PlanRunner
-from connector.browser import BrowserSession, write_private_json
+from connector.browser import BrowserSession, SharedBrowser, write_private_json
 from connector.doctor import Doctor, DoctorReport, ElementCheck
 from connector.errors import (
     ConfigError,
@@ -34,7 +34,15 @@ from connector.errors import (
 from connector.lock import WriteLock
 from connector.logs import configure as configure_logs
 from connector.logs import first_line, get_logger, new_run_id, register_secrets
-from connector.models import LoginReport, MemberList, Outcome, OutcomeStatus, Plan, Progress
+from connector.models import (
+    Account,
+    LoginReport,
+    MemberList,
+    Outcome,
+    OutcomeStatus,
+    Plan,
+    Progress,
+)
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.members import MembersView
@@ -64,9 +72,11 @@ class StitchConnector:
         command: str = "StitchConnector",
         step: StepPrompt | None = None,
         reuse_session: bool = True,
+        browser: SharedBrowser | None = None,
     ) -> None:
         """`trace` is the default when STITCH_TRACE is unset; `command` names the run in its
-        failure bundle."""
+        failure bundle; `browser`: run in a new context of this running browser (the service's
+        worker) instead of launching one."""
         self.settings = settings
         self.run_id = run_id or new_run_id()
         self.selectors = selectors or load_selectors(settings.selectors_path)
@@ -74,7 +84,8 @@ class StitchConnector:
         self._on_progress = on_progress
         self._observer = observer
         self._previous_count = _read_previous_count(settings)
-        self._session = BrowserSession(settings, reuse_session=reuse_session)
+        self._session = BrowserSession(settings, reuse_session=reuse_session, shared=browser)
+        self.last_roster: MemberList | None = None  # the newest full read, for the caller
         self._trace_mode: TraceMode = settings.trace or trace
         self._command = command
         self._step = step
@@ -189,7 +200,17 @@ class StitchConnector:
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
         self._remember_roster_size(roster)
+        self.last_roster = roster
         return roster
+
+    async def check_session(self) -> Account:
+        """Open Members (signing in if the saved session has ended) and name the account:
+        the service's readiness check. Reads no roster."""
+        async with self._typed_browser_errors():
+            await self._nav.open_members(self._nav.remembered_members_url())
+            account = await self._nav.account()
+            self._nav.remember_members_url(account)
+            return account
 
     async def login_interactive(
         self,
@@ -272,9 +293,19 @@ class StitchConnector:
         return self._plan_on(roster, emails, reason=reason, request_id=request_id)
 
     def _plan_on(
-        self, roster: MemberList, emails: list[str], *, reason: str | None, request_id: str | None
+        self,
+        roster: MemberList,
+        emails: list[str],
+        *,
+        reason: str | None,
+        request_id: str | None,
+        request_ids: Mapping[str, str] | None = None,
     ) -> Plan:
         targets = policy.decide(emails, roster, self.settings.policy())
+        if request_ids:
+            targets = [
+                t.model_copy(update={"request_id": request_ids.get(t.email)}) for t in targets
+            ]
         return Plan(
             created_at=datetime.now(UTC),
             base_url=self.settings.base_url,
@@ -295,12 +326,18 @@ class StitchConnector:
         request_id: str | None = None,
         actor: str = "api",
         override_budget: bool = False,
+        request_ids: Mapping[str, str] | None = None,
     ) -> list[Outcome]:
-        """Plan and apply in one step. One Outcome per distinct email, in request order."""
+        """Plan and apply in one step. One Outcome per distinct email, in request order.
+
+        `request_ids` gives single emails their own request id in the audit trail (the service
+        batches several jobs into one run)."""
         policy.requested_emails(emails)  # bad input fails before the browser does anything
-        roster = await self.list_members()
-        plan = self._plan_on(roster, emails, reason=reason, request_id=request_id)
         if dry_run:
+            roster = await self.list_members()
+            plan = self._plan_on(
+                roster, emails, reason=reason, request_id=request_id, request_ids=request_ids
+            )
             policy.check_batch(
                 plan.targets,
                 roster,
@@ -318,41 +355,57 @@ class StitchConnector:
                 )
                 for t in plan.targets
             ]
-        return await self.apply(plan, actor=actor, override_budget=override_budget, roster=roster)
+        # The lock first: every guard must see the roster as it is while nobody else writes.
+        with self._write_lock(actor):
+            roster = await self.list_members()
+            plan = self._plan_on(
+                roster, emails, reason=reason, request_id=request_id, request_ids=request_ids
+            )
+            return await self._apply_locked(plan, actor, override_budget, roster)
 
     async def apply(
-        self,
-        plan: Plan,
-        *,
-        actor: str = "api",
-        override_budget: bool = False,
-        roster: MemberList | None = None,
+        self, plan: Plan, *, actor: str = "api", override_budget: bool = False
     ) -> list[Outcome]:
         """Carry out a plan, if the roster is still the one it was made against.
 
         Every guard runs here, on a fresh roster, under the account's write lock.
         """
-        with WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id):
-            async with self._typed_browser_errors():
-                runner = PlanRunner(
-                    self._session.page,
-                    self.selectors,
-                    self.settings,
-                    self._nav,
-                    self.artifacts,
-                    run_id=self.run_id,
-                    read_roster=self._list_members,
-                    previous_count=self._previous_count,
-                    step=self._step,
-                )
-                return await runner.run(
-                    plan, actor=actor, override_budget=override_budget, roster=roster
-                )
+        with self._write_lock(actor):
+            return await self._apply_locked(plan, actor, override_budget, None)
 
-    def _remember_roster_size(self, roster: MemberList) -> None:
+    def _write_lock(self, actor: str) -> WriteLock:
+        return WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id)
+
+    async def _apply_locked(
+        self, plan: Plan, actor: str, override_budget: bool, roster: MemberList | None
+    ) -> list[Outcome]:
+        """`roster`: one read under this same lock, else a fresh read happens here."""
+        async with self._typed_browser_errors():
+            runner = PlanRunner(
+                self._session.page,
+                self.selectors,
+                self.settings,
+                self._nav,
+                self.artifacts,
+                run_id=self.run_id,
+                read_roster=self._list_members,
+                previous_count=self._previous_count,
+                step=self._step,
+            )
+            outcomes = await runner.run(
+                plan, actor=actor, override_budget=override_budget, roster=roster
+            )
+        proven = (OutcomeStatus.DEACTIVATED, OutcomeStatus.INVITATION_CANCELLED)
+        removed = sum(1 for o in outcomes if o.action is not None and o.status in proven)
+        if removed and self.last_roster is not None:
+            self._remember_roster_size(self.last_roster, removed=removed)
+        return outcomes
+
+    def _remember_roster_size(self, roster: MemberList, *, removed: int = 0) -> None:
         """The size the next write run's sanity check compares with; not lowered by a
-        suspicious drop (that is exactly what the check must keep seeing)."""
-        if self._previous_count and roster.count < self._previous_count / 2:
+        suspicious drop (that is exactly what the check must keep seeing). `removed`: members
+        this run proved it removed, which explain that much of a drop."""
+        if self._previous_count and roster.count < (self._previous_count - removed) / 2:
             return
         write_private_json(
             self.settings.last_roster_path,

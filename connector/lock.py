@@ -80,6 +80,20 @@ class WriteLock:
             f"since {holder.get('started_at')}, run {holder.get('run_id')})"
         )
 
+    @staticmethod
+    def holder(state_dir: Path) -> dict[str, object] | None:
+        """Who holds the lock now, or None when nobody alive does."""
+        try:
+            info = json.loads((state_dir / "write.lock").read_text(encoding="utf-8"))
+            pid, host = int(info["pid"]), str(info["host"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return {"unreadable": True}  # respected, as acquire() respects it
+        if host == socket.gethostname() and not _alive(pid):
+            return None
+        return dict(info)
+
     def release(self) -> None:
         if self._held:
             self.path.unlink(missing_ok=True)

@@ -134,6 +134,9 @@ class PlanTarget(BaseModel):
     action: Action | None = None
     rule: str | None = None
     member: Member | None = None
+    request_id: str | None = Field(
+        None, description="This target's own request (a batch of service jobs); else the plan's."
+    )
 
 
 class Plan(BaseModel):

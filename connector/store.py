@@ -7,20 +7,17 @@ the same transaction as its DDL. A file that is not a usable database is a Confi
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from connector.database import Database, to_text, transaction
 from connector.errors import ConfigError
 from connector.models import Account, Member, MemberList, Role, Status
 
 FILE_NAME = "snapshots.sqlite3"
-_BUSY_TIMEOUT_S = 10.0  # a second writer waits this long for the first one's transaction
 
 # MIGRATIONS[n] moves the schema from version n to n + 1. Never edit a released step: append one.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -91,17 +88,13 @@ class SnapshotStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():  # rosters hold names and emails: owner-only from the start
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        except OSError as exc:
-            raise ConfigError(f"snapshot database {path}: {exc.strerror or exc}") from None
-        with self._connect() as db:
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":  # e.g. a file system without shared memory
-                raise ConfigError(f"snapshot database {path}: cannot use WAL mode (got {mode})")
-            self._migrate(db)
+        self._db = Database(
+            path,
+            MIGRATIONS,
+            label="snapshot database",
+            hint="Move the file aside (the next sync starts a new history), or restore it "
+            "from a backup.",
+        )
 
     @classmethod
     def in_state_dir(cls, state_dir: Path) -> SnapshotStore:
@@ -111,13 +104,13 @@ class SnapshotStore:
 
     def save(self, roster: MemberList, *, connector_version: str) -> int:
         """Store `roster`; returns the new snapshot's id."""
-        with self._connect() as db, _transaction(db, immediate=True):
+        with self._db.connect() as db, transaction(db, immediate=True):
             cursor = db.execute(
                 "INSERT INTO snapshots (taken_at, client_id, company_name, fingerprint,"
                 " member_count, pages, source_url, selectors_version, connector_version)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _to_text(roster.scraped_at),
+                    to_text(roster.scraped_at),
                     roster.account.client_id,
                     roster.account.company_name,
                     roster.fingerprint,
@@ -153,7 +146,7 @@ class SnapshotStore:
         """Delete all but the newest `keep` snapshots; returns how many were deleted."""
         if keep < 1:
             raise ValueError(f"keep must be at least 1 (got {keep})")
-        with self._connect() as db, _transaction(db, immediate=True):
+        with self._db.connect() as db, transaction(db, immediate=True):
             old = [
                 row[0]
                 for row in db.execute(
@@ -167,17 +160,17 @@ class SnapshotStore:
 
     def latest_roster(self) -> MemberList | None:
         """The newest snapshot's roster, or None when nothing is stored yet."""
-        with self._connect() as db, _transaction(db):
+        with self._db.connect() as db, transaction(db):
             row = db.execute("SELECT max(id) FROM snapshots").fetchone()
             return None if row[0] is None else self._roster(db, int(row[0]))
 
     def get(self, snapshot_id: int) -> MemberList:
-        with self._connect() as db, _transaction(db):
+        with self._db.connect() as db, transaction(db):
             return self._roster(db, snapshot_id)
 
     def history(self, limit: int) -> list[SnapshotInfo]:
         """The newest `limit` snapshots, newest first."""
-        with self._connect() as db:
+        with self._db.connect() as db:
             rows = db.execute(
                 f"SELECT {_INFO_COLUMNS} FROM snapshots ORDER BY id DESC LIMIT ?",  # noqa: S608
                 (max(limit, 0),),
@@ -185,7 +178,7 @@ class SnapshotStore:
         return [self._info(row) for row in rows]
 
     def info(self, snapshot_id: int) -> SnapshotInfo:
-        with self._connect() as db:
+        with self._db.connect() as db:
             row = db.execute(
                 f"SELECT {_INFO_COLUMNS} FROM snapshots WHERE id = ?",  # noqa: S608
                 (snapshot_id,),
@@ -195,37 +188,6 @@ class SnapshotStore:
         return self._info(row)
 
     # ------------------------------------------------------------------ internals
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode (transactions are explicit); any database failure
-        becomes a ConfigError that names the file."""
-        try:
-            with closing(
-                sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-            ) as db:
-                db.execute("PRAGMA foreign_keys = ON")
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"snapshot database {self.path} is unusable: {exc}",
-                hint="Move the file aside (the next sync starts a new history), or restore it "
-                "from a backup.",
-            ) from None
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        with _transaction(db, immediate=True):  # two processes never migrate at once
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise ConfigError(
-                    f"snapshot database {self.path} has schema version {version}; this connector "
-                    f"knows up to {SCHEMA_VERSION}",
-                    hint="Upgrade stitch-connector, or point STITCH_STATE_DIR elsewhere.",
-                )
-            for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step]:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {step + 1}")
 
     def _roster(self, db: sqlite3.Connection, snapshot_id: int) -> MemberList:
         head = db.execute(
@@ -273,23 +235,3 @@ class SnapshotStore:
             f"no snapshot {snapshot_id} in {self.path}",
             hint="`stitch-connector history` lists the stored snapshots and their ids.",
         )
-
-
-@contextmanager
-def _transaction(db: sqlite3.Connection, *, immediate: bool = False) -> Iterator[None]:
-    """BEGIN ... COMMIT, or ROLLBACK on any error. IMMEDIATE takes the write lock up front, so a
-    writer waits for another writer at BEGIN instead of failing halfway through."""
-    db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-    try:
-        yield
-    except BaseException:
-        if db.in_transaction:  # SQLite may already have rolled back (e.g. a full disk)
-            db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def _to_text(moment: datetime) -> str:
-    """ISO 8601 in UTC: sorts as text, and reads back aware."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat()

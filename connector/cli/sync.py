@@ -16,8 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector import __version__
-from connector.changes import Change, ChangeKind, confidence_problem, count_by_kind, diff
+from connector.changes import Change, ChangeKind, count_by_kind, diff
 from connector.cli import common, render
 from connector.cli.members import scrape
 from connector.errors import ConfidenceGate, ConfigError
@@ -25,19 +24,9 @@ from connector.logs import get_logger, new_run_id
 from connector.models import MemberList
 from connector.settings import Settings
 from connector.store import SnapshotInfo, SnapshotStore
+from connector.sync import SyncReport, store_roster
 
 log = get_logger(__name__)
-
-
-class SyncReport(BaseModel):
-    """What `sync --json` prints."""
-
-    snapshot: SnapshotInfo
-    previous: SnapshotInfo | None
-    changes: list[Change]
-    accepted_drop: str | None = None  # the gate's finding that --accept-drop overrode
-    pruned: int = 0
-    exported: list[str] = []
 
 
 class DiffReport(BaseModel):
@@ -187,44 +176,16 @@ def _sync(
     run_id = new_run_id()
     common.start_logging(run_id)
     roster = scrape(settings, progress=progress, run_id=run_id)
-    newest = store.history(1)
-    previous_info = newest[0] if newest else None
-    previous = store.get(previous_info.id) if previous_info else None
-    if previous is not None and previous.account.client_id != roster.account.client_id:
-        raise ConfigError(
-            f"the snapshots in {store.path} are of account {previous.account.client_id}, "
-            f"this is account {roster.account.client_id}",
-            hint="Use one STITCH_STATE_DIR per Stitch account.",
-        )
-    problem = confidence_problem(previous, roster, max_drop=max_drop) if previous else None
-    if problem and not accept_drop:
-        evidence = settings.runs_dir / run_id / "rejected-roster.json"
-        _write_private(evidence, render.to_json(roster))
-        log.warning("sync.confidence_gate", problem=problem, evidence=str(evidence))
-        raise ConfidenceGate(
-            f"not stored: {problem}. This is far likelier UI drift than a mass exodus",
-            artifacts=[evidence],
-        )
-    snapshot_id = store.save(roster, connector_version=__version__)
-    pruned = store.prune(keep) if keep is not None else 0
-    exported = _export(roster, export) if export is not None else []
-    changes = diff(previous, roster) if previous is not None else []
-    log.info(
-        "sync.stored",
-        snapshot_id=snapshot_id,
-        count=roster.count,
-        changes=len(changes),
-        pruned=pruned,
-        accepted_drop=problem,
+    report = store_roster(
+        store,
+        roster,
+        evidence_dir=settings.runs_dir / run_id,
+        max_drop=max_drop,
+        accept_drop=accept_drop,
+        keep=keep,
     )
-    report = SyncReport(
-        snapshot=store.info(snapshot_id),
-        previous=previous_info,
-        changes=changes,
-        accepted_drop=problem,
-        pruned=pruned,
-        exported=[str(p) for p in exported],
-    )
+    if export is not None:
+        report = report.model_copy(update={"exported": [str(p) for p in _export(roster, export)]})
     return report, roster
 
 
@@ -297,13 +258,6 @@ def _replace(path: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 _LABELS = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterator
 import uvicorn
 from starlette.applications import Starlette
 
-from connector.errors import ConfigError
+from connector.listen import bind, url
 from connector.sandbox.app import Origins, create_app_origin, create_login_origin
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.roster import GENERAL_USER, Role, Status, login_member
@@ -82,34 +81,6 @@ class RunningSandbox:
         return f"RunningSandbox(app_url={self.app_url!r}, login_url={self.login_url!r})"
 
 
-def _bind(host: str, port: int, what: str) -> socket.socket:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ConfigError(f"sandbox {what} host {host!r} does not resolve: {exc}") from exc
-    # Prefer IPv4: "localhost" must answer on 127.0.0.1, where browsers and httpx try first.
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)
-    family, kind, proto, _, address = infos[0]
-    # proto must be IPPROTO_TCP (not 0): asyncio only sets TCP_NODELAY on such sockets, and
-    # without it every keep-alive response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"sandbox {what} cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _url(host: str, sock: socket.socket) -> str:
-    port = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
-
-
 def _config(app: Starlette) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -125,13 +96,13 @@ def _config(app: Starlette) -> uvicorn.Config:
 def running_sandbox(options: SandboxOptions) -> Iterator[RunningSandbox]:
     """Start both origins on their ports (free ones for port 0) and stop them on exit."""
     state = SandboxState(options)  # loads the roster first: a bad file fails before any socket
-    app_sock = _bind(options.host, options.app_port, "app origin")
+    app_sock = bind(options.host, options.app_port, "sandbox app origin")
     try:
-        login_sock = _bind(LOGIN_HOST, options.login_port, "login origin")
+        login_sock = bind(LOGIN_HOST, options.login_port, "sandbox login origin")
     except BaseException:
         app_sock.close()
         raise
-    origins = Origins(app_url=_url(options.host, app_sock), login_url=_url(LOGIN_HOST, login_sock))
+    origins = Origins(app_url=url(options.host, app_sock), login_url=url(LOGIN_HOST, login_sock))
     servers = [
         uvicorn.Server(_config(create_app_origin(state, origins))),
         uvicorn.Server(_config(create_login_origin(state, origins))),
