@@ -33,6 +33,9 @@ _EXPORTS = {
     "TransientFailure": "connector.errors",
     "ExitCode": "connector.errors",
     "list_members": "connector.sync_api",
+    "offboard": "connector.offboard",
+    "offboard_async": "connector.offboard",
+    "IdempotencyConflict": "connector.errors",
 }
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "ConnectorError",
     "ExitCode",
     "HumanNeeded",
+    "IdempotencyConflict",
     "Member",
     "MemberList",
     "Outcome",
@@ -58,6 +62,8 @@ __all__ = [
     "__version__",
     "list_members",
     "load_settings",
+    "offboard",
+    "offboard_async",
 ]
 
 if TYPE_CHECKING:
@@ -68,6 +74,7 @@ if TYPE_CHECKING:
         ConnectorError,
         ExitCode,
         HumanNeeded,
+        IdempotencyConflict,
         PageNotRecognised,
         SessionExpired,
         TransientFailure,
@@ -83,6 +90,7 @@ if TYPE_CHECKING:
         Role,
         Status,
     )
+    from connector.offboard import offboard, offboard_async
     from connector.settings import Settings, load_settings
     from connector.sync_api import list_members
 

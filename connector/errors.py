@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     OUTCOME_UNKNOWN = 13  # a click happened but nothing proved its effect: check by hand
     AUDIT_BROKEN = 14  # `audit verify` found an edited, missing or reordered record
     CONFIDENCE_GATE = 15  # a scrape lost too much of the last roster: not stored (likely drift)
+    IDEMPOTENCY_CONFLICT = 16  # a request id reused with a different request
 
 
 class ConnectorError(Exception):
@@ -150,3 +151,13 @@ class ConfidenceGate(ConnectorError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.artifacts: list[Path] = list(artifacts or [])
+
+
+class IdempotencyConflict(ConnectorError):
+    """A request id that was already used for a different request (HTTP 409)."""
+
+    exit_code = ExitCode.IDEMPOTENCY_CONFLICT
+    hint = (
+        "A request id names one request forever: retry with exactly the same fields, or use a "
+        "new request id for a new request."
+    )

@@ -19,7 +19,7 @@ from connector.policy import PolicyConfig
 DEFAULT_BASE_URL = "https://app.stitchdata.com"
 
 # Settings that may be given as STITCH_<NAME>_FILE (Docker and Kubernetes secrets).
-_FILE_BACKED = ("email", "password", "totp_secret")
+_FILE_BACKED = ("email", "password", "totp_secret", "service_tokens", "callback_secret")
 
 
 def default_state_dir() -> Path:
@@ -58,11 +58,25 @@ class Settings(BaseSettings):
     max_fraction: float = Field(0.2, ge=0.0, le=1.0)
     sso_enabled: bool = Field(False, description="Administrators are then SSO Admins: protected.")
     write_timeout_ms: int = Field(15_000, ge=500, le=600_000, description="Click to banner.")
+    max_drop: float = Field(
+        0.3, ge=0.0, le=1.0, description="Share of the last snapshot a new roster may lose."
+    )
+
+    # The HTTP service (README, "The offboarding service").
+    service_tokens: SecretStr | None = Field(
+        None, description="Bearer tokens, comma-separated, each `read:`, `write:` or bare (both)."
+    )
+    callback_secret: SecretStr | None = Field(None, description="HMAC key for signed callbacks.")
+    service_wait_s: float = Field(
+        60.0, gt=0, le=600, description="How long a SCIM write waits for its job to finish."
+    )
 
     # *_FILE variants, read once at load time.
     email_file: Path | None = None
     password_file: Path | None = None
     totp_secret_file: Path | None = None
+    service_tokens_file: Path | None = None
+    callback_secret_file: Path | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -81,6 +95,14 @@ class Settings(BaseSettings):
             value = value.split(",")
         if isinstance(value, list | tuple):
             return [str(v).strip().lower().lstrip("@") for v in value if str(v).strip()]
+        return value
+
+    @field_validator("service_tokens")
+    @classmethod
+    def _check_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        _parse_tokens(value.get_secret_value())  # raises, never echoing a token
         return value
 
     @field_validator("email")
@@ -166,8 +188,16 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value, for the log redactor and artifact checks."""
-        found = [s.get_secret_value() for s in (self.password, self.totp_secret) if s is not None]
+        held = (self.password, self.totp_secret, self.service_tokens, self.callback_secret)
+        found = [s.get_secret_value() for s in held if s is not None]
+        found += [token for _, token in self.tokens()]  # each alone, as a request carries it
         return [s for s in found if s]
+
+    def tokens(self) -> list[tuple[TokenScope, str]]:
+        """The service's bearer tokens with their scopes (validated at load)."""
+        if self.service_tokens is None:
+            return []
+        return _parse_tokens(self.service_tokens.get_secret_value())
 
     def require_credentials(self) -> tuple[str, SecretStr]:
         if not self.email:
@@ -182,6 +212,28 @@ class Settings(BaseSettings):
                 "for an SSO-only account, run `stitch-connector login --interactive` once.",
             )
         return self.email, self.password
+
+
+TokenScope = Literal["read", "write"]
+_MIN_TOKEN_LENGTH = 16
+
+
+def _parse_tokens(raw: str) -> list[tuple[TokenScope, str]]:
+    """`read:TOKEN`, `write:TOKEN` (write includes read) or a bare `TOKEN` (write)."""
+    parsed: list[tuple[TokenScope, str]] = []
+    for position, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
+        if not entry:
+            continue
+        scope, _, token = entry.partition(":") if ":" in entry else ("write", "", entry)
+        if scope not in ("read", "write"):
+            raise ValueError(f"token {position}: the scope must be read: or write:")
+        if len(token) < _MIN_TOKEN_LENGTH or any(ch.isspace() for ch in token):
+            raise ValueError(
+                f"token {position} must be at least {_MIN_TOKEN_LENGTH} characters, no spaces "
+                "(e.g. `openssl rand -hex 32`)"
+            )
+        parsed.append(("read" if scope == "read" else "write", token))
+    return parsed
 
 
 def load_settings(**overrides: Any) -> Settings:

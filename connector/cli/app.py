@@ -27,6 +27,7 @@ from connector.cli import (
     reconcile,
     record,
     sandbox,
+    serve,
     writes,
 )
 from connector.cli import sync as sync_cli
@@ -44,7 +45,8 @@ app = typer.Typer(
         "(SSO/MFA), 6 session expired, 7 page not recognised (UI drift), 8 Stitch kept failing, "
         "9 refused by policy, 10 another write run holds the lock, 11 stale plan, "
         "12 a removal failed, 13 outcome unknown (check by hand), 14 audit trail broken, "
-        "15 confidence gate (a sync lost too much of the roster: likely UI drift)."
+        "15 confidence gate (a sync lost too much of the roster: likely UI drift), "
+        "16 a request id reused for a different request."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -106,6 +108,7 @@ app.command("doctor")(doctor.doctor)
 app.command("sync")(sync_cli.sync)
 app.command("history")(sync_cli.history)
 app.command("diff")(sync_cli.diff_command)
+app.command("serve")(serve.serve)
 
 
 def _fail(message: str, hint: str, code: int) -> NoReturn:

@@ -1,0 +1,86 @@
+"""`stitch-connector serve`: the offboarding service (HTTP API and SCIM 2.0) for orchestrators."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from connector.cli import common
+from connector.logs import new_run_id
+
+
+def serve(
+    host: str = typer.Option(
+        "127.0.0.1", help="Address to listen on. Loopback by default; anything else is exposed."
+    ),
+    port: int = typer.Option(8080, help="Port (0: any free port; the URL is printed)."),
+    sync_every: float | None = typer.Option(
+        None,
+        "--sync-every",
+        metavar="SECONDS",
+        min=60,
+        help="Also read and store the roster this often (SCIM reads serve the latest one). "
+        "Default: only at start when none is stored, and on POST /v1/sync.",
+    ),
+    grace: float = typer.Option(
+        30.0,
+        min=1,
+        help="On SIGTERM, give the removal in progress this long to finish; past it, the run "
+        "is abandoned and verified on a fresh read at the next start.",
+    ),
+) -> None:
+    """Serve the offboarding API and a SCIM 2.0 endpoint for this Stitch account.
+
+    Every write goes through the same guarded path as `deactivate`: policy on a fresh roster,
+    the budget, the write lock, proven removals and the audit trail. Jobs are kept in
+    <state dir>/service.sqlite3, so a restart loses nothing.
+
+    Needs STITCH_SERVICE_TOKENS (or _FILE): comma-separated bearer tokens, each `read:TOKEN`,
+    `write:TOKEN` or a bare TOKEN (write). Signed callbacks need STITCH_CALLBACK_SECRET.
+    Examples:
+
+      STITCH_SERVICE_TOKENS=write:$(openssl rand -hex 32) stitch-connector serve
+
+      curl -H "Authorization: Bearer $TOKEN" -d '{"email": "leaver@example.com",
+      "request_id": "HR-4711", "requested_by": "airflow"}' -H 'Content-Type: application/json'
+      http://127.0.0.1:8080/v1/offboardings
+
+    OpenAPI: /docs and /openapi.json. SCIM base URL: /scim/v2.
+    """
+    import uvicorn  # the web stack loads here, not at --help
+
+    from connector.listen import bind, is_loopback, url
+    from connector.service.api import create_app
+
+    run_id = new_run_id()
+    common.start_logging(run_id)
+    settings = common.settings_from()
+    common.require_credentials_unless_saved(settings)
+    app = create_app(settings, sync_every_s=sync_every, grace_s=grace)
+    sock = bind(host, port, "the service")
+    where = url(host, sock)
+    if not is_loopback(host):
+        common.stderr.print(
+            f"warning: listening on {host}, not loopback: put TLS in front of it",
+            highlight=False,
+            markup=False,
+        )
+    # One plain line that scripts (and the tests) read the URL from; port 0 picks a free port.
+    print(
+        f"stitch-connector service: {where}  (OpenAPI {where}/docs, SCIM {where}/scim/v2)",
+        file=sys.stderr,
+        flush=True,
+    )
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=int(grace) + 5,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

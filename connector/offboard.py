@@ -1,0 +1,96 @@
+"""The one-call offboarding helper for orchestrators (Airflow, Prefect, a script).
+
+    from connector import offboard
+    outcome = offboard("leaver@example.com", request_id="HR-4711", requested_by="airflow")
+
+Idempotent by request id, like POST /v1/offboardings, and through the same job store: a retry
+with the same request id returns the first call's outcome without touching Stitch again; the same
+id for a different request raises IdempotencyConflict. A job a crashed call left behind is
+picked up again and verified on a fresh read before anything is clicked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from connector.errors import TransientFailure
+from connector.lock import WriteLock
+from connector.models import Outcome
+from connector.service.jobs import JobStatus, JobStore, OffboardingRequest
+from connector.service.worker import Worker
+from connector.settings import Settings, load_settings
+from connector.store import SnapshotStore
+
+_POLL_S = 1.0  # while another process (the service) carries the job out
+_ORPHANED_AFTER_S = 120.0  # `running`, and no live process holds the write lock
+
+
+async def offboard_async(
+    email: str,
+    *,
+    request_id: str,
+    requested_by: str = "python",
+    reason: str | None = None,
+    settings: Settings | None = None,
+    timeout_s: float = 600.0,
+) -> Outcome:
+    """Remove `email` from Stitch and return the proven Outcome (see `offboard`)."""
+    settings = settings or load_settings()
+    request = OffboardingRequest(
+        email=email, request_id=request_id, requested_by=requested_by, reason=reason
+    )
+    jobs = JobStore.in_state_dir(settings.state_dir)
+    job, _ = jobs.submit(request, source="python")
+    worker = Worker(
+        settings, jobs, SnapshotStore.in_state_dir(settings.state_dir), shared_browser=False
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        current = jobs.get(job.id)
+        assert current is not None
+        if current.status.finished:
+            assert current.outcome is not None
+            return current.outcome
+        if current.status is JobStatus.QUEUED:
+            await worker.run_once(only=job.id)
+            continue
+        if _orphaned(settings, current.updated_at.timestamp()):
+            jobs.requeue([job.id], "interrupted: verified on a fresh read before resuming")
+            continue
+        if time.monotonic() > deadline:
+            raise TransientFailure(
+                f"job {job.id} for request {request_id!r} is still running in another process",
+                hint="Call again with the same request id later: it returns the job's outcome.",
+            )
+        await asyncio.sleep(_POLL_S)  # another process is on it: wait for its result
+
+
+def offboard(
+    email: str,
+    *,
+    request_id: str,
+    requested_by: str = "python",
+    reason: str | None = None,
+    settings: Settings | None = None,
+    timeout_s: float = 600.0,
+) -> Outcome:
+    """Remove `email` from Stitch: policy on a fresh roster, the budget, the write lock, a
+    proven removal and an audit record. Returns the typed Outcome; `outcome.status.ok` is
+    true for deactivated, invitation_cancelled and already_absent."""
+    return asyncio.run(
+        offboard_async(
+            email,
+            request_id=request_id,
+            requested_by=requested_by,
+            reason=reason,
+            settings=settings,
+            timeout_s=timeout_s,
+        )
+    )
+
+
+def _orphaned(settings: Settings, updated_at: float) -> bool:
+    return WriteLock.holder(settings.state_dir) is None and time.time() - updated_at > (
+        _ORPHANED_AFTER_S
+    )

@@ -1,0 +1,370 @@
+"""Offboarding jobs in SQLite: `<state_dir>/service.sqlite3`.
+
+A job is one person to remove, named by the caller's request id. The request id is the
+idempotency key: the same id with the same request finds the same job, with a different request it
+is a conflict. Jobs survive restarts; one left `running` by a crash is put back in the queue, and
+the removal path verifies on a fresh read before it clicks anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+
+from connector.database import Database, to_text, transaction
+from connector.errors import IdempotencyConflict
+from connector.models import Email, Member, Outcome, OutcomeStatus
+
+FILE_NAME = "service.sqlite3"
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 0 -> 1
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL UNIQUE,
+            body_hash TEXT NOT NULL,
+            email TEXT NOT NULL,
+            reason TEXT,
+            requested_by TEXT NOT NULL,
+            callback_url TEXT,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            outcome TEXT,
+            run_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT,
+            callback_status TEXT,
+            callback_attempts INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
+        "CREATE INDEX jobs_by_email ON jobs (email, created_at)",
+        # SCIM: members this service removed, so the IdP still finds them (active false) after
+        # the row has left Stitch's list; `deleted` ones answer 404 (RFC 7644 §3.6).
+        """CREATE TABLE removed_users (
+            email TEXT PRIMARY KEY,
+            client_id INTEGER NOT NULL,
+            member TEXT NOT NULL,
+            deleted INTEGER NOT NULL,
+            removed_at TEXT NOT NULL
+        )""",
+    ),
+)
+
+RequestId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^\S+$")
+]
+Source = Literal["api", "scim", "python"]
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # deactivated, invitation cancelled, or already absent: all proven
+    REFUSED = "refused"  # a policy said no; the outcome names the rule
+    FAILED = "failed"  # nothing changed, as far as a fresh read shows
+    UNKNOWN = "unknown"  # a click happened and nothing proved its effect: check by hand
+
+    @property
+    def finished(self) -> bool:
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> JobStatus:
+        if outcome.status.ok:
+            return cls.SUCCEEDED
+        if outcome.status is OutcomeStatus.REFUSED:
+            return cls.REFUSED
+        if outcome.status is OutcomeStatus.UNKNOWN:
+            return cls.UNKNOWN
+        return cls.FAILED
+
+
+class OffboardingRequest(BaseModel):
+    """POST /v1/offboardings: remove this person from Stitch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: Email
+    request_id: RequestId = Field(
+        description="Your id for this request: the idempotency key. Retry with the same one."
+    )
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    requested_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ] = Field(description="Who asks: a system or a person; kept in the job and the audit trail.")
+    callback_url: AnyHttpUrl | None = Field(
+        None, description="POSTed the finished job, signed with HMAC-SHA256 (X-Stitch-Signature)."
+    )
+
+    def body_hash(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    GAVE_UP = "gave_up"
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    request_id: str
+    email: Email
+    reason: str | None
+    requested_by: str
+    callback_url: str | None
+    source: Source
+    status: JobStatus
+    outcome: Outcome | None = Field(None, description="Set once the job has finished.")
+    run_id: str | None = Field(None, description="The run that carried it out: runs/<run_id>/.")
+    attempts: int
+    note: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    callback_status: CallbackStatus | None = None
+    callback_attempts: int = 0
+
+
+_COLUMNS = (
+    "id, request_id, email, reason, requested_by, callback_url, source, status, outcome, run_id,"
+    " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts"
+)
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = Database(
+            path,
+            MIGRATIONS,
+            label="job database",
+            hint="Stop the service, move the file aside (queued jobs in it are lost: their "
+            "callers will retry), and start it again.",
+        )
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> JobStore:
+        return cls(state_dir / FILE_NAME)
+
+    # ------------------------------------------------------------------ the queue
+
+    def submit(self, request: OffboardingRequest, *, source: Source) -> tuple[Job, bool]:
+        """(the job, whether it is new). The same request id with another request raises."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            row = db.execute(
+                f"SELECT body_hash, {_COLUMNS} FROM jobs WHERE request_id = ?",  # noqa: S608
+                (request.request_id,),
+            ).fetchone()
+            if row is not None:
+                if row[0] != request.body_hash():
+                    raise IdempotencyConflict(
+                        f"request id {request.request_id!r} was already used for a different "
+                        f"request (job {row[1]})"
+                    )
+                return _job(row[1:]), False
+            job_id = uuid.uuid4().hex
+            db.execute(
+                "INSERT INTO jobs (id, request_id, body_hash, email, reason, requested_by,"
+                " callback_url, source, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    request.request_id,
+                    request.body_hash(),
+                    request.email,
+                    request.reason,
+                    request.requested_by,
+                    str(request.callback_url) if request.callback_url else None,
+                    source,
+                    JobStatus.QUEUED.value,
+                    now,
+                    now,
+                ),
+            )
+            return self._get(db, job_id), True
+
+    def claim(self, limit: int, run_id: str, *, only: str | None = None) -> list[Job]:
+        """Take up to `limit` queued jobs (or just job `only`, if queued), oldest first, and
+        mark them running in `run_id`. Atomic: two processes never claim the same job."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE status = ? AND (? IS NULL OR id = ?)"
+                    " ORDER BY created_at, rowid LIMIT ?",
+                    (JobStatus.QUEUED.value, only, only, max(limit, 0)),
+                )
+            ]
+            db.executemany(
+                "UPDATE jobs SET status = ?, run_id = ?, attempts = attempts + 1,"
+                " updated_at = ? WHERE id = ?",
+                [(JobStatus.RUNNING.value, run_id, now, i) for i in ids],
+            )
+            return [self._get(db, i) for i in ids]
+
+    def finish(self, job_id: str, outcome: Outcome, *, note: str | None = None) -> Job:
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            callback = db.execute(
+                "SELECT callback_url FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            db.execute(
+                "UPDATE jobs SET status = ?, outcome = ?, note = coalesce(?, note),"
+                " updated_at = ?, finished_at = ?, callback_status = ? WHERE id = ?",
+                (
+                    JobStatus.of(outcome).value,
+                    outcome.model_dump_json(),
+                    note,
+                    now,
+                    now,
+                    CallbackStatus.PENDING.value if callback and callback[0] else None,
+                    job_id,
+                ),
+            )
+            return self._get(db, job_id)
+
+    def requeue(self, job_ids: list[str], note: str) -> None:
+        """Put running jobs back in the queue (a batch that stopped before it decided them)."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.executemany(
+                "UPDATE jobs SET status = ?, note = ?, updated_at = ? WHERE id = ? AND status = ?",
+                [(JobStatus.QUEUED.value, note, now, i, JobStatus.RUNNING.value) for i in job_ids],
+            )
+
+    def recover_interrupted(self) -> int:
+        """At start-up: jobs a previous process left running go back to the queue. The removal
+        path re-reads the roster before any click, so each is verified before it is resumed."""
+        with self._db.connect() as db:
+            ids = [
+                r[0]
+                for r in db.execute("SELECT id FROM jobs WHERE status = ?", (JobStatus.RUNNING,))
+            ]
+        self.requeue(ids, "interrupted by a restart: verified on a fresh read before resuming")
+        return len(ids)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, job_id: str) -> Job | None:
+        with self._db.connect() as db:
+            return self._find(db, job_id)
+
+    def unfinished_for(self, email: str) -> Job | None:
+        """The oldest queued or running job for this email (SCIM waits on it, not a new one)."""
+        with self._db.connect() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE email = ? AND status IN (?, ?)"  # noqa: S608
+                " ORDER BY created_at LIMIT 1",
+                (email, JobStatus.QUEUED.value, JobStatus.RUNNING.value),
+            ).fetchone()
+        return _job(row) if row else None
+
+    def count(self, status: JobStatus) -> int:
+        with self._db.connect() as db:
+            return int(
+                db.execute("SELECT count(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0]
+            )
+
+    def counts(self) -> dict[JobStatus, int]:
+        with self._db.connect() as db:
+            rows = db.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
+        found = {JobStatus(r[0]): int(r[1]) for r in rows}
+        return {s: found.get(s, 0) for s in JobStatus}
+
+    # ------------------------------------------------------------------ callbacks
+
+    def callbacks_due(self) -> list[Job]:
+        with self._db.connect() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE callback_status = ?"  # noqa: S608
+                " ORDER BY finished_at",
+                (CallbackStatus.PENDING.value,),
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def callback_done(self, job_id: str, status: CallbackStatus, attempts: int) -> None:
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET callback_status = ?, callback_attempts = ? WHERE id = ?",
+                (status.value, attempts, job_id),
+            )
+
+    # ------------------------------------------------------------------ SCIM's removed users
+
+    def remember_removed(self, member: Member, client_id: int, *, deleted: bool) -> None:
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "INSERT INTO removed_users (email, client_id, member, deleted, removed_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET"
+                " member = excluded.member, deleted = max(deleted, excluded.deleted),"
+                " removed_at = excluded.removed_at",
+                (
+                    member.email,
+                    client_id,
+                    member.model_dump_json(),
+                    int(deleted),
+                    to_text(datetime.now(UTC)),
+                ),
+            )
+
+    def removed(self, client_id: int) -> dict[str, tuple[Member, bool]]:
+        """email -> (the member as last seen, whether it was deleted rather than deactivated)."""
+        with self._db.connect() as db:
+            rows = db.execute(
+                "SELECT email, member, deleted FROM removed_users WHERE client_id = ?",
+                (client_id,),
+            ).fetchall()
+        return {r[0]: (Member.model_validate_json(r[1]), bool(r[2])) for r in rows}
+
+    def forget_removed(self, emails: list[str]) -> None:
+        """Members seen active again in Stitch (re-invited by hand) are no longer removed."""
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.executemany("DELETE FROM removed_users WHERE email = ?", [(e,) for e in emails])
+
+    # ------------------------------------------------------------------ internals
+
+    def _find(self, db: sqlite3.Connection, job_id: str) -> Job | None:
+        query = f"SELECT {_COLUMNS} FROM jobs WHERE id = ?"  # noqa: S608
+        row = db.execute(query, (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def _get(self, db: sqlite3.Connection, job_id: str) -> Job:
+        job = self._find(db, job_id)
+        assert job is not None, job_id
+        return job
+
+
+def _job(row: tuple[object, ...]) -> Job:
+    fields = dict(zip(_COLUMNS.replace(" ", "").split(","), row, strict=True))
+    outcome = fields.pop("outcome")
+    return Job.model_validate(
+        {**fields, "outcome": Outcome.model_validate_json(str(outcome)) if outcome else None}
+    )
+
+
+def job_links(job: Job, runs_dir: Path) -> dict[str, object]:
+    """Where the caller finds the job and its evidence files (served by the API)."""
+    evidence = []
+    for name in job.outcome.evidence if job.outcome else []:
+        try:
+            evidence.append("/v1/evidence/" + Path(name).relative_to(runs_dir).as_posix())
+        except ValueError:  # not under runs/: not served
+            continue
+    return {"self": f"/v1/offboardings/{job.id}", "evidence": evidence}

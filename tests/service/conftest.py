@@ -1,0 +1,180 @@
+"""The offboarding service, run for real: `stitch-connector serve` in a subprocess on a free
+loopback port, pointed at an in-process sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connector.sandbox.server import RunningSandbox
+from tests.conftest import MakeSandbox
+
+WRITE_TOKEN = "write-token-0123456789abcdef"
+READ_TOKEN = "read-token-0123456789abcdef"
+CALLBACK_SECRET = "callback-secret-0123456789"
+_URL = re.compile(r"stitch-connector service: (http://\S+)")
+
+
+def person(
+    email: str, name: str | None, role: str = "General User", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "email": email,
+        "name": name,
+        "role": role,
+        "status": "active",
+        "invoice_admin": False,
+        **extra,
+    }
+
+
+TEAM = [
+    person("me@corp.com", "Morgan Me", "Administrator", is_login_user=True),
+    person("boss@corp.com", "Bo Boss", "Administrator"),
+    person("pay@corp.com", "Pat Pay", invoice_admin=True),
+    person("invitee@corp.com", None, status="pending"),
+    *[person(f"user{i}@corp.com", f"User {i}") for i in range(10)],
+]
+
+
+def team_box(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    people: list[dict[str, Any]] = TEAM,
+    **options: Any,
+) -> RunningSandbox:
+    roster = tmp_path / "team.json"
+    roster.write_text(json.dumps(people), encoding="utf-8")
+    return make_sandbox(members_file=roster, latency_ms=10, **options)
+
+
+def statuses(box: RunningSandbox) -> dict[str, str]:
+    return {m["email"]: m["status"] for m in box.state()["members"]}  # type: ignore[union-attr]
+
+
+def ok_writes(box: RunningSandbox) -> Counter[str]:
+    writes: list[dict[str, Any]] = box.state()["writes"]  # type: ignore[assignment]
+    return Counter(w["email"] for w in writes if w["outcome"] == "ok")
+
+
+def all_writes(box: RunningSandbox) -> list[dict[str, Any]]:
+    return list(box.state()["writes"])  # type: ignore[arg-type]
+
+
+@dataclass
+class RunningService:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    state_dir: Path
+    env: dict[str, str] = field(repr=False)
+
+    @property
+    def write(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {WRITE_TOKEN}"}
+
+    @property
+    def read(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {READ_TOKEN}"}
+
+    def client(self, token: str | None = WRITE_TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout)
+
+    def wait_job(self, job_id: str, timeout: float = 90) -> dict[str, Any]:
+        """Poll the job until it has finished (bounded)."""
+        deadline = time.monotonic() + timeout
+        with self.client(READ_TOKEN) as http:
+            while True:
+                job: dict[str, Any] = http.get(f"/v1/offboardings/{job_id}").json()
+                if job["status"] not in ("queued", "running"):
+                    return job
+                assert time.monotonic() < deadline, f"job still {job['status']}: {job}"
+                time.sleep(0.1)  # polling the condition above, bounded by the deadline
+
+
+StartService = Callable[..., RunningService]
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[StartService]:
+    started: list[RunningService] = []
+
+    def start(
+        box: RunningSandbox,
+        state_dir: Path | None = None,
+        *args: str,
+        **env_over: str,
+    ) -> RunningService:
+        state = state_dir or tmp_path / "state"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+        env.update(
+            {
+                "STITCH_BASE_URL": box.app_url,
+                "STITCH_EMAIL": box.login_email,
+                "STITCH_PASSWORD": box.options.admin_password,
+                "STITCH_STATE_DIR": str(state),
+                "STITCH_SERVICE_TOKENS": f"write:{WRITE_TOKEN},read:{READ_TOKEN}",
+                "STITCH_CALLBACK_SECRET": CALLBACK_SECRET,
+                "STITCH_WRITE_TIMEOUT_MS": "4000",
+                "STITCH_TIMEOUT_MS": "15000",
+                **(
+                    {"STITCH_TOTP_SECRET": box.options.totp_secret}
+                    if box.options.mfa == "totp"
+                    else {}
+                ),
+                **env_over,
+            }
+        )
+        log = tmp_path / f"service-{len(started)}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "connector.cli",
+                    "--log-level",
+                    "info",
+                    "serve",
+                    "--port",
+                    "0",
+                    *args,
+                ],
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+        service = RunningService("", proc, log, state, env)
+        started.append(service)
+        deadline = time.monotonic() + 60
+        while not (found := _URL.search(log.read_text(encoding="utf-8", errors="replace"))):
+            assert proc.poll() is None, f"the service exited: {log.read_text()}"
+            assert time.monotonic() < deadline, "the service printed no URL"
+            time.sleep(0.05)  # polling the log file for the URL line, bounded
+        service.url = found.group(1)
+        assert httpx.get(service.url + "/healthz").status_code == 200
+        return service
+
+    yield start
+    for service in started:
+        if service.proc.poll() is None:
+            service.proc.kill()
+            service.proc.wait(30)
