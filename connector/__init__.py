@@ -33,8 +33,8 @@ _EXPORTS = {
     "TransientFailure": "connector.errors",
     "ExitCode": "connector.errors",
     "list_members": "connector.sync_api",
-    "offboard": "connector.offboard",
-    "offboard_async": "connector.offboard",
+    "offboard": "connector.offboarding",
+    "offboard_async": "connector.offboarding",
     "IdempotencyConflict": "connector.errors",
 }
 
@@ -90,7 +90,7 @@ if TYPE_CHECKING:
         Role,
         Status,
     )
-    from connector.offboard import offboard, offboard_async
+    from connector.offboarding import offboard, offboard_async
     from connector.settings import Settings, load_settings
     from connector.sync_api import list_members
 

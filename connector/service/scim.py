@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from scim2_models import (
@@ -67,7 +68,41 @@ _SUPPORTED = ("userName", "name", "displayName", "active", "emails", "roles")
 _WRITABLE = ("active",)
 _RETRY_AFTER_S = "30"
 
+
+def _body_doc(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The request body as OpenAPI shows it (the handlers validate with scim2-models)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {MEDIA_TYPE: {"schema": schema}, "application/json": {"schema": schema}},
+        }
+    }
+
+
+_SCHEMAS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+_USER_BODY = _body_doc(
+    ["schemas", "userName"],
+    {"schemas": _SCHEMAS, "userName": {"type": "string"}, "active": {"type": "boolean"}},
+)
+_PATCH_BODY = _body_doc(
+    ["schemas", "Operations"],
+    {
+        "schemas": _SCHEMAS,
+        "Operations": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["op"],
+                "properties": {"op": {"type": "string"}, "path": {"type": "string"}, "value": {}},
+            },
+        },
+    },
+)
+
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+UserId = Annotated[str, PathParam(min_length=1, max_length=100)]
 IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
 
 
@@ -333,7 +368,7 @@ def router(service: Service) -> APIRouter:
     @api.get("/Users/{id_}", dependencies=[READ])
     async def get_user(
         request: Request,
-        id_: str,
+        id_: UserId,
         if_none_match: IfNoneMatch = None,
         attributes: Annotated[str | None, Query(max_length=2000)] = None,
         excludedAttributes: Annotated[str | None, Query(max_length=2000)] = None,
@@ -349,11 +384,13 @@ def router(service: Service) -> APIRouter:
             return Response(status_code=304, headers={"ETag": entry.version})
         return _user_response(entry, base(request), shown)
 
-    @api.post("/Users", status_code=201, dependencies=[WRITE])
+    @api.post("/Users", status_code=201, dependencies=[WRITE], openapi_extra=_USER_BODY)
     async def create_user(request: Request) -> Any:
         """Not supported yet: people join Stitch by invitation (501). An existing userName
         answers 409, so an IdP links to it instead."""
         user = _validate(User, await _body(request), Context.RESOURCE_CREATION_REQUEST)
+        if not (user.user_name or "").strip():
+            raise ScimError(400, "userName is required", "invalidValue")
         if any(e.member.email == (user.user_name or "").lower() for e in await directory(service)):
             raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
         raise ScimError(
@@ -361,8 +398,8 @@ def router(service: Service) -> APIRouter:
             "creating users is not supported: invite them in Stitch (Settings → Team Members)",
         )
 
-    @api.put("/Users/{id_}", dependencies=[WRITE])
-    async def replace_user(request: Request, id_: str, if_match: IfMatch = None) -> Any:
+    @api.put("/Users/{id_}", dependencies=[WRITE], openapi_extra=_USER_BODY)
+    async def replace_user(request: Request, id_: UserId, if_match: IfMatch = None) -> Any:
         """Only `active` is acted on: false deactivates; the other attributes are Stitch's
         and are left as they are (the response shows them as they are)."""
         user = _validate(User, await _body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
@@ -371,8 +408,8 @@ def router(service: Service) -> APIRouter:
             raise ScimError(400, "userName cannot be changed", "mutability")
         return await _set_active(request, entry, user.active, deleting=False)
 
-    @api.patch("/Users/{id_}", dependencies=[WRITE])
-    async def patch_user(request: Request, id_: str, if_match: IfMatch = None) -> Any:
+    @api.patch("/Users/{id_}", dependencies=[WRITE], openapi_extra=_PATCH_BODY)
+    async def patch_user(request: Request, id_: UserId, if_match: IfMatch = None) -> Any:
         """`replace active false` deactivates (RFC 7644 §3.5.2, and the Okta and Entra forms)."""
         patch = _validate(PatchOp[User[Any]], await _body(request), Context.RESOURCE_PATCH_REQUEST)
         entry = _precondition(await _find(service, id_), if_match)
@@ -388,7 +425,7 @@ def router(service: Service) -> APIRouter:
         return await _set_active(request, entry, after.active, deleting=False)
 
     @api.delete("/Users/{id_}", status_code=204, response_class=Response, dependencies=[WRITE])
-    async def delete_user(request: Request, id_: str, if_match: IfMatch = None) -> Response:
+    async def delete_user(request: Request, id_: UserId, if_match: IfMatch = None) -> Response:
         """Deactivates the member in Stitch; the user then answers 404."""
         entry = _precondition(await _find(service, id_), if_match)
         await _set_active(request, entry, False, deleting=True)

@@ -208,6 +208,44 @@ def test_second_writer_fails_fast_but_reads_go_on(
     assert writes(box) == []
 
 
+def test_two_real_writers_one_waits_for_nobody(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    """Two `deactivate` processes at once on one account: the second fails fast (exit 10),
+    clicks nothing, and the first finishes alone."""
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=1_500)
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    env.update(
+        {
+            "STITCH_BASE_URL": box.app_url,
+            "STITCH_EMAIL": box.login_email,
+            "STITCH_PASSWORD": box.options.admin_password,
+            "STITCH_STATE_DIR": str(state),
+        }
+    )
+    command = [sys.executable, "-m", "connector.cli", "deactivate", "--yes"]
+    first = subprocess.Popen(
+        [*command, "user1@corp.com"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        start = time.monotonic()
+        while not (state / "write.lock").exists():  # the first writer holds the lock
+            assert first.poll() is None, first.stderr.read() if first.stderr else ""
+            assert time.monotonic() - start < 60
+            time.sleep(0.05)  # polling the condition above, bounded by the deadline
+        second = subprocess.run(
+            [*command, "user2@corp.com"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert second.returncode == 10, second.stderr
+        assert "another write run holds the lock" in second.stderr
+        assert first.wait(120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait(30)
+    assert ok_writes_per_email(box) == Counter({"user1@corp.com": 1})
+    assert statuses(box)["user2@corp.com"] == "active"
+
+
 def test_write_faults_and_dropped_banners_give_no_false_deactivated(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
