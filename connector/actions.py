@@ -18,7 +18,7 @@ from typing import Literal
 from playwright.async_api import Locator, Page
 
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
-from connector.logs import get_logger
+from connector.logs import first_line, get_logger
 from connector.models import (
     Action,
     Member,
@@ -83,7 +83,10 @@ class Remover:
         attempts: int,
         client_id: int,
         step: StepPrompt | None = None,
+        on_click: Callable[[PlanTarget], None] | None = None,
     ) -> None:
+        """`on_click(target)` runs just before each click that may change Stitch (the audit
+        trail's `clicked` record), so a run killed mid-click still leaves a trace."""
         self.page = page
         self.rows = rows
         self.open_list = open_list
@@ -92,6 +95,7 @@ class Remover:
         self.attempts = attempts
         self.client_id = client_id
         self.step = step
+        self.on_click = on_click
 
     async def remove(self, target: PlanTarget) -> Removal:
         assert target.action is not None, "only targets with an action are removed"
@@ -100,12 +104,27 @@ class Remover:
             await self._run(target, target.action, result)
         except ConnectorError as exc:
             await self._settle_after_error(target, target.action, result, exc)
+        except Exception as exc:  # a raw browser error can come after the click, too
+            wrapped = TransientFailure(f"{type(exc).__name__}: {first_line(str(exc))}")
+            await self._settle_after_error(target, target.action, result, wrapped)
         return result
 
     async def _run(self, target: PlanTarget, action: Action, result: Removal) -> None:
         email = target.email
         for attempt in range(1, self.attempts + 1):
             found = await self._find(email)
+            if found is None:
+                # Not finding a row is no proof (the plan just saw them): a counted read is.
+                roster = await self.read_roster()
+                result.roster_after = roster
+                if not gone(roster, email):
+                    self._finish(
+                        result,
+                        target,
+                        OutcomeStatus.FAILED if result.clicks == 0 else OutcomeStatus.UNKNOWN,
+                        reason="the roster lists them, but no row for them was found; not clicked",
+                    )
+                    return
             if found is None or found[1].status is Status.DEACTIVATED:
                 status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
                 self._finish(result, target, status, reason="not on the list when looked up")
@@ -135,6 +154,8 @@ class Remover:
 
             def committed() -> None:
                 result.clicks += 1
+                if self.on_click is not None:
+                    self.on_click(target)
 
             after = await self.rows.act(row, email, action, committed)
             self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from playwright.async_api import Page
 
@@ -14,9 +15,17 @@ from connector import __version__, policy
 from connector.actions import Remover, StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
-from connector.errors import PlanStale
-from connector.logs import get_logger
-from connector.models import Member, MemberList, Outcome, OutcomeStatus, Plan
+from connector.errors import ConfigError, PlanStale
+from connector.logs import first_line, get_logger
+from connector.models import (
+    Member,
+    MemberList,
+    Outcome,
+    OutcomeStatus,
+    Plan,
+    PlanTarget,
+    TargetRequest,
+)
 from connector.selector_set import SelectorSet
 from connector.settings import Settings
 from connector.stitch.members import MembersView
@@ -24,6 +33,17 @@ from connector.stitch.navigation import Navigator
 from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
+ClickRecorder = Callable[..., None]
+
+
+def _unresolved(audit: AuditLog) -> frozenset[str]:
+    try:
+        return audit.unresolved_unknowns()
+    except (OSError, ValueError) as exc:  # a trail that cannot be read cannot vouch for clicks
+        raise ConfigError(
+            f"the audit trail {audit.path} cannot be read: {first_line(str(exc))}",
+            hint="Run `stitch-connector audit verify`; no removal runs until the trail is sound.",
+        ) from None
 
 
 class PlanRunner:
@@ -51,9 +71,20 @@ class PlanRunner:
         self.step = step
 
     async def run(
-        self, plan: Plan, *, actor: str, override_budget: bool, roster: MemberList | None
+        self,
+        plan: Plan,
+        *,
+        actor: str,
+        override_budget: bool,
+        roster: MemberList | None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[Outcome]:
-        """Guards on a fresh roster, then one proven removal per target, each audited."""
+        """Guards on a fresh roster, then one proven removal per target, each audited: a
+        `clicked` record just before the first click that may change Stitch, then the outcome.
+
+        `should_stop` is asked before each removal; once it says yes, the remaining targets are
+        left out of the result (neither attempted nor recorded), so the caller can run them later.
+        """
         if plan.base_url != self.settings.base_url:
             raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
         roster = roster or await self.read_roster()
@@ -63,10 +94,11 @@ class PlanRunner:
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
         config = self.settings.policy()
-        asked = {t.email: t.request_id for t in plan.targets}
+        audit = AuditLog(self.settings.audit_path)
+        asked = {t.email: t.request for t in plan.targets}
         targets = [
-            t.model_copy(update={"request_id": asked.get(t.email)})
-            for t in policy.decide(list(asked), roster, config)
+            t.model_copy(update={"request": asked.get(t.email)})
+            for t in policy.decide(list(asked), roster, config, unresolved=_unresolved(audit))
         ]
         policy.check_batch(
             targets,
@@ -74,14 +106,41 @@ class PlanRunner:
             config,
             previous_count=self.previous_count,
             override_budget=override_budget,
+            removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
         )
-        remover = self._remover(roster.account.client_id)
-        audit = AuditLog(self.settings.audit_path)
+
+        def record(target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
+            request = target.request or TargetRequest()
+            audit.append(
+                run_id=self.run_id,
+                request_id=request.request_id or plan.request_id,
+                actor=request.actor or actor,
+                target=target.email,
+                action=target.action.value if target.action else None,
+                outcome=outcome,
+                request_reason=request.reason or plan.reason,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                connector_version=__version__,
+                row_before=target.member,
+                **{
+                    "rule": None,
+                    "reason": None,
+                    "evidence": [],
+                    "roster_fingerprint_before": None,
+                    "roster_fingerprint_after": None,
+                    **fields,
+                },
+            )
+
+        remover = self._remover(roster.account.client_id, on_click=record)
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
         quit_ = False
         for target in targets:
+            if target.action is not None and stop is None and should_stop and should_stop():
+                break  # the caller is stopping: the rest are neither attempted nor recorded
             started = datetime.now(UTC)
             before = roster.fingerprint
             if target.action is None:
@@ -114,28 +173,21 @@ class PlanRunner:
                     )
             if outcome.status.ok and target.member is not None and target.action is not None:
                 removed.append(target.member)
+                self._write_undo(removed)  # after each one: a run killed later keeps it
             outcomes.append(outcome)
-            audit.append(
-                run_id=self.run_id,
-                request_id=target.request_id or plan.request_id,
-                actor=actor,
-                target=target.email,
-                action=target.action.value if target.action else None,
-                outcome=outcome.status.value,
+            record(
+                target,
+                outcome.status.value,
+                started,
                 rule=outcome.rule,
                 reason=outcome.reason,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                connector_version=__version__,
-                row_before=target.member,
                 roster_fingerprint_before=before,
                 roster_fingerprint_after=roster.fingerprint,
                 evidence=outcome.evidence,
             )
-        self._write_undo(removed)
         return outcomes
 
-    def _remover(self, client_id: int) -> Remover:
+    def _remover(self, client_id: int, *, on_click: ClickRecorder) -> Remover:
         page = self.page
         view = MembersView(page, self.selectors, self.settings.origin)
         rows = RowActions(
@@ -160,6 +212,7 @@ class PlanRunner:
             attempts=self.settings.retries,
             client_id=client_id,
             step=self.step,
+            on_click=lambda target: on_click(target, "clicked", datetime.now(UTC)),
         )
 
     def _write_undo(self, removed: list[Member]) -> None:

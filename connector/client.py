@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -21,6 +21,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from connector import policy
 from connector.actions import StepPrompt
 from connector.artifacts import RunArtifacts
+from connector.audit import AuditLog
 from connector.batch import PlanRunner
 from connector.browser import BrowserSession, SharedBrowser, write_private_json
 from connector.doctor import Doctor, DoctorReport, ElementCheck
@@ -42,6 +43,7 @@ from connector.models import (
     OutcomeStatus,
     Plan,
     Progress,
+    TargetRequest,
 )
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
@@ -104,6 +106,7 @@ class StitchConnector:
             self.settings.runs_dir,
             keep=self.settings.keep_runs,
             max_age_days=self.settings.keep_runs_days,
+            audited=_audited_runs(self.settings),
         )
         await self._session.__aenter__()
         self._tracer = Tracer(
@@ -299,13 +302,12 @@ class StitchConnector:
         *,
         reason: str | None,
         request_id: str | None,
-        request_ids: Mapping[str, str] | None = None,
+        requests: Mapping[str, TargetRequest] | None = None,
     ) -> Plan:
-        targets = policy.decide(emails, roster, self.settings.policy())
-        if request_ids:
-            targets = [
-                t.model_copy(update={"request_id": request_ids.get(t.email)}) for t in targets
-            ]
+        unresolved = AuditLog(self.settings.audit_path).unresolved_unknowns()
+        targets = policy.decide(emails, roster, self.settings.policy(), unresolved=unresolved)
+        if requests:
+            targets = [t.model_copy(update={"request": requests.get(t.email)}) for t in targets]
         return Plan(
             created_at=datetime.now(UTC),
             base_url=self.settings.base_url,
@@ -326,17 +328,19 @@ class StitchConnector:
         request_id: str | None = None,
         actor: str = "api",
         override_budget: bool = False,
-        request_ids: Mapping[str, str] | None = None,
+        requests: Mapping[str, TargetRequest] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[Outcome]:
         """Plan and apply in one step. One Outcome per distinct email, in request order.
 
-        `request_ids` gives single emails their own request id in the audit trail (the service
-        batches several jobs into one run)."""
+        `requests` gives single emails their own request id, actor and reason in the audit trail
+        (the service batches several jobs into one run). `should_stop` is asked before each
+        removal; once it says yes, the rest are left out of the result, not attempted."""
         policy.requested_emails(emails)  # bad input fails before the browser does anything
         if dry_run:
             roster = await self.list_members()
             plan = self._plan_on(
-                roster, emails, reason=reason, request_id=request_id, request_ids=request_ids
+                roster, emails, reason=reason, request_id=request_id, requests=requests
             )
             policy.check_batch(
                 plan.targets,
@@ -344,6 +348,9 @@ class StitchConnector:
                 self.settings.policy(),
                 previous_count=self._previous_count,
                 override_budget=override_budget,
+                removed_last_day=AuditLog(self.settings.audit_path).removals_since(
+                    datetime.now(UTC) - timedelta(days=1)
+                ),
             )
             return [
                 Outcome(
@@ -359,9 +366,9 @@ class StitchConnector:
         with self._write_lock(actor):
             roster = await self.list_members()
             plan = self._plan_on(
-                roster, emails, reason=reason, request_id=request_id, request_ids=request_ids
+                roster, emails, reason=reason, request_id=request_id, requests=requests
             )
-            return await self._apply_locked(plan, actor, override_budget, roster)
+            return await self._apply_locked(plan, actor, override_budget, roster, should_stop)
 
     async def apply(
         self, plan: Plan, *, actor: str = "api", override_budget: bool = False
@@ -371,13 +378,18 @@ class StitchConnector:
         Every guard runs here, on a fresh roster, under the account's write lock.
         """
         with self._write_lock(actor):
-            return await self._apply_locked(plan, actor, override_budget, None)
+            return await self._apply_locked(plan, actor, override_budget, None, None)
 
     def _write_lock(self, actor: str) -> WriteLock:
         return WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id)
 
     async def _apply_locked(
-        self, plan: Plan, actor: str, override_budget: bool, roster: MemberList | None
+        self,
+        plan: Plan,
+        actor: str,
+        override_budget: bool,
+        roster: MemberList | None,
+        should_stop: Callable[[], bool] | None,
     ) -> list[Outcome]:
         """`roster`: one read under this same lock, else a fresh read happens here."""
         async with self._typed_browser_errors():
@@ -393,7 +405,11 @@ class StitchConnector:
                 step=self._step,
             )
             outcomes = await runner.run(
-                plan, actor=actor, override_budget=override_budget, roster=roster
+                plan,
+                actor=actor,
+                override_budget=override_budget,
+                roster=roster,
+                should_stop=should_stop,
             )
         proven = (OutcomeStatus.DEACTIVATED, OutcomeStatus.INVITATION_CANCELLED)
         removed = sum(1 for o in outcomes if o.action is not None and o.status in proven)
@@ -424,6 +440,14 @@ class StitchConnector:
     def _report(self, event: Progress) -> None:
         if self._on_progress is not None:
             self._on_progress(event)
+
+
+def _audited_runs(settings: Settings) -> frozenset[str]:
+    """Runs the audit trail refers to: their evidence and undo.json are never pruned."""
+    try:
+        return AuditLog(settings.audit_path).run_ids()
+    except (OSError, ValueError):  # a broken trail: keep everything, `audit verify` says why
+        return frozenset({"*"})
 
 
 def _read_previous_count(settings: Settings) -> int | None:

@@ -14,7 +14,7 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, TransientFailure
 
 _BUSY_TIMEOUT_S = 10.0  # a second writer waits this long for the first one's transaction
 
@@ -51,6 +51,12 @@ class Database:
             ) as db:
                 db.execute("PRAGMA foreign_keys = ON")
                 yield db
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):  # another writer outlasted the wait
+                raise TransientFailure(f"{self.label} {self.path} is busy: {exc}") from None
+            raise ConfigError(
+                f"{self.label} {self.path} is unusable: {exc}", hint=self.hint
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
                 f"{self.label} {self.path} is unusable: {exc}", hint=self.hint

@@ -14,6 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+# What a caller may ask to remove: an address with a dot in its domain. Shared by the policy (every
+# entry point) and the service's request model, so nothing passes one and fails the other.
+REQUESTED_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+
 Email = Annotated[
     str,
     StringConstraints(
@@ -22,6 +26,14 @@ Email = Annotated[
         min_length=3,
         max_length=320,
         pattern=r"^[^@\s]+@[^@\s]+$",
+    ),
+]
+
+
+RequestedEmail = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=320, pattern=f"^{REQUESTED_EMAIL}$"
     ),
 ]
 
@@ -126,6 +138,16 @@ class Outcome(BaseModel):
     evidence: list[str] = Field(default_factory=list)
 
 
+class TargetRequest(BaseModel):
+    """Who asked for one target and why, when one run carries several requests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str | None = None
+    actor: str | None = None
+    reason: str | None = None
+
+
 class PlanTarget(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -134,7 +156,7 @@ class PlanTarget(BaseModel):
     action: Action | None = None
     rule: str | None = None
     member: Member | None = None
-    request_id: str | None = Field(
+    request: TargetRequest | None = Field(
         None, description="This target's own request (a batch of service jobs); else the plan's."
     )
 

@@ -17,7 +17,7 @@ import time
 from connector.errors import TransientFailure
 from connector.lock import WriteLock
 from connector.models import Outcome
-from connector.service.jobs import JobStatus, JobStore, OffboardingRequest
+from connector.service.jobs import Job, JobStatus, JobStore, OffboardingRequest
 from connector.service.worker import Worker
 from connector.settings import Settings, load_settings
 from connector.store import SnapshotStore
@@ -52,18 +52,20 @@ async def offboard_async(
         if current.status.finished:
             assert current.outcome is not None
             return current.outcome
-        if current.status is JobStatus.QUEUED:
-            await worker.run_once(only=job.id)
-            continue
-        if _orphaned(settings, current.updated_at.timestamp()):
-            jobs.requeue([job.id], "interrupted: verified on a fresh read before resuming")
-            continue
         if time.monotonic() > deadline:
             raise TransientFailure(
-                f"job {job.id} for request {request_id!r} is still running in another process",
+                f"job {job.id} for request {request_id!r} has not finished ({current.status}: "
+                f"{current.note or 'waiting'})",
                 hint="Call again with the same request id later: it returns the job's outcome.",
             )
-        await asyncio.sleep(_POLL_S)  # another process is on it: wait for its result
+        if current.status is JobStatus.QUEUED and await worker.run_once(only=job.id):
+            continue
+        if current.status is JobStatus.RUNNING and _orphaned(settings, current):
+            jobs.requeue([job.id], "interrupted: verified on a fresh read before resuming")
+            continue
+        # Another process is on it, or it waits (another writer, a retry delay, the daily
+        # budget): look again shortly.
+        await asyncio.sleep(_POLL_S)
 
 
 def offboard(
@@ -90,7 +92,7 @@ def offboard(
     )
 
 
-def _orphaned(settings: Settings, updated_at: float) -> bool:
-    return WriteLock.holder(settings.state_dir) is None and time.time() - updated_at > (
-        _ORPHANED_AFTER_S
-    )
+def _orphaned(settings: Settings, job: Job) -> bool:
+    """`running`, untouched for a while, and no live process holds the write lock."""
+    idle = time.time() - job.updated_at.timestamp()
+    return idle > _ORPHANED_AFTER_S and WriteLock.holder(settings.state_dir) is None

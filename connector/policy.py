@@ -10,7 +10,16 @@ import re
 from dataclasses import dataclass
 
 from connector.errors import PolicyRefused, UsageProblem
-from connector.models import Action, Member, MemberList, OutcomeStatus, PlanTarget, Role, Status
+from connector.models import (
+    REQUESTED_EMAIL,
+    Action,
+    Member,
+    MemberList,
+    OutcomeStatus,
+    PlanTarget,
+    Role,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -20,10 +29,11 @@ class PolicyConfig:
     allowed_domains: frozenset[str] = frozenset()  # empty: any domain may be touched
     max_removals: int = 5
     max_fraction: float = 0.2
+    max_removals_per_day: int = 20  # across runs and entry points: the blast radius of a day
     sso_enabled: bool = False  # then Administrators are SSO Admins: the break-glass logins
 
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = re.compile(REQUESTED_EMAIL)
 
 
 def requested_emails(emails: list[str]) -> list[str]:
@@ -69,8 +79,17 @@ def protection(member: Member, roster: MemberList, config: PolicyConfig) -> str 
     return None
 
 
-def decide(emails: list[str], roster: MemberList, config: PolicyConfig) -> list[PlanTarget]:
-    """The expected outcome for each requested email, on this roster. Exact email matches only."""
+def decide(
+    emails: list[str],
+    roster: MemberList,
+    config: PolicyConfig,
+    *,
+    unresolved: frozenset[str] = frozenset(),
+) -> list[PlanTarget]:
+    """The expected outcome for each requested email, on this roster. Exact email matches only.
+
+    `unresolved`: emails whose last removal ended `unknown` and no person has resolved since:
+    clicking again could be the second click of one removal, so they are refused."""
     by_email = {m.email: m for m in roster.members}
     targets: list[PlanTarget] = []
     for email in requested_emails(emails):
@@ -81,6 +100,8 @@ def decide(emails: list[str], roster: MemberList, config: PolicyConfig) -> list[
             )
             continue
         rule = protection(member, roster, config)
+        if rule is None and email in unresolved:
+            rule = "unresolved_unknown"
         if rule is not None:
             targets.append(
                 PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=rule, member=member)
@@ -138,8 +159,12 @@ def check_batch(
     *,
     previous_count: int | None,
     override_budget: bool,
+    removed_last_day: int = 0,
 ) -> None:
-    """Refuse the whole request before any click: over budget, or a roster that looks wrong."""
+    """Refuse the whole request before any click: over budget, or a roster that looks wrong.
+
+    `removed_last_day`: proven removals in the audit trail over the last 24 hours, by any entry
+    point; with this run they must stay within `max_removals_per_day`."""
     if roster.count <= 1 and (previous_count or 0) > 1:
         raise PolicyRefused(
             f"the roster just read has only {roster.count} member(s), down from {previous_count}: "
@@ -160,6 +185,12 @@ def check_batch(
             f"{len(acting)} removals requested; the budget is {config.max_removals} per run",
             rule="budget_max_removals",
         )
+    if acting and removed_last_day + len(acting) > config.max_removals_per_day:
+        raise PolicyRefused(
+            f"{len(acting)} removal(s) requested and {removed_last_day} done in the last 24 hours; "
+            f"the budget is {config.max_removals_per_day} a day (STITCH_MAX_REMOVALS_PER_DAY)",
+            rule="budget_per_day",
+        )
     # A single removal is never refused by the fraction: in a team of four it would be 25 %.
     if len(acting) > 1 and len(acting) / roster.count > config.max_fraction:
         raise PolicyRefused(
@@ -177,6 +208,8 @@ _EXPLANATIONS = {
     "invoice_admin": "the Invoice Admin receives the account's invoices",
     "sso_admin": "an Administrator on an SSO account (an SSO Admin, the break-glass login)",
     "last_administrator": "an account must keep at least one Administrator",
+    "unresolved_unknown": "an earlier removal of this member ended unknown (clicked, never "
+    "proven); check them in Stitch, then record it with `stitch-connector audit resolve`",
 }
 
 

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     allowed_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_removals: int = Field(5, ge=0, le=10_000)
     max_fraction: float = Field(0.2, ge=0.0, le=1.0)
+    max_removals_per_day: int = Field(
+        20, ge=0, le=100_000, description="Proven removals in any 24 hours, all entry points."
+    )
     sso_enabled: bool = Field(False, description="Administrators are then SSO Admins: protected.")
     write_timeout_ms: int = Field(15_000, ge=500, le=600_000, description="Click to banner.")
     max_drop: float = Field(
@@ -67,6 +70,9 @@ class Settings(BaseSettings):
         None, description="Bearer tokens, comma-separated, each `read:`, `write:` or bare (both)."
     )
     callback_secret: SecretStr | None = Field(None, description="HMAC key for signed callbacks.")
+    callback_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Hosts a callback_url may name (empty: any)."
+    )
     service_wait_s: float = Field(
         60.0, gt=0, le=600, description="How long a SCIM write waits for its job to finish."
     )
@@ -88,7 +94,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} must be an origin, without a query or fragment")
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
-    @field_validator("protected_emails", "protected_domains", "allowed_domains", mode="before")
+    @field_validator(
+        "protected_emails", "protected_domains", "allowed_domains", "callback_hosts", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -175,6 +183,7 @@ class Settings(BaseSettings):
             allowed_domains=frozenset(self.allowed_domains),
             max_removals=self.max_removals,
             max_fraction=self.max_fraction,
+            max_removals_per_day=self.max_removals_per_day,
             sso_enabled=self.sso_enabled,
         )
 

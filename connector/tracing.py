@@ -165,11 +165,18 @@ def write_bundle(
     return readme
 
 
-def prune_runs(runs_dir: Path, *, keep: int, max_age_days: float) -> int:
-    """Delete run folders beyond the newest `keep`, and any older than `max_age_days`."""
-    if not runs_dir.is_dir():
+def prune_runs(
+    runs_dir: Path, *, keep: int, max_age_days: float, audited: frozenset[str] = frozenset()
+) -> int:
+    """Delete run folders beyond the newest `keep`, and any older than `max_age_days`. Runs
+    in `audited` (the audit trail's evidence and undo.json; "*": all) are kept and not
+    counted."""
+    if not runs_dir.is_dir() or "*" in audited:
         return 0
-    runs = sorted((p for p in runs_dir.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    runs = sorted(
+        (p for p in runs_dir.iterdir() if p.is_dir() and p.name not in audited),
+        key=lambda p: p.stat().st_mtime,
+    )
     cutoff = time.time() - max_age_days * 86_400
     doomed = runs[: max(len(runs) - keep, 0)]
     doomed += [p for p in runs if p.stat().st_mtime < cutoff and p not in doomed]

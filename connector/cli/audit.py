@@ -1,9 +1,10 @@
-"""`stitch-connector audit verify|show`: the tamper-evident trail of every attempted removal."""
+"""`stitch-connector audit verify|show|resolve`: the tamper-evident trail of every removal."""
 
 from __future__ import annotations
 
+import getpass
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
@@ -61,7 +62,51 @@ def show(
     Console().print(table)
 
 
-def _aware(moment: datetime) -> datetime:
-    from datetime import UTC
+@app.command()
+def resolve(
+    email: str = typer.Argument(..., help="The member whose removal ended `unknown`."),
+    note: str = typer.Option(
+        ..., help="What a person found in Stitch, e.g. 'checked: deactivated at 10:02'."
+    ),
+    actor: str | None = typer.Option(None, help="Who checked (default: human:<login>)."),
+) -> None:
+    """Record that a person checked an `unknown` removal in Stitch by hand.
 
+    Until then every entry point refuses to remove that member again (rule unresolved_unknown):
+    a second click could be the second click of one removal. Example:
+
+      stitch-connector audit resolve jane@example.com --note "checked: gone from Team Members"
+    """
+    from connector import __version__
+    from connector.policy import requested_emails
+
+    (target,) = requested_emails([email])
+    log = AuditLog(common.settings_from().audit_path)
+    if target not in log.unresolved_unknowns():
+        raise ConfigError(
+            f"{target} has no unresolved `unknown` removal in {log.path}",
+            hint="`stitch-connector audit show` lists the records.",
+        )
+    now = datetime.now(UTC)
+    record = log.append(
+        run_id="audit-resolve",
+        request_id=None,
+        actor=actor or f"human:{getpass.getuser()}",
+        target=target,
+        action=None,
+        outcome="resolved",
+        rule=None,
+        reason=note,
+        started_at=now,
+        finished_at=now,
+        connector_version=__version__,
+        row_before=None,
+        roster_fingerprint_before=None,
+        roster_fingerprint_after=None,
+        evidence=[],
+    )
+    print(f"ok: recorded as record {record.seq}; {target} may be removed again")
+
+
+def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -60,4 +60,3 @@ def doctor(
         Console().print(table)
     if not report.ok:
         raise typer.Exit(ExitCode.PAGE_NOT_RECOGNISED)
-

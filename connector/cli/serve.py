@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from types import FrameType
 
 import typer
 
@@ -80,7 +81,14 @@ def serve(
         ws="none",
         timeout_graceful_shutdown=int(grace) + 5,
     )
+    worker = app.state.service.worker
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            worker.begin_stop()  # no new removals while the connections drain
+            super().handle_exit(sig, frame)
+
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        Server(config).run(sockets=[sock])
     finally:
         sock.close()

@@ -26,8 +26,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel
+from pydantic import AnyHttpUrl, BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connector import __version__
 from connector.errors import (
@@ -39,15 +40,20 @@ from connector.errors import (
     IdempotencyConflict,
     LockHeld,
     PageNotRecognised,
+    PlanStale,
+    PolicyRefused,
     SessionExpired,
     TransientFailure,
+    UsageProblem,
 )
+from connector.listen import is_loopback
 from connector.logs import get_logger, register_secrets
 from connector.models import MemberList
 from connector.service import scim
 from connector.service.auth import READ, WRITE, Forbidden, TokenCheck, Unauthorized
-from connector.service.callbacks import CallbackSender, job_body
-from connector.service.jobs import JobStatus, JobStore, OffboardingRequest
+from connector.service.auth import Scope as TokenScope
+from connector.service.callbacks import CallbackSender
+from connector.service.jobs import JobStatus, JobStore, OffboardingRequest, job_body
 from connector.service.worker import Worker
 from connector.settings import Settings
 from connector.store import SnapshotInfo, SnapshotStore
@@ -64,7 +70,7 @@ class ErrorBody(BaseModel):
     hint: str | None = None
 
 
-class MembersView(BaseModel):
+class MembersSnapshot(BaseModel):
     """GET /v1/members."""
 
     snapshot: SnapshotInfo
@@ -108,6 +114,7 @@ class Service:
             body = {"status": "not_ready", "error": _error(exc).model_dump()}
             code = 503
         body["checked_at"] = now.isoformat()
+        body["held"] = self.worker.held  # queued jobs wait for the daily budget
         self._ready = (now, body, code)
         return body, code
 
@@ -135,6 +142,7 @@ def create_app(
     )
     app.state.service = service
     app.state.tokens = service.tokens
+    app.add_middleware(BearerTokens, tokens=service.tokens)
     _errors(app)
     _routes(app, service)
     app.include_router(scim.router(service), prefix="/scim/v2")
@@ -177,12 +185,8 @@ def _routes(app: FastAPI, service: Service) -> None:
     )
     async def offboard(request: OffboardingRequest, response: Response) -> dict[str, object]:
         """Remove this person from Stitch. Idempotent: retry with the same request_id."""
-        if request.callback_url is not None and service.settings.callback_secret is None:
-            raise ConfigError(
-                "callback_url needs the service to have STITCH_CALLBACK_SECRET set (callbacks "
-                "are always signed)",
-                hint="Leave out callback_url and poll the job, or ask for callbacks to be set up.",
-            )
+        if request.callback_url is not None:
+            _check_callback(service.settings, request.callback_url)
         job, created = service.jobs.submit(request, source="api")
         if created:
             service.worker.wake()
@@ -201,13 +205,13 @@ def _routes(app: FastAPI, service: Service) -> None:
         return job_body(job, service.settings.runs_dir)
 
     @app.get("/v1/members", tags=["members"], dependencies=[READ])
-    async def members() -> MembersView:
+    async def members() -> MembersSnapshot:
         """The latest stored roster and how old it is. POST /v1/sync to refresh it."""
         newest = service.snapshots.history(1)
         if not newest:
             raise _NotFound("no roster has been read yet: POST /v1/sync")
         info = newest[0]
-        return MembersView(
+        return MembersSnapshot(
             snapshot=info,
             age_seconds=round((datetime.now(UTC) - info.taken_at).total_seconds(), 3),
             roster=service.snapshots.get(info.id),
@@ -239,6 +243,58 @@ class _NotFound(Exception):
     pass
 
 
+def _check_callback(settings: Settings, url: AnyHttpUrl) -> None:
+    """Callbacks are signed, and go only where the service is told they may (no SSRF)."""
+    if settings.callback_secret is None:
+        raise ConfigError(
+            "callback_url needs the service to have STITCH_CALLBACK_SECRET set (callbacks "
+            "are always signed)",
+            hint="Leave out callback_url and poll the job, or ask for callbacks to be set up.",
+        )
+    host = (url.host or "").lower()
+    if settings.callback_hosts and host not in settings.callback_hosts:
+        raise ConfigError(
+            f"callback_url: {host!r} is not in STITCH_CALLBACK_HOSTS",
+            hint="Use a host the service's operator allowed, or poll the job instead.",
+        )
+    if url.scheme != "https" and not is_loopback(host):
+        raise ConfigError("callback_url must be https (plain http only to this machine)")
+
+
+class BearerTokens:
+    """Every request but /healthz shows a token before anything else happens, even before
+    its body is parsed: a caller without one learns nothing from the answer. Reads (GET, HEAD)
+    need any token, everything else a write token. The routes check again (and document it)."""
+
+    def __init__(self, app: ASGIApp, tokens: TokenCheck) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        needed: TokenScope = "read" if scope["method"] in ("GET", "HEAD") else "write"
+        try:
+            self.tokens.require(header or None, needed)
+        except (Unauthorized, Forbidden) as exc:
+            status = 401 if isinstance(exc, Unauthorized) else 403
+            if scope["path"].startswith("/scim/v2"):
+                response = scim.error_response(status, str(exc))
+            else:
+                kind = type(exc).__name__
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                response = JSONResponse(
+                    {"error": ErrorBody(kind=kind, message=str(exc)).model_dump()},
+                    status_code=status,
+                    headers=headers,
+                )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _error(exc: ConnectorError) -> ErrorBody:
     return ErrorBody(kind=exc.kind, message=str(exc), hint=exc.hint or None)
 
@@ -248,6 +304,9 @@ _STATUS: tuple[tuple[type[ConnectorError], int], ...] = (
     (IdempotencyConflict, 409),
     (ConfidenceGate, 409),
     (LockHeld, 409),
+    (PlanStale, 409),
+    (PolicyRefused, 403),
+    (UsageProblem, 422),
     (ConfigError, 422),
     (TransientFailure, 503),
     (SessionExpired, 503),
@@ -305,6 +364,16 @@ def _errors(app: FastAPI) -> None:
         status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
         return respond(request, status, _error(exc))
 
+    @app.exception_handler(Exception)
+    async def bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("service.internal_error", error=f"{type(exc).__name__}: {exc}")
+        body = ErrorBody(
+            kind="InternalError",
+            message=f"an unexpected error ({type(exc).__name__}); nothing was queued by it",
+            hint="This is a bug: report it with the service log.",
+        )
+        return respond(request, 500, body)
+
 
 class _Metrics(Collector):
     """Read at scrape time from the stores, so a restart loses nothing."""
@@ -342,5 +411,17 @@ class _Metrics(Collector):
                 value=(datetime.now(UTC) - newest[0].taken_at).total_seconds(),
             )
             yield GaugeMetricFamily(
-                "stitch_members", "Members in the latest snapshot.", value=newest[0].count
+                "stitch_service_members",
+                "Members in the latest snapshot the service serves.",
+                value=newest[0].count,
             )
+        yield GaugeMetricFamily(
+            "stitch_service_held",
+            "1 while queued jobs wait for the daily removal budget.",
+            value=int(worker.held is not None),
+        )
+        yield GaugeMetricFamily(
+            "stitch_service_signin_stopped",
+            "1 after Stitch rejected the sign-in (or it needs a person): restart after fixing.",
+            value=int(worker.latched is not None),
+        )

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
 
 from connector.logs import get_logger
-from connector.service.jobs import CallbackStatus, Job, JobStore, job_links
+from connector.service.jobs import CallbackStatus, Job, JobStore, job_body
 
 log = get_logger(__name__)
 
@@ -29,11 +29,6 @@ log = get_logger(__name__)
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
-
-
-def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
-    """The public form of a job: what the API returns and what callbacks carry."""
-    return {**job.model_dump(mode="json"), "links": job_links(job, runs_dir)}
 
 
 class CallbackSender:

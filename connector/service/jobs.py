@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,7 +21,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
 from connector.database import Database, to_text, transaction
 from connector.errors import IdempotencyConflict
-from connector.models import Email, Member, Outcome, OutcomeStatus
+from connector.models import Email, Member, Outcome, OutcomeStatus, RequestedEmail
 
 FILE_NAME = "service.sqlite3"
 
@@ -59,6 +59,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             removed_at TEXT NOT NULL
         )""",
     ),
+    (  # 1 -> 2: a job put back after a failure waits this long before it is claimed again
+        "ALTER TABLE jobs ADD COLUMN not_before TEXT",
+    ),
 )
 
 RequestId = Annotated[
@@ -95,7 +98,7 @@ class OffboardingRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    email: Email
+    email: RequestedEmail
     request_id: RequestId = Field(
         description="Your id for this request: the idempotency key. Retry with the same one."
     )
@@ -138,11 +141,13 @@ class Job(BaseModel):
     finished_at: datetime | None = None
     callback_status: CallbackStatus | None = None
     callback_attempts: int = 0
+    not_before: datetime | None = Field(None, description="Queued again: not claimed before.")
 
 
 _COLUMNS = (
     "id, request_id, email, reason, requested_by, callback_url, source, status, outcome, run_id,"
-    " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts"
+    " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts,"
+    " not_before"
 )
 
 
@@ -208,8 +213,9 @@ class JobStore:
                 r[0]
                 for r in db.execute(
                     "SELECT id FROM jobs WHERE status = ? AND (? IS NULL OR id = ?)"
+                    " AND (not_before IS NULL OR not_before <= ?)"
                     " ORDER BY created_at, rowid LIMIT ?",
-                    (JobStatus.QUEUED.value, only, only, max(limit, 0)),
+                    (JobStatus.QUEUED.value, only, only, now, max(limit, 0)),
                 )
             ]
             db.executemany(
@@ -219,46 +225,92 @@ class JobStore:
             )
             return [self._get(db, i) for i in ids]
 
-    def finish(self, job_id: str, outcome: Outcome, *, note: str | None = None) -> Job:
+    def finish(
+        self, job_id: str, outcome: Outcome, *, run_id: str, note: str | None = None
+    ) -> Job | None:
+        """Record the outcome of a job that run `run_id` holds. Fenced: a job another run has
+        taken over (or finished) is left alone, and None is returned."""
         now = to_text(datetime.now(UTC))
         with self._db.connect() as db, transaction(db, immediate=True):
-            callback = db.execute(
-                "SELECT callback_url FROM jobs WHERE id = ?", (job_id,)
-            ).fetchone()
-            db.execute(
+            changed = db.execute(
                 "UPDATE jobs SET status = ?, outcome = ?, note = coalesce(?, note),"
-                " updated_at = ?, finished_at = ?, callback_status = ? WHERE id = ?",
+                " updated_at = ?, finished_at = ?, not_before = NULL,"
+                " callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END"
+                " WHERE id = ? AND status = ? AND run_id = ?",
                 (
                     JobStatus.of(outcome).value,
                     outcome.model_dump_json(),
                     note,
                     now,
                     now,
-                    CallbackStatus.PENDING.value if callback and callback[0] else None,
+                    CallbackStatus.PENDING.value,
                     job_id,
+                    JobStatus.RUNNING.value,
+                    run_id,
                 ),
-            )
-            return self._get(db, job_id)
+            ).rowcount
+            return self._get(db, job_id) if changed else None
 
-    def requeue(self, job_ids: list[str], note: str) -> None:
-        """Put running jobs back in the queue (a batch that stopped before it decided them)."""
-        now = to_text(datetime.now(UTC))
+    def requeue(
+        self,
+        job_ids: list[str],
+        note: str,
+        *,
+        delay_s: float = 0.0,
+        run_id: str | None = None,
+        uncount: bool = False,
+    ) -> None:
+        """Put running jobs back in the queue, to be claimed no sooner than `delay_s` from now.
+        `run_id`: only jobs that run still holds. `uncount`: the attempt did not count (it
+        never got to Stitch, e.g. another writer held the lock)."""
+        now = datetime.now(UTC)
+        later = to_text(now + timedelta(seconds=delay_s)) if delay_s > 0 else None
         with self._db.connect() as db, transaction(db, immediate=True):
             db.executemany(
-                "UPDATE jobs SET status = ?, note = ?, updated_at = ? WHERE id = ? AND status = ?",
-                [(JobStatus.QUEUED.value, note, now, i, JobStatus.RUNNING.value) for i in job_ids],
+                "UPDATE jobs SET status = ?, note = ?, updated_at = ?, not_before = ?,"
+                " attempts = attempts - ?"
+                " WHERE id = ? AND status = ? AND (? IS NULL OR run_id = ?)",
+                [
+                    (
+                        JobStatus.QUEUED.value,
+                        note,
+                        to_text(now),
+                        later,
+                        int(uncount),
+                        i,
+                        JobStatus.RUNNING.value,
+                        run_id,
+                        run_id,
+                    )
+                    for i in job_ids
+                ],
             )
 
-    def recover_interrupted(self) -> int:
-        """At start-up: jobs a previous process left running go back to the queue. The removal
-        path re-reads the roster before any click, so each is verified before it is resumed."""
+    def recover_interrupted(self, *, older_than_s: float = 0.0, besides: str | None = None) -> int:
+        """Running jobs whose run is gone go back to the queue: at start-up all of them (a
+        previous process left them), later those of no live run that have not moved for
+        `older_than_s`. The removal path re-reads the roster before any click, and refuses a
+        member whose last click was never proven, so each is verified before it is resumed."""
+        cutoff = to_text(datetime.now(UTC) - timedelta(seconds=older_than_s))
         with self._db.connect() as db:
             ids = [
                 r[0]
-                for r in db.execute("SELECT id FROM jobs WHERE status = ?", (JobStatus.RUNNING,))
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE status = ? AND updated_at <= ?"
+                    " AND (? IS NULL OR run_id IS NOT ?)",
+                    (JobStatus.RUNNING.value, cutoff, besides, besides),
+                )
             ]
-        self.requeue(ids, "interrupted by a restart: verified on a fresh read before resuming")
+        self.requeue(ids, "interrupted: verified on a fresh read before resuming")
         return len(ids)
+
+    def note_queued(self, note: str | None) -> None:
+        """Say on every queued job why it waits (the daily budget is used up)."""
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET note = ? WHERE status = ? AND note IS NOT ?",
+                (note, JobStatus.QUEUED.value, note),
+            )
 
     # ------------------------------------------------------------------ reads
 
@@ -333,11 +385,6 @@ class JobStore:
             ).fetchall()
         return {r[0]: (Member.model_validate_json(r[1]), bool(r[2])) for r in rows}
 
-    def forget_removed(self, emails: list[str]) -> None:
-        """Members seen active again in Stitch (re-invited by hand) are no longer removed."""
-        with self._db.connect() as db, transaction(db, immediate=True):
-            db.executemany("DELETE FROM removed_users WHERE email = ?", [(e,) for e in emails])
-
     # ------------------------------------------------------------------ internals
 
     def _find(self, db: sqlite3.Connection, job_id: str) -> Job | None:
@@ -357,6 +404,15 @@ def _job(row: tuple[object, ...]) -> Job:
     return Job.model_validate(
         {**fields, "outcome": Outcome.model_validate_json(str(outcome)) if outcome else None}
     )
+
+
+def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
+    """The public form of a job: what the API returns and what callbacks carry. A callback
+    URL's query (it may carry the receiver's own token) is not shown."""
+    body = job.model_dump(mode="json", exclude={"not_before"} if job.not_before is None else None)
+    if job.callback_url:
+        body["callback_url"] = job.callback_url.split("?", 1)[0]
+    return {**body, "links": job_links(job, runs_dir)}
 
 
 def job_links(job: Job, runs_dir: Path) -> dict[str, object]:

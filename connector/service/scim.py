@@ -31,6 +31,7 @@ from scim2_models import (
     ChangePassword,
     Context,
     Email,
+    EnterpriseUser,
     Error,
     ETag,
     Filter,
@@ -388,7 +389,9 @@ def router(service: Service) -> APIRouter:
     async def create_user(request: Request) -> Any:
         """Not supported yet: people join Stitch by invitation (501). An existing userName
         answers 409, so an IdP links to it instead."""
-        user = _validate(User, await _body(request), Context.RESOURCE_CREATION_REQUEST)
+        user = _validate(
+            User[EnterpriseUser], await _body(request), Context.RESOURCE_CREATION_REQUEST
+        )
         if not (user.user_name or "").strip():
             raise ScimError(400, "userName is required", "invalidValue")
         if any(e.member.email == (user.user_name or "").lower() for e in await directory(service)):
@@ -402,7 +405,9 @@ def router(service: Service) -> APIRouter:
     async def replace_user(request: Request, id_: UserId, if_match: IfMatch = None) -> Any:
         """Only `active` is acted on: false deactivates; the other attributes are Stitch's
         and are left as they are (the response shows them as they are)."""
-        user = _validate(User, await _body(request), Context.RESOURCE_REPLACEMENT_REQUEST)
+        user = _validate(
+            User[EnterpriseUser], await _body(request), Context.RESOURCE_REPLACEMENT_REQUEST
+        )
         entry = _precondition(await _find(service, id_), if_match)
         if user.user_name is not None and user.user_name.lower() != entry.member.email:
             raise ScimError(400, "userName cannot be changed", "mutability")
@@ -435,14 +440,14 @@ def router(service: Service) -> APIRouter:
         request: Request, entry: Entry, active: bool | None, *, deleting: bool
     ) -> Any:
         url = base(request)
-        if active is None or active == entry.active:
-            if deleting or not entry.active:
-                service.jobs.remember_removed(entry.member, entry.client_id, deleted=deleting)
+        if active is None or (active and entry.active):  # nothing asked of Stitch
             return _user_response(await _find_or(service, entry), url, None)
         if active:
             raise ScimError(
                 501, "reactivating a user is not supported: invite them again in Stitch"
             )
+        # Deactivate, even when the snapshot says it is done already: only a fresh read proves
+        # it (someone may have re-invited them since), and a replay costs a read, not a click.
         async with removal_lock:
             job = service.jobs.unfinished_for(entry.member.email)
             if job is None:
@@ -519,6 +524,9 @@ def _precondition(entry: Entry, if_match: str | None) -> Entry:
 
 
 async def _body(request: Request) -> Any:
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > _MAX_BODY:  # before reading any of it
+        raise ScimError(413, f"the body is over {_MAX_BODY} bytes", "tooLarge")
     raw = await request.body()
     if len(raw) > _MAX_BODY:
         raise ScimError(413, f"the body is over {_MAX_BODY} bytes", "tooLarge")

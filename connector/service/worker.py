@@ -1,35 +1,44 @@
 """The service's one writer for its Stitch account: it turns queued jobs into guarded runs.
 
-Each run is `StitchConnector.deactivate` on a batch of queued jobs (at most the per-run budget),
-so every write goes through the same path as the CLI: policy on a fresh roster, the write lock,
-proven removals, the audit trail. One Chromium stays up between runs; each run gets a new
-context with the saved session, so nobody signs in again while the session lasts.
+Each run is `StitchConnector.deactivate` on a batch of queued jobs, so every write goes through the
+same path as the CLI: policy on a fresh roster (including the per-run and per-day budgets and
+members whose last click was never proven), the write lock, proven removals, the audit trail. One
+Chromium stays up between runs; each run gets a new context with the saved session, so nobody
+signs in again while the session lasts.
 
-A job's failure never blocks the queue: errors before any decision put the batch back with a
-bounded number of attempts, and every other job moves on.
+A job's failure never blocks the queue: a run that fails before deciding its jobs puts them back
+with a growing delay and a bounded number of attempts, and every other job moves on. A rejected
+sign-in (or one that needs a person) stops all sign-ins until the service restarts: retrying it
+could lock the account out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from connector.audit import AuditLog
 from connector.browser import SharedBrowser
 from connector.client import StitchConnector
 from connector.errors import (
-    ConfidenceGate,
+    AuthFailed,
     ConnectorError,
+    HumanNeeded,
     LockHeld,
     PolicyRefused,
+    TransientFailure,
+    UsageProblem,
 )
-from connector.logs import get_logger, new_run_id
-from connector.models import Account, MemberList, Outcome, OutcomeStatus
+from connector.logs import first_line, get_logger, new_run_id, redact_text
+from connector.models import Account, MemberList, Outcome, OutcomeStatus, TargetRequest
+from connector.policy import requested_emails
 from connector.service.callbacks import CallbackSender
 from connector.service.jobs import Job, JobStore
 from connector.settings import Settings
@@ -40,7 +49,13 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 3  # a batch that failed before deciding its jobs is tried this often
 _IDLE_POLL_S = 5.0  # also picks up jobs another process (the Python API) queued
-_BUDGET_RULES = ("budget_max_removals", "budget_max_fraction")
+_STALE_RUNNING_S = 600.0  # a `running` job of no live run, untouched this long, is recovered
+_LOCK_RETRY_S = 10.0
+_BUDGET_RULES = ("budget_max_removals", "budget_max_fraction", "budget_per_day")
+
+
+def _retry_delay(attempt: int) -> float:
+    return float(min(300, 5 * 2 ** max(attempt - 1, 0)))
 
 
 class Worker:
@@ -59,6 +74,7 @@ class Worker:
         self.settings = settings
         self.jobs = jobs
         self.snapshots = snapshots
+        self.audit = AuditLog(settings.audit_path)
         self.callbacks = callbacks
         self._shared_browser = shared_browser
         self._browser: SharedBrowser | None = None
@@ -66,12 +82,16 @@ class Worker:
         self._wake = asyncio.Event()
         self._finished = asyncio.Condition()  # notified after every batch
         self._first_read = asyncio.Lock()
+        self._ready_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._current_run: str | None = None
         self._sync_every_s = sync_every_s
         self._sync_wanted = snapshots.latest_roster() is None
         self._last_sync = time.monotonic()
-        self.account: Account | None = None
+        self.latched: ConnectorError | None = None  # a sign-in that must not be tried again
+        self.held: str | None = None  # why queued jobs wait (the daily budget is used up)
+        self._shrink_to: int | None = None  # the next run's size after a budget refusal
         self.batches = 0
         self.last_batch_at: datetime | None = None
         self.last_error: str | None = None
@@ -84,11 +104,18 @@ class Worker:
             log.warning("worker.recovered_interrupted_jobs", count=recovered)
         self._task = asyncio.create_task(self._loop(), name="stitch-worker")
 
-    async def stop(self, grace_s: float) -> None:
-        """Finish the run in progress within `grace_s`, else abandon it: its jobs stay
-        `running` and the next start verifies them before anything is clicked again."""
+    def begin_stop(self) -> None:
+        """No new runs from now on, and the run in progress stops before its next removal
+        (called from the signal handler, before the web server drains its connections)."""
         self._stopping = True
         self._wake.set()
+
+    async def stop(self, grace_s: float) -> None:
+        """Finish the removal in progress within `grace_s`, else abandon it: its jobs stay
+        `running` and the next start verifies them before anything is clicked again."""
+        self.begin_stop()
+        async with self._finished:
+            self._finished.notify_all()  # waiters answer "try again" instead of waiting
         if self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), grace_s)
@@ -104,6 +131,270 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    async def _loop(self) -> None:
+        while not self._stopping:
+            if self._sync_due() and self.snapshots.latest_roster() is None:
+                await self._background_sync()  # first: batches are sized from the roster
+            try:
+                self.jobs.recover_interrupted(
+                    older_than_s=_STALE_RUNNING_S, besides=self._current_run
+                )
+                while not self._stopping and await self.run_once():
+                    pass
+            except Exception as exc:  # the loop must outlive any one failure
+                self.last_error = f"{type(exc).__name__}: {first_line(str(exc))}"
+                log.error("worker.loop_failed", error=self.last_error)
+            if self.callbacks is not None:
+                self.callbacks.deliver_due(self.jobs)
+            if not self._stopping and self._sync_due():
+                await self._background_sync()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _IDLE_POLL_S)
+            self._wake.clear()
+
+    # ------------------------------------------------------------------ jobs
+
+    async def run_once(self, *, only: str | None = None) -> int:
+        """Claim and carry out one batch; returns how many jobs it took (0: nothing to do)."""
+        if self._stopping or self.latched is not None:
+            return 0
+        limit = self._batch_limit()
+        if limit == 0:
+            return 0
+        run_id = new_run_id()
+        batch = self.jobs.claim(limit, run_id, only=only)
+        if not batch:
+            return 0
+        self._current_run = run_id
+        try:
+            await self._run_batch(batch, run_id)
+        finally:
+            self._current_run = None
+            async with self._finished:
+                self._finished.notify_all()
+        return len(batch)
+
+    def _batch_limit(self) -> int:
+        """As many jobs as one run may remove: the per-run budget, what is left of the day's,
+        and the share of the roster a run may take (from the latest snapshot)."""
+        settings = self.settings
+        day = self.audit.removals_since(datetime.now(UTC) - timedelta(days=1))
+        left_today = settings.max_removals_per_day - day
+        if left_today <= 0:
+            held = (
+                f"held: the daily budget of {settings.max_removals_per_day} removals is used "
+                "up (STITCH_MAX_REMOVALS_PER_DAY); queued jobs wait for the 24-hour window"
+            )
+            if held != self.held:
+                log.warning("worker.held", reason=held)
+            self.jobs.note_queued(held)  # jobs queued since then learn it too
+            self.held = held
+            return 0
+        if self.held is not None:
+            self.jobs.note_queued(None)
+            self.held = None
+        latest = self.snapshots.history(1)
+        by_fraction = math.floor(settings.max_fraction * latest[0].count) if latest else 1
+        limit = min(settings.max_removals, left_today, by_fraction, self._shrink_to or left_today)
+        self._shrink_to = None
+        # At least one: a run of one that the policy refuses says why, instead of waiting.
+        return max(1, limit)
+
+    async def wait_for(self, job_id: str, timeout_s: float) -> Job | None:
+        """The job once it has finished, or as it stands when `timeout_s` runs out or the
+        service is stopping."""
+
+        def done() -> bool:
+            job = self.jobs.get(job_id)
+            return self._stopping or job is None or job.status.finished
+
+        async with self._finished:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finished.wait_for(done), timeout_s)
+        return self.jobs.get(job_id)
+
+    async def _run_batch(self, batch: list[Job], run_id: str) -> None:
+        batch = self._drop_unusable(batch, run_id)
+        if not batch:
+            return
+        first: dict[str, Job] = {}
+        for job in batch:
+            first.setdefault(job.email, job)
+        requests = {
+            email: TargetRequest(
+                request_id=job.request_id,
+                actor=f"{job.source}:{job.requested_by}",
+                reason=job.reason,
+            )
+            for email, job in first.items()
+        }
+        log.info("worker.batch", run_id=run_id, jobs=len(batch), emails=len(first))
+        try:
+            async with self._connector(run_id, "serve: offboarding") as stitch:
+                outcomes = await stitch.deactivate(
+                    list(first),
+                    actor="orchestrator",
+                    request_id=f"service-run:{run_id}",
+                    requests=requests,
+                    should_stop=lambda: self._stopping,
+                )
+                roster = stitch.last_roster
+        except PolicyRefused as exc:
+            if exc.rule == "budget_per_day":  # spent since the batch was sized: wait for it
+                self.jobs.requeue(
+                    [j.id for j in batch],
+                    _safe(f"waiting: {exc}"),
+                    delay_s=60,
+                    run_id=run_id,
+                    uncount=True,
+                )
+                return
+            if exc.rule in _BUDGET_RULES and len(batch) > 1:  # the roster shrank: smaller runs
+                self._shrink_to = max(1, len(batch) // 2)
+                self.jobs.requeue([j.id for j in batch], "waiting", run_id=run_id, uncount=True)
+                return
+            self._finish_all(batch, run_id, OutcomeStatus.REFUSED, str(exc), rule=exc.rule)
+            return
+        except Exception as exc:
+            self._retry_later(batch, run_id, exc)
+            return
+        finally:
+            self.batches += 1
+            self.last_batch_at = datetime.now(UTC)
+        by_email = {o.email: o for o in outcomes}
+        left = [j.id for j in batch if j.email not in by_email]
+        if left:  # the service is stopping: not started, so simply queued again
+            self.jobs.requeue(left, "not started: the service was stopping", run_id=run_id)
+        for job in batch:
+            if job.email in by_email:
+                self._finish(job, run_id, by_email[job.email])
+        self.last_error = None
+        if roster is not None:
+            self._after_writes(roster, outcomes)
+
+    def _drop_unusable(self, batch: list[Job], run_id: str) -> list[Job]:
+        """A job whose email the policy cannot use fails alone, not with its whole batch."""
+        usable = []
+        for job in batch:
+            try:
+                requested_emails([job.email])
+            except UsageProblem as exc:
+                self._finish(
+                    job,
+                    run_id,
+                    Outcome(email=job.email, status=OutcomeStatus.FAILED, reason=str(exc)),
+                )
+            else:
+                usable.append(job)
+        return usable
+
+    def _finish(self, job: Job, run_id: str, outcome: Outcome) -> None:
+        if outcome.reason:
+            outcome = outcome.model_copy(update={"reason": _safe(outcome.reason)})
+        try:
+            done = self.jobs.finish(
+                job.id, outcome, run_id=run_id, note=_resumed_note(job, outcome)
+            )
+        except ConnectorError as exc:  # the reaper puts it back; its removal is in the audit
+            log.error("worker.finish_failed", job=job.id, error=str(exc))
+            return
+        if done is None:
+            log.warning("worker.finish_fenced", job=job.id, run_id=run_id)
+        else:
+            log.info("worker.job_finished", job=job.id, status=outcome.status.value)
+
+    def _finish_all(
+        self,
+        batch: list[Job],
+        run_id: str,
+        status: OutcomeStatus,
+        reason: str,
+        *,
+        rule: str | None = None,
+    ) -> None:
+        for job in batch:
+            self._finish(
+                job, run_id, Outcome(email=job.email, status=status, rule=rule, reason=reason)
+            )
+
+    def _retry_later(self, batch: list[Job], run_id: str, exc: BaseException) -> None:
+        """Nothing decided these jobs: queue them again after a growing delay, or give up
+        after MAX_ATTEMPTS. A sign-in that was rejected is never tried again."""
+        message = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+        message = _safe(first_line(message))
+        self.last_error = message
+        log.warning("worker.batch_failed", error=message, jobs=len(batch))
+        if isinstance(exc, AuthFailed | HumanNeeded):
+            self.latched = exc
+            self.jobs.requeue(
+                [j.id for j in batch],
+                f"waiting: sign-in stopped ({message}); fix the credentials and restart",
+                run_id=run_id,
+                uncount=True,
+            )
+            log.error("worker.signin_latched", error=message)
+            return
+        if isinstance(exc, LockHeld):  # never reached Stitch: not an attempt
+            self.jobs.requeue(
+                [j.id for j in batch],
+                f"waiting: {message}",
+                delay_s=_LOCK_RETRY_S,
+                run_id=run_id,
+                uncount=True,
+            )
+            return
+        again = [j for j in batch if j.attempts < MAX_ATTEMPTS]
+        attempt = batch[0].attempts
+        self.jobs.requeue(
+            [j.id for j in again],
+            f"attempt {attempt} failed: {message}",
+            delay_s=_retry_delay(attempt),
+            run_id=run_id,
+        )
+        for job in batch:
+            if job not in again:
+                self._finish(
+                    job,
+                    run_id,
+                    Outcome(
+                        email=job.email,
+                        status=OutcomeStatus.FAILED,
+                        reason=f"gave up after {job.attempts} attempts: {message}",
+                    ),
+                )
+
+    def _after_writes(self, roster: MemberList, outcomes: list[Outcome]) -> None:
+        """Keep the service's view current: the verification read becomes the newest
+        snapshot, and removed members stay findable (SCIM GET answers active false)."""
+        removed = [o for o in outcomes if o.status.ok and o.member_before is not None]
+        for o in removed:
+            assert o.member_before is not None
+            self.jobs.remember_removed(o.member_before, roster.account.client_id, deleted=False)
+        try:
+            store_roster(
+                self.snapshots,
+                roster,
+                evidence_dir=self.settings.runs_dir / "service-snapshots",
+                max_drop=self.settings.max_drop,
+                removed_by_us=[o.email for o in removed],
+            )
+        except ConnectorError as exc:  # the gate, or a busy store: the next sync stores it
+            log.warning("worker.snapshot_not_stored", reason=str(exc))
+
+    # ------------------------------------------------------------------ reads
+
+    async def sync(self) -> SyncReport:
+        """POST /v1/sync: read the roster now and store it (with the confidence gate)."""
+        run_id = new_run_id()
+        async with self._connector(run_id, "serve: sync") as stitch:
+            roster = await stitch.list_members()
+        return store_roster(
+            self.snapshots,
+            roster,
+            evidence_dir=self.settings.runs_dir / run_id,
+            max_drop=self.settings.max_drop,
+        )
+
     async def roster(self) -> MemberList:
         """The latest stored roster; when none is stored yet, read it now (once, however many
         callers ask at the same time)."""
@@ -118,154 +409,9 @@ class Worker:
         assert stored is not None
         return stored
 
-    async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                while not self._stopping and await self.run_once():
-                    pass
-            except Exception as exc:  # the loop must outlive any one failure
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.error("worker.loop_failed", error=self.last_error)
-            if self.callbacks is not None:
-                self.callbacks.deliver_due(self.jobs)
-            if not self._stopping and self._sync_due():
-                await self._background_sync()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _IDLE_POLL_S)
-            self._wake.clear()
-
-    # ------------------------------------------------------------------ jobs
-
-    async def run_once(self, *, only: str | None = None) -> int:
-        """Claim and carry out one batch; returns how many jobs it took (0: queue empty)."""
-        limit = max(1, self.settings.max_removals)
-        run_id = new_run_id()
-        batch = self.jobs.claim(limit, run_id, only=only)
-        if not batch:
-            return 0
-        try:
-            await self._run_batch(batch, run_id)
-        finally:
-            async with self._finished:
-                self._finished.notify_all()
-        return len(batch)
-
-    async def wait_for(self, job_id: str, timeout_s: float) -> Job | None:
-        """The job once it has finished, or as it stands when `timeout_s` runs out."""
-
-        def done() -> bool:
-            job = self.jobs.get(job_id)
-            return job is None or job.status.finished
-
-        async with self._finished:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._finished.wait_for(done), timeout_s)
-        return self.jobs.get(job_id)
-
-    async def _run_batch(self, batch: list[Job], run_id: str) -> None:
-        emails = list(dict.fromkeys(j.email for j in batch))
-        first: dict[str, Job] = {}
-        for job in batch:
-            first.setdefault(job.email, job)
-        log.info("worker.batch", run_id=run_id, jobs=len(batch), emails=len(emails))
-        try:
-            async with self._connector(run_id, "serve: offboarding") as stitch:
-                outcomes = await stitch.deactivate(
-                    emails,
-                    actor="orchestrator",
-                    request_id=f"service-run:{run_id}",
-                    request_ids={e: j.request_id for e, j in first.items()},
-                    reason="; ".join(dict.fromkeys(j.reason for j in batch if j.reason)) or None,
-                )
-                roster = stitch.last_roster
-        except PolicyRefused as exc:
-            if exc.rule in _BUDGET_RULES and len(batch) > 1:
-                # Over the fraction for this roster: run the jobs one by one instead (a single
-                # removal is never over the fraction; each run still checks it).
-                self.jobs.requeue([j.id for j in batch], f"split from run {run_id}: {exc}")
-                for job in batch:
-                    await self.run_once(only=job.id)
-                return
-            for job in batch:
-                self.jobs.finish(
-                    job.id,
-                    Outcome(
-                        email=job.email,
-                        status=OutcomeStatus.REFUSED,
-                        rule=exc.rule,
-                        reason=str(exc),
-                    ),
-                )
-            return
-        except Exception as exc:
-            self._retry_later(batch, exc)
-            return
-        finally:
-            self.batches += 1
-            self.last_batch_at = datetime.now(UTC)
-        by_email = {o.email: o for o in outcomes}
-        for job in batch:
-            outcome = by_email[job.email]
-            note = _resumed_note(job, outcome)
-            self.jobs.finish(job.id, outcome, note=note)
-            log.info("worker.job_finished", job=job.id, status=outcome.status.value)
-        self.last_error = None
-        if roster is not None:
-            self._after_writes(roster, outcomes)
-
-    def _retry_later(self, batch: list[Job], exc: BaseException) -> None:
-        """Nothing decided these jobs: queue them again, or give up after MAX_ATTEMPTS."""
-        message = str(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
-        self.last_error = message
-        log.warning("worker.batch_failed", error=message, jobs=len(batch))
-        again = [j for j in batch if j.attempts < MAX_ATTEMPTS or isinstance(exc, LockHeld)]
-        self.jobs.requeue([j.id for j in again], f"attempt {batch[0].attempts} failed: {message}")
-        for job in batch:
-            if job not in again:
-                self.jobs.finish(
-                    job.id,
-                    Outcome(
-                        email=job.email,
-                        status=OutcomeStatus.FAILED,
-                        reason=f"gave up after {job.attempts} attempts: {message}",
-                    ),
-                )
-
-    def _after_writes(self, roster: MemberList, outcomes: list[Outcome]) -> None:
-        """Keep the service's view current: the verification read becomes the newest
-        snapshot, and removed members stay findable (SCIM GET answers active false)."""
-        self.account = roster.account
-        removed = [o for o in outcomes if o.status.ok and o.member_before is not None]
-        for o in removed:
-            assert o.member_before is not None
-            self.jobs.remember_removed(o.member_before, roster.account.client_id, deleted=False)
-        try:
-            store_roster(
-                self.snapshots,
-                roster,
-                evidence_dir=self.settings.runs_dir / "service-snapshots",
-                max_drop=self.settings.max_drop,
-                removed_by_us=[o.email for o in removed],
-            )
-        except ConfidenceGate as exc:
-            log.warning("worker.snapshot_not_stored", reason=str(exc))
-
-    # ------------------------------------------------------------------ reads
-
-    async def sync(self) -> SyncReport:
-        """POST /v1/sync: read the roster now and store it (with the confidence gate)."""
-        run_id = new_run_id()
-        async with self._connector(run_id, "serve: sync") as stitch:
-            roster = await stitch.list_members()
-        self.account = roster.account
-        return store_roster(
-            self.snapshots,
-            roster,
-            evidence_dir=self.settings.runs_dir / run_id,
-            max_drop=self.settings.max_drop,
-        )
-
     def _sync_due(self) -> bool:
+        if self.latched is not None:
+            return False
         if self._sync_wanted:
             return True
         every = self._sync_every_s
@@ -280,21 +426,22 @@ class Worker:
             else:
                 await self.sync()
         except Exception as exc:  # reported, and tried again at the next interval
-            self.last_error = f"sync: {exc}"
-            log.warning("worker.sync_failed", error=str(exc))
+            self.last_error = _safe(f"sync: {first_line(str(exc))}")
+            log.warning("worker.sync_failed", error=self.last_error)
 
     async def check_ready(self) -> Account:
-        """/readyz: the browser starts and the session is valid (signing in if it must)."""
-        async with self._connector(new_run_id(), "serve: readyz") as stitch:
-            account = await stitch.check_session()
-        self.account = account
-        return account
+        """/readyz: the browser starts and the session is valid (signing in if it must).
+        One check at a time; while a run holds the browser, the check waits for it."""
+        async with self._ready_lock, self._connector(new_run_id(), "serve: readyz") as stitch:
+            return await stitch.check_session()
 
     # ------------------------------------------------------------------ the browser
 
     @asynccontextmanager
     async def _connector(self, run_id: str, command: str) -> AsyncIterator[StitchConnector]:
         """One run: the browser to itself, its own run id on every log line."""
+        if self.latched is not None:
+            raise self.latched  # never sign in again with credentials Stitch rejected
         async with self._browser_lock:
             browser = await self._open_browser() if self._shared_browser else None
             with structlog.contextvars.bound_contextvars(run_id=run_id):
@@ -307,16 +454,30 @@ class Worker:
                         browser=browser,
                     ) as stitch:
                         yield stitch
+                except (AuthFailed, HumanNeeded) as exc:
+                    self.latched = exc
+                    raise
                 except ConnectorError:
                     raise
-                except Exception:
+                except Exception as exc:
                     await self._close_browser()  # a crashed browser: launch anew next time
-                    raise
+                    raise TransientFailure(
+                        f"the browser failed: {type(exc).__name__}: {first_line(str(exc))}"
+                    ) from exc
 
     async def _open_browser(self) -> SharedBrowser:
+        if self._browser is not None and not self._browser.browser.is_connected():
+            await self._close_browser()  # it died between runs
         if self._browser is None:
             browser = SharedBrowser(self.settings)
-            await browser.__aenter__()
+            try:
+                await browser.__aenter__()
+            except ConnectorError:
+                raise
+            except Exception as exc:
+                raise TransientFailure(
+                    f"the browser could not start: {type(exc).__name__}: {first_line(str(exc))}"
+                ) from exc
             self._browser = browser
         return self._browser
 
@@ -325,6 +486,11 @@ class Worker:
             browser, self._browser = self._browser, None
             with contextlib.suppress(Exception):
                 await browser.__aexit__()
+
+
+def _safe(text: str) -> str:
+    """Error text goes into job records, API answers and callbacks: never a secret."""
+    return redact_text(text)
 
 
 def _resumed_note(job: Job, outcome: Outcome) -> str | None:

@@ -125,15 +125,17 @@ def test_idempotent_and_audited(make_sandbox: MakeSandbox, tmp_path: Path) -> No
     assert ok_writes_per_email(box) == Counter({"user1@corp.com": 1}) and len(writes(box)) == 1
 
     audit = AuditLog(settings.audit_path)
-    assert audit.verify() == (2, None)
+    assert audit.verify() == (3, None)
     rec = audit.records()
-    assert [(r.target, r.outcome, r.request_id, r.actor) for r in rec] == [
-        ("user1@corp.com", "deactivated", "req-1", "test"),
-        ("user1@corp.com", "already_absent", "req-1", "test"),
+    assert [(r.target, r.outcome, r.request_id, r.actor, r.request_reason) for r in rec] == [
+        ("user1@corp.com", "clicked", "req-1", "test", "left"),  # written before the click
+        ("user1@corp.com", "deactivated", "req-1", "test", "left"),
+        ("user1@corp.com", "already_absent", "req-1", "test", None),
     ]
-    assert rec[0].row_before is not None and rec[0].row_before.role == "General User"
-    assert rec[0].roster_fingerprint_before != rec[0].roster_fingerprint_after
-    undo = json.loads((settings.runs_dir / rec[0].run_id / "undo.json").read_text())
+    assert rec[1].row_before is not None and rec[1].row_before.role == "General User"
+    assert rec[1].roster_fingerprint_before != rec[1].roster_fingerprint_after
+    assert audit.unresolved_unknowns() == frozenset()
+    undo = json.loads((settings.runs_dir / rec[1].run_id / "undo.json").read_text())
     assert undo["members"] == [
         {
             "email": "user1@corp.com",
@@ -306,12 +308,16 @@ def test_run_killed_mid_batch_then_rerun(make_sandbox: MakeSandbox, tmp_path: Pa
     finally:
         proc.wait(30)
     assert (state / "write.lock").exists()  # the dead run's lock is left behind
+    # The killed run left a trace of its click, though it never got to record the outcome.
+    trail = AuditLog(state / "audit.jsonl").records()
+    assert [(r.target, r.outcome) for r in trail][-1] == (targets[0], "clicked")
 
     outcomes = deactivate(wsettings(box, state, max_fraction=0.5), targets)
     assert {o.status for o in outcomes} <= {OutcomeStatus.DEACTIVATED, OutcomeStatus.ALREADY_ABSENT}
     assert all(statuses(box)[t] == "deactivated" for t in targets)
     per_email = Counter(w["email"] for w in writes(box))
     assert set(per_email) == set(targets) and max(per_email.values()) == 1
+    assert AuditLog(state / "audit.jsonl").unresolved_unknowns() == frozenset()
 
 
 GENERAL_LOGIN = [
@@ -361,3 +367,39 @@ def test_unknown_outcome_is_never_clicked_again(make_sandbox: MakeSandbox, tmp_p
     again = deactivate(settings, ["user1@corp.com"])
     assert again[0].status is OutcomeStatus.ALREADY_ABSENT
     assert [w["email"] for w in writes(box)] == ["user1@corp.com"]  # one click, ever
+
+
+def test_unknown_member_still_listed_is_refused_until_resolved(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Asked again while an unknown click has not landed yet: every entry point refuses it
+    (a second click could be the second of one removal) until a person records a check."""
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=8_000, slow_write_mode="act")
+    settings = wsettings(box, tmp_path / "state", write_timeout_ms=800)
+    (first,) = deactivate(settings, ["user1@corp.com"])
+    assert first.status is OutcomeStatus.UNKNOWN
+    (second,) = deactivate(settings, ["user1@corp.com"])  # still listed as active
+    assert statuses(box)["user1@corp.com"] == "active"
+    assert (second.status, second.rule) == (OutcomeStatus.REFUSED, "unresolved_unknown")
+    deadline = time.monotonic() + 30
+    while statuses(box)["user1@corp.com"] != "deactivated":  # the first, late write lands
+        assert time.monotonic() < deadline
+        time.sleep(0.05)  # polling the condition above, bounded by the deadline
+    assert [w["email"] for w in writes(box)] == ["user1@corp.com"]  # the refusal clicked nothing
+    audit = AuditLog(settings.audit_path)
+    assert audit.unresolved_unknowns() == {"user1@corp.com"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    resolve = [sys.executable, "-m", "connector.cli", "audit", "resolve", "user1@corp.com"]
+    env["STITCH_STATE_DIR"] = str(settings.state_dir)
+    done = subprocess.run(
+        [*resolve, "--note", "checked in Stitch: deactivated"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert audit.unresolved_unknowns() == frozenset()
+    assert audit.records()[-1].outcome == "resolved" and audit.verify()[1] is None
+    twice = subprocess.run([*resolve, "--note", "again"], env=env, capture_output=True, text=True)
+    assert twice.returncode == 3 and "no unresolved" in twice.stderr

@@ -62,6 +62,13 @@ def test_tokens_guard_every_endpoint_but_healthz(
             answer = anonymous.request(method, path, headers=headers, json={})
             assert answer.status_code == 401, (method, path, headers)
             assert WRITE_TOKEN not in answer.text and READ_TOKEN not in answer.text
+    # Before anything else: a malformed body, the API's own description.
+    broken = anonymous.post(
+        "/v1/offboardings", content=b"{broken", headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 401
+    assert anonymous.get("/openapi.json").status_code == 401
+    assert anonymous.get("/docs").status_code == 401
     # A read token reads but never writes, and a refused write changes nothing.
     with svc.client(READ_TOKEN) as reader:
         assert reader.get("/v1/members").status_code in (200, 404)
@@ -105,8 +112,9 @@ def test_offboarding_is_proven_audited_and_idempotent(
         assert statuses(box)["user4@corp.com"] == "active"
     assert ok_writes(box) == {"user3@corp.com": 1}
     records = AuditLog(svc.state_dir / "audit.jsonl").records()
-    assert [(r.target, r.outcome, r.request_id, r.actor) for r in records] == [
-        ("user3@corp.com", "deactivated", "HR-1", "orchestrator")
+    assert [(r.outcome, r.request_id, r.actor, r.request_reason) for r in records] == [
+        ("clicked", "HR-1", "api:test-orchestrator", "left"),
+        ("deactivated", "HR-1", "api:test-orchestrator", "left"),
     ]
 
 
@@ -168,7 +176,7 @@ def test_members_sync_readiness_and_metrics(
 
         text = http.get("/metrics").text
         families = {f.name: f for f in text_string_to_metric_families(text)}
-        assert families["stitch_members"].samples[0].value == len(emails)
+        assert families["stitch_service_members"].samples[0].value == len(emails)
         assert "stitch_service_jobs" in families
     assert all_writes(box) == []
 
@@ -290,3 +298,60 @@ def test_callbacks_are_signed_and_retried(
         assert time.monotonic() < deadline
         time.sleep(0.05)  # the receiver answered; the store catches up
     assert CALLBACK_SECRET not in svc.log.read_text()
+
+
+def test_the_daily_budget_holds_jobs_instead_of_removing_more(
+    make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
+) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    svc = start_service(box, None, STITCH_MAX_REMOVALS_PER_DAY="1")
+    with svc.client() as http:
+        one = http.post("/v1/offboardings", json=body("user1@corp.com", "day-1")).json()
+        assert svc.wait_job(one["id"])["outcome"]["status"] == "deactivated"
+        two = http.post("/v1/offboardings", json=body("user2@corp.com", "day-2")).json()
+        deadline = time.monotonic() + 60
+        while "daily budget" not in (
+            http.get(f"/v1/offboardings/{two['id']}").json()["note"] or ""
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)  # polling the job's note, bounded
+        held = http.get(f"/v1/offboardings/{two['id']}").json()
+        assert held["status"] == "queued"
+        families = {f.name: f for f in text_string_to_metric_families(http.get("/metrics").text)}
+        assert families["stitch_service_held"].samples[0].value == 1
+    assert statuses(box)["user2@corp.com"] == "active"
+    assert ok_writes(box) == {"user1@corp.com": 1}
+
+
+def test_sigterm_stops_between_removals_and_the_rest_waits_for_the_next_start(
+    make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
+) -> None:
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=2_000)
+    state = tmp_path / "state"
+    jobs = JobStore.in_state_dir(state)
+    for i in (8, 9):  # queued before the start, so they go in one run
+        jobs.submit(
+            OffboardingRequest(email=f"user{i}@corp.com", request_id=f"two-{i}", requested_by="t"),
+            source="api",
+        )
+    svc = start_service(box, state, STITCH_MAX_FRACTION="0.5")
+    deadline = time.monotonic() + 60
+    while not all_writes(box):  # the first click has reached Stitch
+        assert time.monotonic() < deadline
+        time.sleep(0.05)  # polling the sandbox's write log, bounded
+    assert svc.stop() in (0, -signal.SIGTERM)
+    by_email = {j.email: j for j in (jobs.get(i) for i in _job_ids(jobs)) if j is not None}
+    assert by_email["user8@corp.com"].status.value == "succeeded"
+    assert by_email["user9@corp.com"].status.value == "queued"
+    assert "stopping" in (by_email["user9@corp.com"].note or "")
+    assert ok_writes(box) == {"user8@corp.com": 1}
+    again = start_service(box, state)
+    assert again.wait_job(by_email["user9@corp.com"].id)["outcome"]["status"] == "deactivated"
+    assert ok_writes(box) == {"user8@corp.com": 1, "user9@corp.com": 1}
+
+
+def _job_ids(jobs: JobStore) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(jobs.path) as db:
+        return [r[0] for r in db.execute("SELECT id FROM jobs")]

@@ -54,7 +54,13 @@ def test_fifty_concurrent_offboardings_and_two_hundred_replays(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:
     box = team_box(make_sandbox, tmp_path, TEAM, variant="current")
-    svc = start_service(box, None, STITCH_MAX_REMOVALS="50", STITCH_MAX_FRACTION="1.0")
+    svc = start_service(
+        box,
+        None,
+        STITCH_MAX_REMOVALS="50",
+        STITCH_MAX_FRACTION="1.0",
+        STITCH_MAX_REMOVALS_PER_DAY="50",
+    )
     originals = [(email, f"load-{email}") for email in LEAVERS]
     replays = [originals[i % 50] for i in range(200)]
     shuffled = originals + replays

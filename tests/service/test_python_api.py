@@ -35,6 +35,7 @@ def test_offboard_is_one_idempotent_call(make_sandbox: MakeSandbox, tmp_path: Pa
     assert ok_writes(box) == {"user1@corp.com": 1}
     audit = [(r.target, r.outcome, r.request_id) for r in AuditLog(settings.audit_path).records()]
     assert audit == [
+        ("user1@corp.com", "clicked", "T-1"),
         ("user1@corp.com", "deactivated", "T-1"),
         ("pay@corp.com", "refused", "T-2"),
     ]

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +122,45 @@ def test_lock_from_another_host_or_unreadable_is_respected(tmp_path: Path) -> No
     lock.write_text("garbage")
     with pytest.raises(LockHeld, match="unreadable"), WriteLock(tmp_path, owner="me", run_id="r"):
         pass
+
+
+def test_records_cut_off_the_end_are_found_by_the_head_file(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for i in range(3):
+        log.append(**record(f"u{i}@example.com"))
+    lines = log.path.read_text().splitlines()
+    log.path.write_text("\n".join(lines[:2]) + "\n")  # the chain that is left is valid
+    assert log.verify() == (2, "truncated: the head file says 3 records, the trail holds 2")
+    log.path.write_text("")
+    assert log.verify()[1] == "truncated: the head file says 3 records, the trail holds 0"
+
+
+def test_the_questions_the_guards_ask_of_the_trail(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    outcomes = [
+        ("a@x.com", "clicked"),  # a run died mid-click
+        ("b@x.com", "clicked"),
+        ("b@x.com", "deactivated"),
+        ("c@x.com", "unknown"),
+        ("c@x.com", "refused"),  # refusing it again settles nothing
+        ("d@x.com", "unknown"),
+        ("d@x.com", "resolved"),  # a person checked
+    ]
+    for target, outcome in outcomes:
+        log.append(**{**record(target), "outcome": outcome, "run_id": f"run-{target[0]}"})
+    assert log.unresolved_unknowns() == {"a@x.com", "c@x.com"}
+    assert log.removals_since(datetime.now(UTC) - timedelta(days=1)) == 1
+    assert log.removals_since(datetime.now(UTC) + timedelta(minutes=1)) == 0
+    assert log.run_ids() == {"run-a", "run-b", "run-c", "run-d"}
+
+
+def test_pruning_keeps_the_runs_the_audit_trail_refers_to(tmp_path: Path) -> None:
+    from connector.tracing import prune_runs
+
+    runs = tmp_path / "runs"
+    for age, name in enumerate(["new", "old-2", "old-1", "audited"]):
+        (runs / name).mkdir(parents=True)
+        os.utime(runs / name, (1_800_000_000 - age * 60, 1_800_000_000 - age * 60))
+    assert prune_runs(runs, keep=1, max_age_days=30, audited=frozenset({"audited"})) == 2
+    assert sorted(p.name for p in runs.iterdir()) == ["audited", "new"]
+    assert prune_runs(runs, keep=0, max_age_days=30, audited=frozenset({"*"})) == 0

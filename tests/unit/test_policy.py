@@ -8,7 +8,7 @@ import pytest
 
 from connector.errors import PolicyRefused, UsageProblem
 from connector.models import Account, Member, MemberList, OutcomeStatus, Role, Status
-from connector.policy import PolicyConfig, check_batch, decide
+from connector.policy import PolicyConfig, check_batch, decide, explain, requested_emails
 
 A, G = Role.ADMINISTRATOR, Role.GENERAL_USER
 
@@ -143,3 +143,42 @@ def test_an_implausible_roster_is_refused_even_with_override(previous: int) -> N
     check_batch(
         targets, TEAM, PolicyConfig(), previous_count=len(TEAM.members) + 3, override_budget=False
     )
+
+
+def test_the_daily_budget_counts_every_earlier_removal() -> None:
+    config = PolicyConfig(max_removals=5, max_removals_per_day=4)
+    two = decide(["u1@corp.com", "u2@corp.com"], TEAM, config)
+    check_batch(two, TEAM, config, previous_count=None, override_budget=False, removed_last_day=2)
+    with pytest.raises(PolicyRefused) as info:
+        check_batch(
+            two, TEAM, config, previous_count=None, override_budget=False, removed_last_day=3
+        )
+    assert info.value.rule == "budget_per_day" and "3 done in the last 24 hours" in str(info.value)
+    check_batch(two, TEAM, config, previous_count=None, override_budget=True, removed_last_day=3)
+
+
+def test_a_member_whose_last_click_was_never_proven_is_refused() -> None:
+    stuck = frozenset({"u1@corp.com", "gone@corp.com"})
+    targets = decide(
+        ["u1@corp.com", "gone@corp.com", "u2@corp.com"], TEAM, DEFAULT, unresolved=stuck
+    )
+    assert [(t.email, t.expected, t.rule) for t in targets] == [
+        ("u1@corp.com", OutcomeStatus.REFUSED, "unresolved_unknown"),
+        ("gone@corp.com", OutcomeStatus.ALREADY_ABSENT, None),  # gone: nothing to click
+        ("u2@corp.com", OutcomeStatus.DEACTIVATED, None),
+    ]
+    assert "audit resolve" in (explain("unresolved_unknown") or "")
+
+
+def test_the_service_and_the_policy_accept_the_same_emails() -> None:
+    from pydantic import ValidationError
+
+    from connector.service.jobs import OffboardingRequest
+
+    for email in ["leaver@localhost", "no-at-sign", "a@b."]:
+        with pytest.raises(UsageProblem):
+            requested_emails([email])
+        with pytest.raises(ValidationError):
+            OffboardingRequest(email=email, request_id="r", requested_by="t")
+    ok = OffboardingRequest(email=" Leaver@Corp.com ", request_id="r", requested_by="t")
+    assert requested_emails([ok.email]) == ["leaver@corp.com"]
