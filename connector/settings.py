@@ -245,9 +245,21 @@ def _parse_tokens(raw: str) -> list[tuple[TokenScope, str]]:
     return parsed
 
 
+_DEBUG_TIMEOUT_MS = 600_000  # PWDEBUG: a person steps through; the longest wait settings allow
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build Settings from the environment plus overrides; any problem becomes one ConfigError."""
+    """Build Settings from the environment plus overrides; any problem becomes one ConfigError.
+
+    With PWDEBUG set (Playwright's Inspector), the browser is visible and waits are as long as
+    settings allow, as Playwright does in debug mode: a person pausing must not time out."""
     clean = {k: v for k, v in overrides.items() if v is not None}
+    if os.environ.get("PWDEBUG"):
+        for name in ("timeout_ms", "write_timeout_ms"):
+            if f"STITCH_{name.upper()}" not in os.environ:
+                clean.setdefault(name, _DEBUG_TIMEOUT_MS)
+        if "STITCH_HEADLESS" not in os.environ:
+            clean.setdefault("headless", False)
     try:
         return Settings(**clean)
     except ValidationError as exc:

@@ -60,9 +60,13 @@ PY
 if ! has_browser; then
   apt_install chromium
 fi
-# xvfb-run: headed runs on a machine without a display (and their test).
-if ! command -v xvfb-run >/dev/null 2>&1; then
-  apt_install xvfb xauth
+# xvfb-run: headed runs on a machine without a display (and their test); shellcheck: the tests
+# lint the shell scripts with it.
+tools=()
+command -v xvfb-run >/dev/null 2>&1 || tools+=(xvfb xauth)
+command -v shellcheck >/dev/null 2>&1 || tools+=(shellcheck)
+if [ "${#tools[@]}" -gt 0 ]; then
+  apt_install "${tools[@]}"
 fi
 
 case "$task" in
@@ -71,6 +75,7 @@ case "$task" in
   test)
     say "ruff";  "$VENV/bin/ruff" check connector tests benchmarks fixtures
     say "mypy --strict"; "$VENV/bin/mypy" connector
-    say "pytest"; exec "$VENV/bin/python" -m pytest "$@" ;;
+    # Parallel: most of a browser test is waiting, so 3 workers beat 2 cores' worth of them.
+    say "pytest"; exec "$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-3}" "$@" ;;
   *) echo "usage: scripts/bootstrap.sh [setup|demo|test] [args...]" >&2; exit 2 ;;
 esac

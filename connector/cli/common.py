@@ -36,6 +36,11 @@ class Mfa(StrEnum):
     totp = "totp"
 
 
+class OnOff(StrEnum):
+    on = "on"
+    off = "off"
+
+
 class LogLevel(StrEnum):
     debug = "debug"
     info = "info"

@@ -30,10 +30,10 @@ def sandbox(
     fault_rate: float = typer.Option(
         0.0, help="Fraction (0-1) of member-data and write requests that 500."
     ),
-    confirm_dialog: bool = typer.Option(
-        True,
-        "--confirm-dialog/--no-confirm-dialog",
-        help="Ask for confirmation before Deactivate and Cancel invitation.",
+    confirm_dialog: common.OnOff = typer.Option(
+        common.OnOff.on,
+        "--confirm-dialog",
+        help="on: ask for confirmation before Deactivate and Cancel invitation; off: act at once.",
     ),
     keep_deactivated: bool = typer.Option(
         False,
@@ -82,7 +82,7 @@ def sandbox(
         session_ttl=session_ttl,
         latency_ms=latency_ms,
         fault_rate=fault_rate,
-        confirm_dialog=confirm_dialog,
+        confirm_dialog=confirm_dialog is common.OnOff.on,
         keep_deactivated=keep_deactivated,
         drop_banner=drop_banner,
         slow_write_ms=slow_write_ms,

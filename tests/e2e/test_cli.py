@@ -134,6 +134,7 @@ def test_members_json_and_csv(make_sandbox: MakeSandbox, tmp_path: Path) -> None
         (["sandbox", "--variant", "modern"], {}, ExitCode.USAGE, "'modern' is not one of"),
         (["sandbox", "--members-file", "/no/such.json"], {}, ExitCode.CONFIG, "roster file"),
         (["sandbox", "--fault-rate", "2"], {}, ExitCode.CONFIG, "fault_rate"),
+        (["sandbox", "--confirm-dialog", "maybe"], {}, ExitCode.USAGE, "'maybe' is not one of"),
         (["frobnicate"], {}, ExitCode.USAGE, "No such command"),
         (["members", "--bogus"], {}, ExitCode.USAGE, "No such option"),
     ],

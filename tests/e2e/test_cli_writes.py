@@ -57,10 +57,11 @@ def test_plan_then_apply_then_audit(make_sandbox: MakeSandbox, tmp_path: Path) -
     assert again.returncode == ExitCode.PLAN_STALE and "error: the roster changed" in again.stderr
 
     verify = run_cli("audit", "verify", env=env)
-    assert verify.returncode == 0 and "2 record(s)" in verify.stdout
+    assert verify.returncode == 0 and "3 record(s)" in verify.stdout
     shown = run_cli("audit", "show", "--json", env=env)
     records = [json.loads(line) for line in shown.stdout.splitlines()]
     assert [(r["actor"], r["target"], r["outcome"]) for r in records] == [
+        ("cron", "a@corp.com", "clicked"),  # written just before the click
         ("cron", "a@corp.com", "deactivated"),
         ("cron", "pay@corp.com", "refused"),
     ]
@@ -71,7 +72,7 @@ def test_plan_then_apply_then_audit(make_sandbox: MakeSandbox, tmp_path: Path) -
     audit.write_bytes(data[:at] + b"D" + data[at + 1 :])  # one byte
     broken = run_cli("audit", "verify", env=env)
     assert broken.returncode == ExitCode.AUDIT_BROKEN
-    assert "line 1 (seq 1): its content was changed" in broken.stderr
+    assert "line 2 (seq 2): its content was changed" in broken.stderr
 
 
 @pytest.mark.parametrize(

@@ -251,7 +251,7 @@ def test_two_real_writers_one_waits_for_nobody(make_sandbox: MakeSandbox, tmp_pa
 def test_write_faults_and_dropped_banners_give_no_false_deactivated(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    box = team_box(make_sandbox, tmp_path, fault_rate=0.2, drop_banner=True, seed=3)
+    box = team_box(make_sandbox, tmp_path, fault_rate=0.2, drop_banner=True, seed=4)
     targets = [f"user{i}@corp.com" for i in range(5)]
     settings = wsettings(
         box, tmp_path / "state", write_timeout_ms=1_500, retries=6, max_fraction=0.5
@@ -267,7 +267,9 @@ def test_write_faults_and_dropped_banners_give_no_false_deactivated(
     assert any(o.status is OutcomeStatus.DEACTIVATED for o in outcomes)
     assert max(ok_writes_per_email(box).values()) == 1  # never a second effective click
     faults = [w for w in writes(box) if w["outcome"] == "fault"]
-    assert faults or all(o.status is OutcomeStatus.DEACTIVATED for o in outcomes)
+    # The seed gives write faults (two, today): with none this test would prove nothing. If a
+    # change in how many requests a removal makes moves them away, choose another seed.
+    assert faults, "no write fault happened: choose a seed that gives some"
 
 
 def test_slow_write_is_verified_not_retried(make_sandbox: MakeSandbox, tmp_path: Path) -> None:

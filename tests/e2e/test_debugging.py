@@ -167,6 +167,8 @@ def test_headed_run_under_xvfb(make_sandbox: MakeSandbox, tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert '"a@corp.com"' in result.stdout
+    launched = [json.loads(line) for line in result.stderr.splitlines() if "browser.launch" in line]
+    assert [line["headless"] for line in launched] == [False]  # a real window, on Xvfb
     assert writes(box) == []
 
 
@@ -214,10 +216,12 @@ def test_step_mode_accept_skip_quit_from_stdin(make_sandbox: MakeSandbox, tmp_pa
     audit = [
         json.loads(line) for line in (tmp_path / "state" / "audit.jsonl").read_text().splitlines()
     ]
-    assert [(r["target"], r["rule"]) for r in audit][1:] == [
-        ("user2@corp.com", "human_skip"),
-        ("user3@corp.com", "human_quit"),
-        ("user4@corp.com", "human_quit"),
+    assert [(r["target"], r["outcome"], r["rule"]) for r in audit] == [
+        ("user1@corp.com", "clicked", None),
+        ("user1@corp.com", "deactivated", None),
+        ("user2@corp.com", "refused", "human_skip"),  # no click: no clicked record
+        ("user3@corp.com", "refused", "human_quit"),
+        ("user4@corp.com", "refused", "human_quit"),
     ]
 
 

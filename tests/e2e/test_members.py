@@ -191,6 +191,7 @@ def test_hostile_names_come_back_exactly(
     assert {m.name for m in roster.members} >= set(names)
 
 
+@pytest.mark.slow
 def test_wrong_password_fails_once_and_never_trips_the_lockout(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
@@ -292,6 +293,7 @@ def test_drifted_next_button_cannot_shorten_the_roster(
     assert info.value.artifacts
 
 
+@pytest.mark.slow
 def test_totp_code_is_never_replayed_when_signing_in_twice(
     make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
 ) -> None:

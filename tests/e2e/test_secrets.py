@@ -29,6 +29,7 @@ def encodings(secret: str) -> set[str]:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_no_secret_in_logs_or_any_file_the_run_wrote(
     make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
 ) -> None:

@@ -89,6 +89,7 @@ def deactivate(box: Any, state: Path, email: str) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_sync_reports_each_change_exports_and_keeps(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
@@ -162,6 +163,7 @@ def test_sync_reports_each_change_exports_and_keeps(
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_confidence_gate_keeps_evidence_and_accept_drop_stores(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:

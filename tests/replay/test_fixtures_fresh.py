@@ -21,6 +21,7 @@ def regenerate_module() -> ModuleType:
 
 
 @pytest.mark.e2e
+@pytest.mark.slow
 def test_committed_fixtures_match_a_fresh_recording(tmp_path: Path) -> None:
     regenerate = regenerate_module()
     asyncio.run(regenerate.record_all(tmp_path))

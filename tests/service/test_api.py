@@ -323,6 +323,7 @@ def test_the_daily_budget_holds_jobs_instead_of_removing_more(
     assert ok_writes(box) == {"user1@corp.com": 1}
 
 
+@pytest.mark.slow
 def test_sigterm_stops_between_removals_and_the_rest_waits_for_the_next_start(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:

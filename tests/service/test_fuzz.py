@@ -77,6 +77,7 @@ def ran(output: str) -> int:
     return int(found.group(2))
 
 
+@pytest.mark.slow
 def test_fuzzing_finds_no_server_error_and_changes_nothing(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:

@@ -50,6 +50,7 @@ async def fire(url: str, requests: list[tuple[str, str]]) -> list[httpx.Response
         )
 
 
+@pytest.mark.slow
 def test_fifty_concurrent_offboardings_and_two_hundred_replays(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:

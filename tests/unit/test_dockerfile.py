@@ -57,10 +57,14 @@ def test_the_build_context_leaves_the_venv_and_git_out() -> None:
     assert ".venv" in ignored and ".git" in ignored
 
 
-def test_the_container_smoke_script_is_shellcheck_clean() -> None:
+@pytest.mark.parametrize(
+    "script", ["scripts/container-smoke.sh", "scripts/bootstrap.sh", ".ci/run"]
+)
+def test_the_shell_scripts_are_shellcheck_clean(script: str) -> None:
     shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
+    if shellcheck is None:  # scripts/bootstrap.sh installs it
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    script = ROOT / "scripts" / "container-smoke.sh"
-    result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [shellcheck, str(ROOT / script)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr

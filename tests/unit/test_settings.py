@@ -72,3 +72,16 @@ def test_missing_credentials_say_what_to_set() -> None:
     with pytest.raises(ConfigError, match="no password") as info:
         load_settings(email="a@example.com").require_credentials()
     assert "STITCH_PASSWORD_FILE" in info.value.hint
+
+
+def test_pwdebug_shows_the_browser_and_lets_a_person_take_their_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PWDEBUG", "1")
+    debug = load_settings()
+    assert (debug.headless, debug.timeout_ms, debug.write_timeout_ms) == (False, 600_000, 600_000)
+    monkeypatch.setenv("STITCH_TIMEOUT_MS", "5000")  # an explicit setting still wins
+    assert load_settings().timeout_ms == 5_000
+    monkeypatch.delenv("PWDEBUG")
+    monkeypatch.delenv("STITCH_TIMEOUT_MS")
+    assert (load_settings().headless, load_settings().timeout_ms) == (True, 30_000)
