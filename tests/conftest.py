@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -52,6 +53,22 @@ def settings_for(box: RunningSandbox, state_dir: Path, **overrides: Any) -> Sett
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def sandbox_env(box: RunningSandbox, state_dir: Path) -> dict[str, str]:
+    """The STITCH_* variables that point a child process at `box`."""
+    return {
+        "STITCH_BASE_URL": box.app_url,
+        "STITCH_EMAIL": box.login_email,
+        "STITCH_PASSWORD": box.options.admin_password,
+        "STITCH_STATE_DIR": str(state_dir),
+    }
+
+
+def child_env(box: RunningSandbox, state_dir: Path, **extra: str) -> dict[str, str]:
+    """A child process's whole environment: this one's without any STITCH_*, then `box`'s."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    return {**clean, **sandbox_env(box, state_dir), **extra}
 
 
 @pytest.fixture

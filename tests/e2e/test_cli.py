@@ -16,7 +16,7 @@ import pytest
 
 from connector.errors import ExitCode
 from connector.sandbox.server import RunningSandbox
-from tests.conftest import MakeSandbox
+from tests.conftest import MakeSandbox, sandbox_env
 from tests.e2e.test_members import truth
 from tests.replay.test_fixtures import Replayer
 
@@ -37,12 +37,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
 
 
 def env_for(box: RunningSandbox, state: Path) -> dict[str, str]:
-    return {
-        "STITCH_BASE_URL": box.app_url,
-        "STITCH_EMAIL": box.login_email,
-        "STITCH_PASSWORD": box.options.admin_password,
-        "STITCH_STATE_DIR": str(state),
-    }
+    return sandbox_env(box, state)
 
 
 def test_help_teaches_and_does_not_load_playwright() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from connector.lock import WriteLock
 from connector.models import Outcome, OutcomeStatus, Plan
 from connector.sandbox.server import RunningSandbox
 from connector.settings import Settings
-from tests.conftest import MakeSandbox, settings_for
+from tests.conftest import MakeSandbox, child_env, settings_for
 from tests.e2e.test_members import scrape
 
 pytestmark = pytest.mark.e2e
@@ -215,15 +214,7 @@ def test_two_real_writers_one_waits_for_nobody(make_sandbox: MakeSandbox, tmp_pa
     clicks nothing, and the first finishes alone."""
     box = team_box(make_sandbox, tmp_path, slow_write_ms=1_500)
     state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
-    env.update(
-        {
-            "STITCH_BASE_URL": box.app_url,
-            "STITCH_EMAIL": box.login_email,
-            "STITCH_PASSWORD": box.options.admin_password,
-            "STITCH_STATE_DIR": str(state),
-        }
-    )
+    env = child_env(box, state)
     command = [sys.executable, "-m", "connector.cli", "deactivate", "--yes"]
     first = subprocess.Popen(
         [*command, "user1@corp.com"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -283,16 +274,7 @@ def test_run_killed_mid_batch_then_rerun(make_sandbox: MakeSandbox, tmp_path: Pa
     box = team_box(make_sandbox, tmp_path, slow_write_ms=1_500)
     state = tmp_path / "state"
     targets = ["user5@corp.com", "user6@corp.com", "user7@corp.com"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
-    env.update(
-        {
-            "STITCH_BASE_URL": box.app_url,
-            "STITCH_EMAIL": box.login_email,
-            "STITCH_PASSWORD": box.options.admin_password,
-            "STITCH_STATE_DIR": str(state),
-            "STITCH_MAX_FRACTION": "0.5",
-        }
-    )
+    env = child_env(box, state, STITCH_MAX_FRACTION="0.5")
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector.cli", "deactivate", "--yes", *targets],
         env=env,
@@ -390,9 +372,8 @@ def test_unknown_member_still_listed_is_refused_until_resolved(
     assert [w["email"] for w in writes(box)] == ["user1@corp.com"]  # the refusal clicked nothing
     audit = AuditLog(settings.audit_path)
     assert audit.unresolved_unknowns() == {"user1@corp.com"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    env = child_env(box, settings.state_dir)
     resolve = [sys.executable, "-m", "connector.cli", "audit", "resolve", "user1@corp.com"]
-    env["STITCH_STATE_DIR"] = str(settings.state_dir)
     done = subprocess.run(
         [*resolve, "--note", "checked in Stitch: deactivated"],
         env=env,

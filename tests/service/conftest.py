@@ -4,7 +4,6 @@ loopback port, pointed at an in-process sandbox."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from connector.sandbox.server import RunningSandbox
-from tests.conftest import MakeSandbox
+from tests.conftest import MakeSandbox, child_env
 
 WRITE_TOKEN = "write-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
@@ -125,13 +124,9 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         **env_over: str,
     ) -> RunningService:
         state = state_dir or tmp_path / "state"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+        env = child_env(box, state)
         env.update(
             {
-                "STITCH_BASE_URL": box.app_url,
-                "STITCH_EMAIL": box.login_email,
-                "STITCH_PASSWORD": box.options.admin_password,
-                "STITCH_STATE_DIR": str(state),
                 "STITCH_SERVICE_TOKENS": f"write:{WRITE_TOKEN},read:{READ_TOKEN}",
                 "STITCH_CALLBACK_SECRET": CALLBACK_SECRET,
                 "STITCH_WRITE_TIMEOUT_MS": "4000",
