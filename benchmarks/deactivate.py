@@ -44,6 +44,7 @@ async def main_async() -> int:
             password=options.admin_password,
             state_dir=Path(tmp),
             max_removals=REMOVALS,
+            max_removals_per_day=REMOVALS,
             max_fraction=0.5,
         )
         async with StitchConnector(settings) as stitch:
