@@ -15,7 +15,7 @@ from connector import __version__, policy
 from connector.actions import Remover, StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
-from connector.errors import ConfigError, PlanStale
+from connector.errors import ConfigError, PlanStale, PolicyRefused
 from connector.logs import first_line, get_logger
 from connector.models import (
     Member,
@@ -100,14 +100,6 @@ class PlanRunner:
             t.model_copy(update={"request": asked.get(t.email)})
             for t in policy.decide(list(asked), roster, config, unresolved=_unresolved(audit))
         ]
-        policy.check_batch(
-            targets,
-            roster,
-            config,
-            previous_count=self.previous_count,
-            override_budget=override_budget,
-            removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
-        )
 
         def record(target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
             request = target.request or TargetRequest()
@@ -132,6 +124,29 @@ class PlanRunner:
                     **fields,
                 },
             )
+
+        try:
+            policy.check_batch(
+                targets,
+                roster,
+                config,
+                previous_count=self.previous_count,
+                override_budget=override_budget,
+                removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
+            )
+        except PolicyRefused as exc:  # refused whole: the trail says so for every target
+            now = datetime.now(UTC)
+            for target in (t for t in targets if t.action is not None):
+                record(
+                    target,
+                    OutcomeStatus.REFUSED.value,
+                    now,
+                    rule=exc.rule,
+                    reason=str(exc),
+                    roster_fingerprint_before=roster.fingerprint,
+                    roster_fingerprint_after=roster.fingerprint,
+                )
+            raise
 
         remover = self._remover(roster.account.client_id, on_click=record)
         outcomes: list[Outcome] = []

@@ -159,6 +159,10 @@ def test_budget_refuses_the_whole_request_before_any_click(
     with pytest.raises(PolicyRefused, match="budget is 5"):
         deactivate(settings, six)
     assert writes(box) == []
+    refused = AuditLog(settings.audit_path).records()  # the refusal is on the record too
+    assert [(r.target, r.outcome, r.rule) for r in refused] == [
+        (e, "refused", "budget_max_removals") for e in six
+    ]
     outcomes = deactivate(settings, six, override_budget=True)
     assert {o.status for o in outcomes} == {OutcomeStatus.DEACTIVATED}
     assert ok_writes_per_email(box) == Counter({e: 1 for e in six})
