@@ -362,18 +362,17 @@ def test_unknown_member_still_listed_is_refused_until_resolved(
 ) -> None:
     """Asked again while an unknown click has not landed yet: every entry point refuses it
     (a second click could be the second of one removal) until a person records a check."""
-    box = team_box(make_sandbox, tmp_path, slow_write_ms=8_000, slow_write_mode="act")
+    # The write lands a minute late: long after both runs, whatever the machine's load.
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=60_000, slow_write_mode="act")
     settings = wsettings(box, tmp_path / "state", write_timeout_ms=800)
     (first,) = deactivate(settings, ["user1@corp.com"])
     assert first.status is OutcomeStatus.UNKNOWN
     (second,) = deactivate(settings, ["user1@corp.com"])  # still listed as active
     assert statuses(box)["user1@corp.com"] == "active"
     assert (second.status, second.rule) == (OutcomeStatus.REFUSED, "unresolved_unknown")
-    deadline = time.monotonic() + 30
-    while statuses(box)["user1@corp.com"] != "deactivated":  # the first, late write lands
-        assert time.monotonic() < deadline
-        time.sleep(0.05)  # polling the condition above, bounded by the deadline
-    assert [w["email"] for w in writes(box)] == ["user1@corp.com"]  # the refusal clicked nothing
+    trail = [(r.run_id, r.outcome) for r in AuditLog(settings.audit_path).records()]
+    assert [outcome for _, outcome in trail] == ["clicked", "unknown", "refused"]
+    assert trail[0][0] != trail[2][0]  # the refusing run clicked nothing
     audit = AuditLog(settings.audit_path)
     assert audit.unresolved_unknowns() == {"user1@corp.com"}
     env = child_env(box, settings.state_dir)
