@@ -57,6 +57,23 @@ def sandbox(
         "--drift",
         help="Imitate a Stitch UI release: renamed classes, reordered columns, new button labels.",
     ),
+    mutate: list[str] = typer.Option(
+        [],
+        "--mutate",
+        help="Apply a drift-corpus mutation (an invented UI release; repeatable). "
+        "See --list-mutations.",
+    ),
+    mutation_script: Path | None = typer.Option(
+        None,
+        "--mutation-script",
+        help="Your own JS transforms, served and run like the built-in mutations "
+        "(docs/sandbox-dom.md 'Drift corpus').",
+    ),
+    list_mutations: bool = typer.Option(
+        False,
+        "--list-mutations",
+        help="Print the drift corpus (name, area, expect, what) and exit.",
+    ),
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
     login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
@@ -68,6 +85,10 @@ def sandbox(
     """
     from connector.sandbox.options import SandboxOptions
     from connector.sandbox.server import RunningSandbox, serve_forever
+
+    if list_mutations:
+        _print_mutations()
+        return
 
     options = SandboxOptions(
         variant=variant.value,
@@ -89,6 +110,8 @@ def sandbox(
         slow_write_mode=slow_write_mode.value,
         hide_rows=hide_rows,
         drift=drift,
+        mutations=tuple(mutate),
+        mutation_script=mutation_script,
         host=host,
         app_port=port,
         login_port=login_port,
@@ -96,8 +119,11 @@ def sandbox(
 
     def ready(running: RunningSandbox) -> None:
         o = running.options
+        extras = (", drift" if o.drift else "") + "".join(f", {m}" for m in o.mutations)
+        if o.mutation_script is not None:
+            extras += f", script {o.mutation_script}"
         common.stderr.print(
-            f"Stitch sandbox ({o.variant}{', drift' if o.drift else ''}) is up. Ctrl-C stops it.\n"
+            f"Stitch sandbox ({o.variant}{extras}) is up. Ctrl-C stops it.\n"
             f"  app:    {running.app_url}\n"
             f"  login:  {running.login_url}\n"
             f"  sign in as {running.login_email} / {o.admin_password}"
@@ -108,3 +134,11 @@ def sandbox(
         )
 
     serve_forever(options, ready)
+
+
+def _print_mutations() -> None:
+    """One line per mutation: name, area, expect, what (tab-separated, for grep and cut)."""
+    from connector.sandbox.mutations import MUTATIONS
+
+    for m in MUTATIONS.values():
+        typer.echo(f"{m.name}\t{m.area}\t{m.expect}\t{m.what}")

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from connector.errors import ConfigError
 from connector.sandbox.options import SandboxOptions, is_plausible_email
 from connector.sandbox.roster import ADMINISTRATOR, Member
 from connector.sandbox.state import (
@@ -45,6 +48,75 @@ MSG_EMAIL_REQUIRED = "Email is required"
 MSG_EMAIL_INVALID = "Please enter a valid email address"
 MSG_BAD_CREDENTIALS = "Invalid email or password"
 MSG_BAD_CODE = "Invalid code"
+
+# The drift corpus's server-side pieces (docs/sandbox-dom.md "Drift corpus"), all [P].
+CONSENT_COOKIE = "st_cookie_consent"  # signin-cookie-consent: set by mutations.js on a choice
+WHATS_NEW_COOKIE = "st_whats_new_seen"  # app-whats-new: set by mutations.js on dismissal
+REMEMBER_SECONDS = 30 * 24 * 3600  # signin-stay-signed-in "Yes": a persistent session cookie
+_SIGNIN_TEMPLATES = frozenset(
+    {"signin_email.html", "signin_legacy.html", "login_password.html", "login_mfa.html",
+     "login_stay.html"}
+)  # fmt: skip
+MUTATION_SCRIPT_PATH = "/__sandbox__/mutation-script.js"
+
+
+def hashed_id(value: str) -> str:
+    """signin-ids-renamed: a stable CSS-modules-like replacement for an id."""
+    return "f" + hashlib.sha256(f"signin-ids-renamed:{value}".encode()).hexdigest()[:9]
+
+
+def mutation_context(state: SandboxState, request: Request, template: str) -> dict[str, Any]:
+    """What the templates need for the active mutations. With none active (and no user script),
+    every page renders byte-identical to a sandbox without the drift corpus."""
+    names = state.mutations()
+    active = set(names)
+    script = state.options.mutation_script is not None
+    if template in _SIGNIN_TEMPLATES:
+        kind = "signin"
+    elif template.startswith("page_"):
+        kind = "app"
+    else:
+        kind = "other"
+    renamed = "signin-ids-renamed" in active
+
+    def sid(value: str) -> str:
+        return hashed_id(value) if renamed else value
+
+    return {
+        "mut": active,
+        "mutation_names": " ".join(names),
+        "mutations_on": bool(names) or script,
+        "mutation_script": MUTATION_SCRIPT_PATH if script else None,
+        "page_kind": kind,
+        "sid": sid,
+        "consent_needed": (
+            kind == "signin"
+            and "signin-cookie-consent" in active
+            and CONSENT_COOKIE not in request.cookies
+        ),
+        "whats_new_needed": (
+            kind == "app" and "app-whats-new" in active and WHATS_NEW_COOKIE not in request.cookies
+        ),
+    }
+
+
+async def serve_mutation_script(state: SandboxState) -> Response:
+    """The user's --mutation-script, read on every request so edits show on the next reload."""
+    path = state.options.mutation_script
+    if path is None or not path.is_file():
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "no-store"})
+
+
+def stay_signed_in_page(
+    render: Callable[[Request, str, dict[str, Any]], Response],
+    request: Request,
+    token: str,
+    action: str,
+) -> Response:
+    """signin-stay-signed-in [P]: "Stay signed in?" with Yes / No, posting `stay` to `action`."""
+    return render(request, "login_stay.html", {"state": token, "action": action})
+
 
 _SETTINGS_TABS_V2 = ("account", "members", "profile", "notifications")
 _SETTINGS_TABS_LEGACY = ("account", "profile", "notifications", "billing")
@@ -191,6 +263,7 @@ class _AppOrigin:
             "options": self.options,
             "paths": self.paths,
             "origins": self.origins,
+            **mutation_context(self.state, request, template),
         }
         base.update(context)
         return _TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
@@ -198,11 +271,22 @@ class _AppOrigin:
     def _viewer(self, request: Request) -> Member | None:
         return self.state.session_member(request.cookies.get(SESSION_COOKIE))
 
-    def _signed_in_response(self, email: str, redirect: str) -> Response:
+    def _signed_in_response(self, email: str, redirect: str, remember: bool = False) -> Response:
         token = self.state.create_session(email)
         response = RedirectResponse(redirect, status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+        # remember: "Yes" on the signin-stay-signed-in page [P]; otherwise a browser-session cookie
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=REMEMBER_SECONDS if remember else None,
+            httponly=True,
+            samesite="lax",
+            path="/",
+        )
         return response
+
+    def _stay_active(self) -> bool:
+        return "signin-stay-signed-in" in self.state.mutations()
 
     # ---------------------------------------------------- sign-in
 
@@ -247,6 +331,9 @@ class _AppOrigin:
         if self.options.mfa == "totp":
             token = self.state.start_login(email, target, "totp")
             return RedirectResponse(f"/session/mfa?{urlencode({'state': token})}", status_code=303)
+        if self._stay_active():
+            token = self.state.start_login(email, target, "stay")
+            return RedirectResponse(f"/session/stay?{urlencode({'state': token})}", status_code=303)
         return self._signed_in_response(email, target)
 
     async def session_mfa(self, request: Request) -> Response:
@@ -276,17 +363,45 @@ class _AppOrigin:
                 "login_mfa.html",
                 {"state": token, "action": "/session/mfa", "error": MSG_BAD_CODE},
             )
+        if self._stay_active():
+            self.state.advance_login(token, "stay")
+            return RedirectResponse(f"/session/stay?{urlencode({'state': token})}", status_code=303)
         finished = self.state.finish_login(token)
         if finished is None:
             return RedirectResponse("/session/create", status_code=303)
         return self._signed_in_response(finished.email, finished.redirect)
+
+    async def session_stay(self, request: Request) -> Response:
+        """Legacy only, signin-stay-signed-in [P]: the "Stay signed in?" page on the app origin."""
+        if not self.paths.legacy:
+            return self._not_found(request)
+        expired = self._render(
+            request, "login_expired.html", {"restart": "/session/create"}, status_code=400
+        )
+        if request.method == "GET":
+            token = request.query_params.get("state", "")
+            pending = self.state.pending_login(token)
+            if pending is None or pending.stage != "stay":
+                return expired
+            return stay_signed_in_page(self._render, request, token, "/session/stay")
+        form = await request.form()
+        token = str(form.get("state") or "")
+        pending = self.state.pending_login(token)
+        if pending is None or pending.stage != "stay":
+            return expired
+        finished = self.state.finish_login(token)
+        if finished is None:
+            return RedirectResponse("/session/create", status_code=303)
+        remember = str(form.get("stay") or "") == "yes"
+        return self._signed_in_response(finished.email, finished.redirect, remember)
 
     async def session_callback(self, request: Request) -> Response:
         redeemed = self.state.redeem_code(request.query_params.get("code", ""))
         if redeemed is None:
             return RedirectResponse("/session/create", status_code=303)
         email, redirect = redeemed
-        return self._signed_in_response(email, redirect)
+        remember = request.query_params.get("remember") == "1"  # signin-stay-signed-in "Yes"
+        return self._signed_in_response(email, redirect, remember)
 
     async def session_destroy(self, request: Request) -> Response:
         self.state.end_session(request.cookies.get(SESSION_COOKIE))
@@ -453,6 +568,27 @@ class _AppOrigin:
         self.state.expire_sessions()
         return SafeJSONResponse({"ok": True})
 
+    async def control_mutations(self, request: Request) -> Response:
+        """POST /__sandbox__/mutations {"names": [...]}: replace the active drift-corpus set."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        names = body.get("names") if isinstance(body, dict) else None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return SafeJSONResponse(
+                {"code": "BadRequest", "message": 'a JSON object with "names": a list of strings'},
+                status_code=400,
+            )
+        try:
+            active = self.state.set_mutations(names)
+        except ConfigError as exc:
+            return SafeJSONResponse({"code": "BadRequest", "message": str(exc)}, status_code=400)
+        return SafeJSONResponse({"ok": True, "mutations": list(active)})
+
+    async def mutation_script(self, request: Request) -> Response:
+        return await serve_mutation_script(self.state)
+
     async def control_roster(self, request: Request) -> Response:
         """POST /__sandbox__/{add-member,remove-member,accept-invite,set-role} with a JSON body
         naming `email` and the call's other arguments."""
@@ -490,6 +626,7 @@ def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/", app.root),
         Route("/session/create", app.session_create, methods=["GET", "POST"]),
         Route("/session/mfa", app.session_mfa, methods=["GET", "POST"]),
+        Route("/session/stay", app.session_stay, methods=["GET", "POST"]),
         Route("/session/callback", app.session_callback),
         Route("/session/destroy", app.session_destroy, methods=["GET", "POST"]),
         Route("/sso/{connection}", app.sso),
@@ -514,6 +651,8 @@ def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/__sandbox__/state", app.control_state),
         Route("/__sandbox__/reset", app.control_reset, methods=["POST"]),
         Route("/__sandbox__/expire-sessions", app.control_expire_sessions, methods=["POST"]),
+        Route("/__sandbox__/mutations", app.control_mutations, methods=["POST"]),
+        Route(MUTATION_SCRIPT_PATH, app.mutation_script),
         *(
             Route(f"/__sandbox__/{action}", app.control_roster, methods=["POST"])
             for action in ("add-member", "remove-member", "accept-invite", "set-role")
@@ -538,7 +677,11 @@ class _LoginOrigin:
     def _render(
         self, request: Request, template: str, context: dict[str, Any], status_code: int = 200
     ) -> Response:
-        base: dict[str, Any] = {"variant": self.options.variant, "origins": self.origins}
+        base: dict[str, Any] = {
+            "variant": self.options.variant,
+            "origins": self.origins,
+            **mutation_context(self.state, request, template),
+        }
         base.update(context)
         return _TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
 
@@ -556,14 +699,40 @@ class _LoginOrigin:
             {"state": token, "email": email, "error": error, "back": back},
         )
 
-    def _finish(self, token: str) -> Response:
+    def _finish(self, token: str, remember: bool = False) -> Response:
         finished = self.state.finish_login(token)
         if finished is None:
             return RedirectResponse(f"{self.origins.app_url}/session/create", status_code=303)
         code = self.state.issue_code(finished.email, finished.redirect)
+        query = {"code": code, **({"remember": "1"} if remember else {})}
         return RedirectResponse(
-            f"{self.origins.app_url}/session/callback?{urlencode({'code': code})}", status_code=303
+            f"{self.origins.app_url}/session/callback?{urlencode(query)}", status_code=303
         )
+
+    def _signed_in(self, token: str) -> Response:
+        """The last step passed: the app, or first signin-stay-signed-in's question [P]."""
+        if "signin-stay-signed-in" in self.state.mutations():
+            self.state.advance_login(token, "stay")
+            return RedirectResponse(f"/login/stay?{urlencode({'state': token})}", status_code=303)
+        return self._finish(token)
+
+    async def login_stay(self, request: Request) -> Response:
+        """signin-stay-signed-in [P]: "Stay signed in?" between the last step and the app."""
+        if request.method == "GET":
+            token = request.query_params.get("state", "")
+            pending = self.state.pending_login(token)
+            if pending is None or pending.stage != "stay":
+                return self._expired(request)
+            return stay_signed_in_page(self._render, request, token, "/login/stay")
+        form = await request.form()
+        token = str(form.get("state") or "")
+        pending = self.state.pending_login(token)
+        if pending is None or pending.stage != "stay":
+            return self._expired(request)
+        return self._finish(token, remember=str(form.get("stay") or "") == "yes")
+
+    async def mutation_script(self, request: Request) -> Response:
+        return await serve_mutation_script(self.state)
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
@@ -574,6 +743,10 @@ class _LoginOrigin:
             if pending.stage == "totp":
                 return RedirectResponse(
                     f"/login/mfa?{urlencode({'state': token})}", status_code=303
+                )
+            if pending.stage == "stay":
+                return RedirectResponse(
+                    f"/login/stay?{urlencode({'state': token})}", status_code=303
                 )
             return self._password_page(request, token, pending.email, None)
 
@@ -590,7 +763,7 @@ class _LoginOrigin:
         if self.options.mfa == "totp":
             self.state.advance_login(token, "totp")
             return RedirectResponse(f"/login/mfa?{urlencode({'state': token})}", status_code=303)
-        return self._finish(token)
+        return self._signed_in(token)
 
     async def login_mfa(self, request: Request) -> Response:
         if self.options.mfa != "totp":
@@ -616,7 +789,7 @@ class _LoginOrigin:
                 "login_mfa.html",
                 {"state": token, "action": "/login/mfa", "error": MSG_BAD_CODE},
             )
-        return self._finish(token)
+        return self._signed_in(token)
 
     async def root(self, request: Request) -> Response:
         return RedirectResponse(f"{self.origins.app_url}/session/create", status_code=302)
@@ -632,6 +805,8 @@ def create_login_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/", app.root),
         Route("/login", app.login, methods=["GET", "POST"]),
         Route("/login/mfa", app.login_mfa, methods=["GET", "POST"]),
+        Route("/login/stay", app.login_stay, methods=["GET", "POST"]),
+        Route(MUTATION_SCRIPT_PATH, app.mutation_script),
         Mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static"),
         Route("/{rest:path}", app.not_found),
     ]

@@ -81,6 +81,11 @@ class SandboxOptions(pydantic.BaseModel):
     # renamed row and name classes, reordered columns, relabelled buttons; ids kept
     # (docs/sandbox-dom.md "Drift").
     drift: bool = False
+    # [P] The drift corpus (connector/sandbox/mutations.py, docs/sandbox-dom.md "Drift corpus"):
+    # invented UI releases applied on top of the variant; switchable at run time too.
+    mutations: tuple[str, ...] = ()
+    # A user's own transforms (JS), served and run like the built-in ones.
+    mutation_script: Path | None = None
 
     @pydantic.model_validator(mode="wrap")
     @classmethod
@@ -96,6 +101,23 @@ class SandboxOptions(pydantic.BaseModel):
         if options.app_port and options.app_port == options.login_port:
             raise ConfigError("sandbox options app_port and login_port must differ")
         return options
+
+    @pydantic.field_validator("mutations")
+    @classmethod
+    def _check_mutations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from connector.sandbox.mutations import check_names  # imports this module
+
+        try:
+            return check_names(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @pydantic.field_validator("mutation_script")
+    @classmethod
+    def _check_mutation_script(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"not a readable file: {value}")
+        return value
 
     @pydantic.field_validator("members")
     @classmethod

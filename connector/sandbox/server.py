@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -54,6 +54,14 @@ class RunningSandbox:
 
     def expire_sessions(self) -> None:
         self._state.expire_sessions()
+
+    def set_mutations(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Replace the active drift-corpus mutations (same as POST /__sandbox__/mutations).
+        Pages loaded from now on show them; ConfigError on an unknown name."""
+        return self._state.set_mutations(names)
+
+    def mutations(self) -> tuple[str, ...]:
+        return self._state.mutations()
 
     # Roster changes made "in Stitch", behind the connector's back (same as POST /__sandbox__/...).
     def add_member(

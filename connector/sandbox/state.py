@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import pyotp
@@ -33,7 +33,7 @@ from connector.sandbox.roster import (
 )
 
 PasswordCheck = Literal["ok", "invalid", "locked"]
-LoginStage = Literal["password", "totp"]
+LoginStage = Literal["password", "totp", "stay"]  # "stay": signin-stay-signed-in
 WriteAction = Literal["deactivate", "cancel_invitation", "resend_invitation"]
 WriteOutcome = Literal["ok", "refused", "fault"]
 
@@ -167,6 +167,8 @@ class SandboxState:
         self._totp_used: set[int] = set()  # TOTP windows already spent
         self._fault_rng = random.Random(options.seed)  # noqa: S311 (reproducible faults)
         self._writes: list[dict[str, object]] = []
+        # The drift corpus's active mutations: presentation only, so reset() keeps them.
+        self._mutations: tuple[str, ...] = options.mutations
         self.reset()
 
     # ------------------------------------------------------------ control
@@ -189,6 +191,20 @@ class SandboxState:
         with self._lock:
             self._sessions.clear()
 
+    def mutations(self) -> tuple[str, ...]:
+        """The active drift-corpus mutations (connector/sandbox/mutations.py)."""
+        with self._lock:
+            return self._mutations
+
+    def set_mutations(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Replace the active mutations; ConfigError (nothing changed) on an unknown name."""
+        from connector.sandbox.mutations import check_names
+
+        checked = check_names(names)
+        with self._lock:
+            self._mutations = checked
+        return checked
+
     def snapshot(self) -> dict[str, object]:
         """What GET /__sandbox__/state answers: all members, deactivated ones too, display order,
         and the write log (every write request received, oldest first)."""
@@ -202,6 +218,7 @@ class SandboxState:
             },
             "members": members,
             "writes": writes,
+            "mutations": list(self.mutations()),
         }
 
     # ------------------------------------------------------------ members

@@ -6,6 +6,10 @@
 (function () {
   "use strict";
 
+  // The drift corpus (mutations.js, docs/sandbox-dom.md "Drift corpus"): only loaded while a
+  // mutation or a --mutation-script is active; without it every code path below is unchanged.
+  var MUTATIONS = window.StitchMutations || null;
+
   // ------------------------------------------------------------------ helpers
 
   function el(tag, attrs, text) {
@@ -326,11 +330,23 @@
     }
 
     function render(data) {
+      if (!MUTATIONS) {
+        draw(data);
+        return;
+      }
+      var seq = requestSeq; // a transform may draw late: never over a newer page
+      MUTATIONS.listTiming({ root: root, section: section, count: count, data: data, variant: variant }, function () {
+        if (seq === requestSeq) draw(data);
+      });
+    }
+
+    function draw(data) {
       clear(root);
       root.removeAttribute("aria-busy");
       currentPage = data.page;
       count.textContent = formatCount(data.total, variant);
-      root.appendChild(variant === "current" ? renderGrid(data, hooks, look) : renderTable(data, variant, hooks, look));
+      var table = variant === "current" ? renderGrid(data, hooks, look) : renderTable(data, variant, hooks, look);
+      root.appendChild(table);
       Object.keys(inFlight).forEach(function (id) { setRowBusy(id, true); });
       if (data.total === 1) {
         root.appendChild(el("p", { id: "st-t-members-empty" }, "You're the only member of this account.")); // [P]
@@ -346,6 +362,9 @@
         root.appendChild(fill(el("div", { "class": "st-pagination" }), [status, previous, next]));
       }
       keepPageInUrl(data.page);
+      if (MUTATIONS) {
+        MUTATIONS.run("list", { root: root, section: section, count: count, table: table, data: data, variant: variant });
+      }
     }
 
     function load(page) {
@@ -402,6 +421,7 @@
         });
         menu.appendChild(item);
       });
+      if (MUTATIONS) MUTATIONS.run("dialog", { kind: "menu", menu: menu, member: member, variant: variant });
       menu.addEventListener("keydown", function (event) {
         var items = Array.prototype.slice.call(menu.querySelectorAll("[role=menuitem]"));
         var index = items.indexOf(document.activeElement);
@@ -463,6 +483,12 @@
       var confirm = el("button", { type: "button", id: dialogId + "-button", "class": "st-button st-button--danger" }, confirmLabel);
       dialog.appendChild(fill(el("div", { "class": "st-modal__actions" }), [dismiss, confirm]));
       backdrop.appendChild(dialog);
+      if (MUTATIONS) {
+        MUTATIONS.run("dialog", {
+          kind: kind, dialog: dialog, backdrop: backdrop, title: dialog.firstChild, body: body,
+          confirm: confirm, dismiss: dismiss, member: member, variant: variant
+        });
+      }
 
       function close(focusTrigger) {
         document.removeEventListener("keydown", onKey, true);
@@ -560,6 +586,11 @@
   function init() {
     initUserMenu();
     initMembers();
+    var kind = document.body.getAttribute("data-page-kind");
+    if (MUTATIONS && (kind === "app" || kind === "signin")) {
+      var variant = (/st-body--(\S+)/.exec(document.body.className) || [])[1] || "current";
+      MUTATIONS.run(kind, { document: document, variant: variant });
+    }
   }
 
   if (document.readyState === "loading") {
