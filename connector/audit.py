@@ -3,11 +3,17 @@
 Each record carries the SHA-256 of the previous record, and its own hash over everything else,
 so an edit, a deletion or a reordering breaks the chain at a findable place. A head file beside it
 (`audit.jsonl.head`) holds the last record's seq and hash, so cutting records off the end is
-found too (unless the head is rewritten as well: keep a copy of it elsewhere for that).
+found too (unless the head is rewritten as well: keep a copy of it elsewhere for that), and so is
+a trail deleted while its head file is left.
+
+Tamper rule: nothing is appended to a trail that fails verification, and every write path calls
+`require_sound()` before it clicks (AuditBroken, exit 14). A record that a full disk cut short is
+taken back, so a disk fault never reads as tampering.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -18,9 +24,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from connector.errors import AuditBroken, ConfigError
 from connector.models import Member
 
 GENESIS = "0" * 64
+_REMOVED = frozenset({"deactivated", "invitation_cancelled"})  # proven removals
+_SETTLES_CLICK = _REMOVED | {"failed"}  # what proves a click's effect either way
 
 
 class AuditRecord(BaseModel):
@@ -36,6 +45,7 @@ class AuditRecord(BaseModel):
     rule: str | None
     reason: str | None
     request_reason: str | None = None  # why the caller asked (absent in records before 0.1.1)
+    override_budget: bool = False  # --override-budget let this run past the budget
     started_at: datetime
     finished_at: datetime
     connector_version: str
@@ -59,27 +69,62 @@ class AuditLog:
         self.head_path = path.with_name(path.name + ".head")
 
     def append(self, **fields: Any) -> AuditRecord:
-        """Add one record, chained to the last. Safe against concurrent appenders (flock)."""
+        """Add one record, chained to the last. Safe against concurrent appenders (flock).
+
+        Refused (AuditBroken) over a trail that fails verification, and when the trail is missing
+        while its head file says it held records: a write never starts a new chain silently. A
+        disk that cannot take it (full, read-only) is a ConfigError: the caller clicks nothing
+        more."""
+        try:
+            return self._append(fields)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the audit trail {self.path}: {exc.strerror or exc}",
+                hint="Free space on (or make writable) the state dir's volume; no removal runs "
+                "without its audit record. Then run `stitch-connector audit verify`.",
+            ) from None
+
+    def _append(self, fields: dict[str, Any]) -> AuditRecord:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+", encoding="utf-8") as fh:
+        if not self.path.exists():
+            problem = self._missing_trail_problem()
+            if problem:
+                raise self._broken(problem)
+        with open(self.path, "a+", encoding="utf-8", errors="replace") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             fh.seek(0)
-            lines = [line for line in fh.read().splitlines() if line.strip()]
-            prev = json.loads(lines[-1]) if lines else None
+            raw = fh.read()
+            count, problem, last, before_last = self._check_text(raw)
+            if problem is None:
+                problem = self._check_head(count, last["hash"] if last else GENESIS, before_last)
+            if problem:
+                raise self._broken(problem)
+            prev = last
             draft = {
                 **fields,
-                "seq": (prev["seq"] + 1) if prev else 1,
+                "seq": (int(prev["seq"]) + 1) if prev else 1,
                 "prev_hash": prev["hash"] if prev else GENESIS,
                 "hash": "",
             }
             # Validate and normalise first, so the hash covers exactly what is written.
             normal = AuditRecord.model_validate(draft).model_dump(mode="json")
             normal["hash"] = _digest(normal)
-            fh.seek(0, 2)
-            fh.write(json.dumps(normal, sort_keys=True, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            self._write_head(int(normal["seq"]), str(normal["hash"]))
+            line = (json.dumps(normal, sort_keys=True, ensure_ascii=False) + "\n").encode()
+            fd = fh.fileno()
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                written = 0
+                while written < len(line):  # "a+" is O_APPEND: each write lands at the end
+                    written += os.write(fd, line[written:])
+                os.fsync(fd)
+                self._write_head(int(normal["seq"]), str(normal["hash"]))
+            except OSError:
+                # A full disk: take the record back, so the trail and its head stay sound and
+                # the next run, once there is space, is not refused for a torn line.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, end)
+                    os.fsync(fd)
+                raise
         return AuditRecord.model_validate(normal)
 
     def _write_head(self, seq: int, digest: str) -> None:
@@ -97,42 +142,115 @@ class AuditLog:
         ]
 
     def verify(self) -> tuple[int, str | None]:
-        """(records checked, problem). The problem names the first broken line and why."""
-        if not self.path.is_file():
-            return 0, None
-        prev_hash = GENESIS
+        """(records checked, problem). The problem names the first broken line and why; a trail
+        that is missing, or shorter than its head file says, is a problem too."""
+        try:
+            fh = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except FileNotFoundError:
+            return 0, self._missing_trail_problem()
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)  # an append in progress finishes first, head and all
+            count, problem, last, before_last = self._check_text(fh.read())
+            if problem is None:
+                problem = self._check_head(count, last["hash"] if last else GENESIS, before_last)
+        return count, problem
+
+    def require_sound(self) -> None:
+        """Raise AuditBroken unless the trail verifies. Every write path calls this first: no
+        click while the record of earlier clicks cannot be trusted."""
+        try:
+            _, problem = self.verify()
+        except OSError as exc:
+            problem = f"it cannot be read: {exc.strerror or exc}"
+        if problem:
+            raise self._broken(problem)
+
+    def _broken(self, problem: str) -> AuditBroken:
+        return AuditBroken(
+            f"the audit trail {self.path} is broken: {problem}; no write runs until it is sound"
+        )
+
+    @staticmethod
+    def _check_text(raw: str) -> tuple[int, str | None, dict[str, Any] | None, str]:
+        """(records that chain, the first problem, the last good record, the hash of the one
+        before it)."""
+        prev_hash = before_last = GENESIS
         count = 0
-        raw = self.path.read_bytes().decode("utf-8", errors="replace")
+        last: dict[str, Any] | None = None
         for number, line in enumerate(raw.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 fields = json.loads(line)
             except ValueError:
-                return count, f"line {number}: not valid JSON"
+                return count, f"line {number}: not valid JSON", last, before_last
             if not isinstance(fields, dict):
-                return count, f"line {number}: not a record"
+                return count, f"line {number}: not a record", last, before_last
             if fields.get("prev_hash") != prev_hash:
-                return count, f"line {number} (seq {fields.get('seq')}): the chain is broken here"
+                return (
+                    count,
+                    f"line {number} (seq {fields.get('seq')}): the chain is broken here",
+                    last,
+                    before_last,
+                )
             if _digest(fields) != fields.get("hash"):
-                return count, f"line {number} (seq {fields.get('seq')}): its content was changed"
+                return (
+                    count,
+                    f"line {number} (seq {fields.get('seq')}): its content was changed",
+                    last,
+                    before_last,
+                )
+            if fields.get("seq") != count + 1:
+                return (
+                    count,
+                    f"line {number} (seq {fields.get('seq')}): out of sequence",
+                    last,
+                    before_last,
+                )
+            before_last = prev_hash
             prev_hash = str(fields["hash"])
             count += 1
-        return count, self._check_head(count, prev_hash)
+            last = fields
+        return count, None, last, before_last
 
-    def _check_head(self, count: int, last_hash: str) -> str | None:
-        """Records cut off the end leave a valid chain: the head file says where it ended."""
+    def _read_head(self) -> tuple[int, str] | None:
+        """(seq, hash) from the head file; None when there is none. Raises ValueError when it
+        cannot be read."""
         try:
             head = json.loads(self.head_path.read_text(encoding="utf-8"))
-            seq, digest = int(head["seq"]), str(head["hash"])
+            return int(head["seq"]), str(head["hash"])
         except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"the head file {self.head_path} is unreadable") from exc
+
+    def _missing_trail_problem(self) -> str | None:
+        """No trail file: fine for a new state dir, tampering when its head says otherwise."""
+        try:
+            head = self._read_head()
+        except ValueError as exc:
+            return f"the trail is missing and {exc}"
+        if head is not None and head[0] > 0:
+            return f"the trail is missing but its head says {head[0]} records"
+        return None
+
+    def _check_head(self, count: int, last_hash: str, before_last: str = GENESIS) -> str | None:
+        """Records cut off the end leave a valid chain: the head file says where it ended. A
+        head one record behind, naming the record before the last, is a run killed between
+        writing a record and its head (the next append brings the head up to date)."""
+        try:
+            head = self._read_head()
+        except ValueError as exc:
+            return str(exc)
+        if head is None:
             return None  # a trail written before the head file existed
-        except (OSError, ValueError, KeyError, TypeError):
-            return f"the head file {self.head_path} is unreadable"
+        seq, digest = head
         if seq > count:
             return f"truncated: the head file says {seq} records, the trail holds {count}"
         if seq == count and digest != last_hash:
             return f"the last record (seq {seq}) is not the one the head file names"
+        if seq == count - 1 and digest == before_last:
+            return None
         if seq < count:
             return f"the head file names seq {seq}, but the trail goes on to {count}"
         return None
@@ -153,9 +271,41 @@ class AuditLog:
         return frozenset(pending)
 
     def removals_since(self, moment: datetime) -> int:
-        """Proven removals (deactivated, invitation cancelled) that finished after `moment`."""
-        done = ("deactivated", "invitation_cancelled")
-        return sum(1 for r in self.records() if r.outcome in done and r.finished_at >= moment)
+        """What counts against the day's budget from `moment` on: proven removals (deactivated,
+        invitation cancelled), plus every click that may have removed someone and was never
+        proven either way in its own run (a `clicked` record with no outcome after it: the run
+        died). Such a click counts from its time whatever later runs found (a re-run's
+        `already_absent` is most likely its effect), unless a later record settles it: a proven
+        removal of the same member (counted there instead: one member, one count) or `failed`
+        (a fresh read showed the member still there)."""
+        records = self.records()
+        open_clicks: dict[tuple[str, str], int] = {}  # (run, target) -> its unsettled click
+        last_proof: dict[str, int] = {}  # target -> the last record that settles a click
+        counted = 0
+        for i, record in enumerate(records):
+            key = (record.run_id, record.target)
+            if record.outcome == "clicked":
+                open_clicks[key] = i
+                continue
+            open_clicks.pop(key, None)  # its own run's outcome settles the click
+            if record.outcome in _SETTLES_CLICK:
+                last_proof[record.target] = i
+            if record.outcome in _REMOVED and record.finished_at >= moment:
+                counted += 1
+        for i in open_clicks.values():  # the run died after the click
+            click = records[i]
+            if last_proof.get(click.target, -1) < i and click.started_at >= moment:
+                counted += 1
+        return counted
+
+    def removed_members(self) -> dict[str, datetime]:
+        """Each member whose last proven removal by this connector is in the trail (deactivated
+        or invitation cancelled), with when it finished."""
+        removed: dict[str, datetime] = {}
+        for record in self.records():
+            if record.outcome in _REMOVED:
+                removed[record.target] = record.finished_at
+        return removed
 
     def run_ids(self) -> frozenset[str]:
         """Runs the trail refers to: their folders hold its evidence and undo.json."""

@@ -70,17 +70,49 @@ def write_private_json(path: Path, data: Any) -> None:
     """Write JSON readable by the owner only (storage state holds session cookies).
 
     Written to a unique temporary file, then renamed: two runs never interleave one file.
+    A state dir that cannot be written (read-only, full) is a ConfigError, not a crash.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _unwritable(path, exc) from None
         raise
+
+
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot write {path}: {exc.strerror or exc}",
+        hint="The state dir (STITCH_STATE_DIR) must be writable by this user and its volume "
+        "not full.",
+    )
+
+
+def _is_storage_state(data: Any) -> bool:
+    """The shape Playwright writes and reads back: {"cookies": [...], "origins": [...]}."""
+    if not isinstance(data, dict):
+        return False
+    cookies, origins = data.get("cookies", []), data.get("origins", [])
+    if not isinstance(cookies, list) or not isinstance(origins, list):
+        return False
+    named = ("name", "value", "domain", "path")
+    return all(
+        isinstance(c, dict) and all(isinstance(c.get(k), str) for k in named) for c in cookies
+    ) and all(
+        isinstance(o, dict)
+        and isinstance(o.get("origin"), str)
+        and isinstance(o.get("localStorage", []), list)
+        for o in origins
+    )
 
 
 def _identity(settings: Settings) -> dict[str, str | None]:
@@ -94,7 +126,8 @@ def usable_saved_session(settings: Settings, *, quiet: bool = False) -> Path | N
         return None
     try:
         identity = json.loads(settings.session_identity_path.read_text("utf-8"))
-        json.loads(state.read_text("utf-8"))
+        if not _is_storage_state(json.loads(state.read_text("utf-8"))):
+            raise ValueError("not a storage state")  # valid JSON of the wrong shape
     except (OSError, ValueError):
         if not quiet:
             log.warning("session.discarded", reason="the saved session is unreadable")

@@ -5,6 +5,8 @@ Members are matched by email (the only stable key the page shows).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -17,7 +19,8 @@ class ChangeKind(StrEnum):
     LEFT = "left"  # no longer listed: removed, or deactivated where Stitch hides deactivated rows
     ROLE_CHANGED = "role_changed"
     INVITE_ACCEPTED = "invite_accepted"  # pending -> active
-    DEACTIVATED = "deactivated"  # -> deactivated, still listed
+    DEACTIVATED = "deactivated"  # -> deactivated, still listed; or gone after this connector
+    # deactivated them (`by_connector`: the audit trail says so)
     STATUS_CHANGED = "status_changed"  # any other status move, e.g. reactivated
     INVOICE_ADMIN_MOVED = "invoice_admin_moved"
 
@@ -34,19 +37,43 @@ class Change(BaseModel):
     before: str | None = None
     after: str | None = None
     member: Member | None = None
+    by_connector: bool = False  # this connector removed them (its audit trail says so)
 
 
-def diff(before: MemberList, after: MemberList) -> list[Change]:
+def diff(
+    before: MemberList,
+    after: MemberList,
+    *,
+    removed_by_connector: Mapping[str, datetime] | None = None,
+) -> list[Change]:
     """Every change from `before` to `after`, grouped by kind (in ChangeKind order), then by
-    email."""
+    email. `removed_by_connector`: email -> when this connector proved it removed them (from the
+    audit trail); a member who is no longer listed because of that is `deactivated` (by the
+    connector), not `left`."""
     old = {m.email: m for m in before.members}
     new = {m.email: m for m in after.members}
+    ours = removed_by_connector or {}
     changes: list[Change] = []
     for email in sorted(new.keys() - old.keys()):
         m = new[email]
         changes.append(Change(kind=ChangeKind.JOINED, email=email, after=m.status.value, member=m))
     for email in sorted(old.keys() - new.keys()):
         m = old[email]
+        removed_at = ours.get(email)
+        if removed_at is not None and (
+            removed_at >= before.scraped_at or m.status == Status.DEACTIVATED
+        ):
+            changes.append(
+                Change(
+                    kind=ChangeKind.DEACTIVATED,
+                    email=email,
+                    before=m.status.value,
+                    after=Status.DEACTIVATED.value,
+                    member=m,
+                    by_connector=True,
+                )
+            )
+            continue
         changes.append(Change(kind=ChangeKind.LEFT, email=email, before=m.status.value, member=m))
     for email in sorted(old.keys() & new.keys()):
         was, now = old[email], new[email]
@@ -83,7 +110,7 @@ def diff(before: MemberList, after: MemberList) -> list[Change]:
             )
         )
     order = list(ChangeKind)
-    return sorted(changes, key=lambda c: order.index(c.kind))  # stable: emails stay sorted
+    return sorted(changes, key=lambda c: (order.index(c.kind), c.email or ""))
 
 
 def count_by_kind(changes: list[Change]) -> dict[ChangeKind, int]:
@@ -94,8 +121,15 @@ def count_by_kind(changes: list[Change]) -> dict[ChangeKind, int]:
     return counts
 
 
-def confidence_problem(previous: MemberList, current: MemberList, *, max_drop: float) -> str | None:
+def confidence_problem(
+    previous: MemberList,
+    current: MemberList,
+    *,
+    max_drop: float,
+    baseline: str = "the last snapshot",
+) -> str | None:
     """Why `current` is not believable as the next roster after `previous`, or None.
+    `baseline` names `previous` in the finding.
 
     A page that silently shows fewer rows still validates (its count can match its rows), so the
     only independent evidence is the last stored roster: losing more than `max_drop` of it, or
@@ -112,7 +146,7 @@ def confidence_problem(previous: MemberList, current: MemberList, *, max_drop: f
         )
     if share > max_drop:
         return (
-            f"{len(lost)} of the {previous.count} members of the last snapshot are missing "
+            f"{len(lost)} of the {previous.count} members of {baseline} are missing "
             f"({share:.0%}, more than the {max_drop:.0%} allowed)"
         )
     return None

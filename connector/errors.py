@@ -131,6 +131,31 @@ class LockHeld(ConnectorError):
     hint = "Another write run is working on this account. Wait for it; reads are not blocked."
 
 
+class LockLost(LockHeld):
+    """This run no longer holds the write lock it took (the lock file was deleted or replaced,
+    or a later run took a newer fencing token): it must not click."""
+
+    hint = (
+        "Something removed or replaced <state dir>/write.lock while this run held it, so another "
+        "run may be writing. Nothing more was clicked by this run; never delete write.lock by hand "
+        "(the kernel releases it when a run ends). Check `stitch-connector audit show`, then run "
+        "again."
+    )
+
+
+class AuditBroken(ConnectorError):
+    """The audit trail fails verification (edited, truncated, missing, or not JSON): every write
+    is refused until a person has looked."""
+
+    exit_code = ExitCode.AUDIT_BROKEN
+    hint = (
+        "Nothing was clicked. Run `stitch-connector audit verify` to see the first broken record, "
+        "and keep the files as evidence. Then restore audit.jsonl and audit.jsonl.head from a "
+        "backup, or, once the incident is investigated, move both aside to start a new trail "
+        "(README, 'Removing members safely')."
+    )
+
+
 class PlanStale(ConnectorError):
     exit_code = ExitCode.PLAN_STALE
     hint = "The roster changed since the plan was made. Make a new plan and review it."

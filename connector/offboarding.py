@@ -59,6 +59,8 @@ async def offboard_async(
                 hint="Call again with the same request id later: it returns the job's outcome.",
             )
         if current.status is JobStatus.QUEUED and await worker.run_once(only=job.id):
+            if worker.audit_broken is not None:  # waiting would not help: a person must look
+                raise worker.audit_broken
             continue
         if current.status is JobStatus.RUNNING and _orphaned(settings, current):
             jobs.requeue([job.id], "interrupted: verified on a fresh read before resuming")

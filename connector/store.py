@@ -48,11 +48,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1 -> 2: which connector took the snapshot (NULL for older rows)
         "ALTER TABLE snapshots ADD COLUMN connector_version TEXT",
     ),
+    (  # 2 -> 3: the confidence gate's finding a person overrode (--accept-drop), else NULL
+        "ALTER TABLE snapshots ADD COLUMN accepted_drop TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _INFO_COLUMNS = (
-    "id, taken_at, client_id, company_name, member_count, fingerprint, connector_version"
+    "id, taken_at, client_id, company_name, member_count, fingerprint, connector_version,"
+    " accepted_drop"
 )
 _INFO_FIELDS = (
     "id",
@@ -62,6 +66,7 @@ _INFO_FIELDS = (
     "count",
     "fingerprint",
     "connector_version",
+    "accepted_drop",
 )
 
 
@@ -77,6 +82,7 @@ class SnapshotInfo(BaseModel):
     count: int
     fingerprint: str
     connector_version: str | None  # None: stored before schema version 2
+    accepted_drop: str | None = None  # the gate's finding a person overrode (--accept-drop)
 
 
 class SnapshotStore:
@@ -92,8 +98,8 @@ class SnapshotStore:
             path,
             MIGRATIONS,
             label="snapshot database",
-            hint="Move the file aside (the next sync starts a new history), or restore it "
-            "from a backup.",
+            hint="The file is damaged: restore it from a backup, or move it aside (the next sync "
+            "then starts a new history).",
         )
 
     @classmethod
@@ -102,13 +108,16 @@ class SnapshotStore:
 
     # ------------------------------------------------------------------ writes
 
-    def save(self, roster: MemberList, *, connector_version: str) -> int:
-        """Store `roster`; returns the new snapshot's id."""
+    def save(
+        self, roster: MemberList, *, connector_version: str, accepted_drop: str | None = None
+    ) -> int:
+        """Store `roster`; returns the new snapshot's id. `accepted_drop`: the confidence
+        gate's finding that a person overrode for it (it becomes a baseline of the gate)."""
         with self._db.connect() as db, transaction(db, immediate=True):
             cursor = db.execute(
                 "INSERT INTO snapshots (taken_at, client_id, company_name, fingerprint,"
-                " member_count, pages, source_url, selectors_version, connector_version)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " member_count, pages, source_url, selectors_version, connector_version,"
+                " accepted_drop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     to_text(roster.scraped_at),
                     roster.account.client_id,
@@ -119,6 +128,7 @@ class SnapshotStore:
                     roster.source_url,
                     roster.selectors_version,
                     connector_version,
+                    accepted_drop,
                 ),
             )
             snapshot_id = cursor.lastrowid
@@ -176,6 +186,15 @@ class SnapshotStore:
                 (max(limit, 0),),
             ).fetchall()
         return [self._info(row) for row in rows]
+
+    def last_accepted(self) -> SnapshotInfo | None:
+        """The newest snapshot a person stored past the confidence gate (--accept-drop)."""
+        with self._db.connect() as db:
+            row = db.execute(
+                f"SELECT {_INFO_COLUMNS} FROM snapshots WHERE accepted_drop IS NOT NULL"  # noqa: S608
+                " ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        return self._info(row) if row else None
 
     def info(self, snapshot_id: int) -> SnapshotInfo:
         with self._db.connect() as db:

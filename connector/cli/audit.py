@@ -13,7 +13,7 @@ from rich.table import Table
 
 from connector.audit import AuditLog
 from connector.cli import common
-from connector.errors import ConfigError, ExitCode
+from connector.errors import AuditBroken, ConfigError, ExitCode
 
 app = typer.Typer(
     help="The audit trail: <state dir>/audit.jsonl, hash-chained.", no_args_is_help=True
@@ -22,11 +22,19 @@ app = typer.Typer(
 
 @app.command()
 def verify() -> None:
-    """Check the hash chain; name the first broken record. Exit 14 when it is broken."""
+    """Check the hash chain and the head file; name the first broken record. Exit 14 when it is
+    broken, the trail is shorter than its head file says, or missing while the head is not."""
     log = AuditLog(common.settings_from().audit_path)
     count, problem = log.verify()
     if problem:
         print(f"error: audit trail {log.path} is broken: {problem}", file=sys.stderr)
+        print(
+            "hint: every write (deactivate, apply, the service) is refused until it verifies. "
+            f"Keep {log.path.name} and {log.head_path.name} as evidence and find out who changed "
+            "them; then restore both from a backup, or move both aside to start a new trail "
+            "(README, 'Removing members safely').",
+            file=sys.stderr,
+        )
         raise typer.Exit(ExitCode.AUDIT_BROKEN)
     print(f"ok: {count} record(s) in {log.path}, chain intact")
 
@@ -44,7 +52,15 @@ def show(
             start = datetime.fromisoformat(since)
         except ValueError:
             raise ConfigError(f"--since {since!r} is not an ISO 8601 time") from None
-    records = [r for r in log.records() if start is None or r.started_at >= _aware(start)]
+    try:
+        every = log.records()
+    except ValueError as exc:  # a line that is not a record: exit 14, as `verify` says
+        raise AuditBroken(
+            f"the audit trail {log.path} has a line that is not a record: "
+            f"{str(exc).splitlines()[0]}",
+            hint="Run `stitch-connector audit verify` to find it.",
+        ) from None
+    records = [r for r in every if start is None or r.started_at >= _aware(start)]
     if as_json:
         for record in records:
             sys.stdout.write(record.model_dump_json() + "\n")
@@ -82,6 +98,7 @@ def resolve(
 
     (target,) = requested_emails([email])
     log = AuditLog(common.settings_from().audit_path)
+    log.require_sound()  # exit 14: nothing is added to a trail that fails verification
     if target not in log.unresolved_unknowns():
         raise ConfigError(
             f"{target} has no unresolved `unknown` removal in {log.path}",

@@ -183,10 +183,23 @@ def _sync(
         max_drop=max_drop,
         accept_drop=accept_drop,
         keep=keep,
+        removed_by_connector=removed_by_connector(settings),
     )
     if export is not None:
         report = report.model_copy(update={"exported": [str(p) for p in _export(roster, export)]})
     return report, roster
+
+
+def removed_by_connector(settings: Settings) -> dict[str, datetime]:
+    """Who this connector proved it removed, and when (the audit trail): a sync reports them as
+    deactivated by the connector, not `left`. A trail that cannot be read only loses that."""
+    from connector.audit import AuditLog
+
+    try:
+        return AuditLog(settings.audit_path).removed_members()
+    except (OSError, ValueError) as exc:
+        log.warning("sync.audit_unreadable", error=str(exc).splitlines()[0])
+        return {}
 
 
 def _failure_metrics(
@@ -309,6 +322,8 @@ def _describe(c: Change) -> str:
     if c.kind in (ChangeKind.JOINED, ChangeKind.LEFT) and m is not None:
         name = f"{m.name}, " if m.name else ""
         return _plain(f"{m.email} ({name}{m.role.value}, {m.status.value})")
+    if c.by_connector:
+        return _plain(f"{c.email}: {c.before} → {c.after} (by this connector; no longer listed)")
     if c.kind == ChangeKind.INVOICE_ADMIN_MOVED:
         return _plain(f"{c.before or 'nobody'} → {c.after or 'nobody'}")
     if c.kind == ChangeKind.INVITE_ACCEPTED and m is not None and m.name:

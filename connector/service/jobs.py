@@ -62,6 +62,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1 -> 2: a job put back after a failure waits this long before it is claimed again
         "ALTER TABLE jobs ADD COLUMN not_before TEXT",
     ),
+    (  # 2 -> 3: whether the run that decided it was let past the budget (--override-budget)
+        "ALTER TABLE jobs ADD COLUMN override_budget INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 RequestId = Annotated[
@@ -142,12 +145,15 @@ class Job(BaseModel):
     callback_status: CallbackStatus | None = None
     callback_attempts: int = 0
     not_before: datetime | None = Field(None, description="Queued again: not claimed before.")
+    override_budget: bool = Field(
+        False, description="The run that decided it was let past the removal budget."
+    )
 
 
 _COLUMNS = (
     "id, request_id, email, reason, requested_by, callback_url, source, status, outcome, run_id,"
     " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts,"
-    " not_before"
+    " not_before, override_budget"
 )
 
 
@@ -226,14 +232,21 @@ class JobStore:
             return [self._get(db, i) for i in ids]
 
     def finish(
-        self, job_id: str, outcome: Outcome, *, run_id: str, note: str | None = None
+        self,
+        job_id: str,
+        outcome: Outcome,
+        *,
+        run_id: str,
+        note: str | None = None,
+        override_budget: bool = False,
     ) -> Job | None:
         """Record the outcome of a job that run `run_id` holds. Fenced: a job another run has
-        taken over (or finished) is left alone, and None is returned."""
+        taken over (or finished) is left alone, and None is returned. The note becomes `note`:
+        one that said why it waited in the queue is stale once it has finished."""
         now = to_text(datetime.now(UTC))
         with self._db.connect() as db, transaction(db, immediate=True):
             changed = db.execute(
-                "UPDATE jobs SET status = ?, outcome = ?, note = coalesce(?, note),"
+                "UPDATE jobs SET status = ?, outcome = ?, note = ?, override_budget = ?,"
                 " updated_at = ?, finished_at = ?, not_before = NULL,"
                 " callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END"
                 " WHERE id = ? AND status = ? AND run_id = ?",
@@ -241,6 +254,7 @@ class JobStore:
                     JobStatus.of(outcome).value,
                     outcome.model_dump_json(),
                     note,
+                    int(override_budget),
                     now,
                     now,
                     CallbackStatus.PENDING.value,

@@ -28,6 +28,7 @@ from connector.audit import AuditLog
 from connector.browser import SharedBrowser
 from connector.client import StitchConnector
 from connector.errors import (
+    AuditBroken,
     AuthFailed,
     ConnectorError,
     HumanNeeded,
@@ -95,6 +96,10 @@ class Worker:
         self.batches = 0
         self.last_batch_at: datetime | None = None
         self.last_error: str | None = None
+        # The service and SCIM never pass --override-budget (README); were it ever set, every
+        # job it allowed says so, as do their audit records.
+        self.override_budget = False
+        self.audit_broken: AuditBroken | None = None  # the last batch found the trail broken
 
     # ------------------------------------------------------------------ life cycle
 
@@ -166,6 +171,7 @@ class Worker:
         if not batch:
             return 0
         self._current_run = run_id
+        self.audit_broken = None
         try:
             await self._run_batch(batch, run_id)
         finally:
@@ -178,7 +184,10 @@ class Worker:
         """As many jobs as one run may remove: the per-run budget, what is left of the day's,
         and the share of the roster a run may take (from the latest snapshot)."""
         settings = self.settings
-        day = self.audit.removals_since(datetime.now(UTC) - timedelta(days=1))
+        try:
+            day = self.audit.removals_since(datetime.now(UTC) - timedelta(days=1))
+        except ValueError:  # a line that is not a record: the run refuses it (AuditBroken)
+            day = 0
         left_today = settings.max_removals_per_day - day
         if left_today <= 0:
             held = (
@@ -217,6 +226,11 @@ class Worker:
         batch = self._drop_unusable(batch, run_id)
         if not batch:
             return
+        try:
+            self.audit.require_sound()  # before the browser: no write over a broken trail
+        except AuditBroken as exc:
+            self._retry_later(batch, run_id, exc)
+            return
         first: dict[str, Job] = {}
         for job in batch:
             first.setdefault(job.email, job)
@@ -237,6 +251,7 @@ class Worker:
                     request_id=f"service-run:{run_id}",
                     requests=requests,
                     should_stop=lambda: self._stopping,
+                    override_budget=self.override_budget,
                 )
                 roster = stitch.last_roster
         except PolicyRefused as exc:
@@ -293,7 +308,11 @@ class Worker:
             outcome = outcome.model_copy(update={"reason": _safe(outcome.reason)})
         try:
             done = self.jobs.finish(
-                job.id, outcome, run_id=run_id, note=_resumed_note(job, outcome)
+                job.id,
+                outcome,
+                run_id=run_id,
+                note=_resumed_note(job, outcome),
+                override_budget=self.override_budget,
             )
         except ConnectorError as exc:  # the reaper puts it back; its removal is in the audit
             log.error("worker.finish_failed", job=job.id, error=str(exc))
@@ -334,7 +353,8 @@ class Worker:
             )
             log.error("worker.signin_latched", error=message)
             return
-        if isinstance(exc, LockHeld):  # never reached Stitch: not an attempt
+        self.audit_broken = exc if isinstance(exc, AuditBroken) else None
+        if isinstance(exc, LockHeld | AuditBroken):  # never reached Stitch: not an attempt
             self.jobs.requeue(
                 [j.id for j in batch],
                 f"waiting: {message}",
@@ -377,6 +397,7 @@ class Worker:
                 evidence_dir=self.settings.runs_dir / "service-snapshots",
                 max_drop=self.settings.max_drop,
                 removed_by_us=[o.email for o in removed],
+                removed_by_connector=self._removed_by_connector(),
             )
         except ConnectorError as exc:  # the gate, or a busy store: the next sync stores it
             log.warning("worker.snapshot_not_stored", reason=str(exc))
@@ -393,7 +414,15 @@ class Worker:
             roster,
             evidence_dir=self.settings.runs_dir / run_id,
             max_drop=self.settings.max_drop,
+            removed_by_connector=self._removed_by_connector(),
         )
+
+    def _removed_by_connector(self) -> dict[str, datetime]:
+        try:
+            return self.audit.removed_members()
+        except (OSError, ValueError) as exc:  # only the report loses it; `audit verify` says why
+            log.warning("worker.audit_unreadable", error=first_line(str(exc)))
+            return {}
 
     async def roster(self) -> MemberList:
         """The latest stored roster; when none is stored yet, read it now (once, however many

@@ -90,7 +90,7 @@ def test_second_writer_fails_fast_while_the_first_holds_the_lock(tmp_path: Path)
         holder.join(30)
     with WriteLock(tmp_path, owner="me", run_id="r-me"):  # free again once released
         assert json.loads((tmp_path / "write.lock").read_text())["owner"] == "me"
-    assert not (tmp_path / "write.lock").exists()
+    assert (tmp_path / "write.lock").read_bytes() == b""  # kept (never deleted), details cleared
 
 
 def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
@@ -110,18 +110,6 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     )
     with WriteLock(tmp_path, owner="me", run_id="r1"):
         assert json.loads((tmp_path / "write.lock").read_text())["owner"] == "me"
-
-
-def test_lock_from_another_host_or_unreadable_is_respected(tmp_path: Path) -> None:
-    lock = tmp_path / "write.lock"
-    lock.write_text(
-        json.dumps({"owner": "x", "pid": 1, "host": "elsewhere", "started_at": "t", "run_id": "r"})
-    )
-    with pytest.raises(LockHeld, match="elsewhere"), WriteLock(tmp_path, owner="me", run_id="r"):
-        pass
-    lock.write_text("garbage")
-    with pytest.raises(LockHeld, match="unreadable"), WriteLock(tmp_path, owner="me", run_id="r"):
-        pass
 
 
 def test_records_cut_off_the_end_are_found_by_the_head_file(tmp_path: Path) -> None:
@@ -149,7 +137,8 @@ def test_the_questions_the_guards_ask_of_the_trail(tmp_path: Path) -> None:
     for target, outcome in outcomes:
         log.append(**{**record(target), "outcome": outcome, "run_id": f"run-{target[0]}"})
     assert log.unresolved_unknowns() == {"a@x.com", "c@x.com"}
-    assert log.removals_since(datetime.now(UTC) - timedelta(days=1)) == 1
+    # b's proven removal, and a's click that its run never settled (it may have removed a)
+    assert log.removals_since(datetime.now(UTC) - timedelta(days=1)) == 2
     assert log.removals_since(datetime.now(UTC) + timedelta(minutes=1)) == 0
     assert log.run_ids() == {"run-a", "run-b", "run-c", "run-d"}
 

@@ -115,7 +115,7 @@ def test_new_state_dir_is_created_private_wal_and_current(tmp_path: Path) -> Non
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     store.save(roster(), connector_version="x")
     SnapshotStore(path)  # opening again migrates nothing and loses nothing
     assert len(store.history(5)) == 1
@@ -164,7 +164,7 @@ def test_migrates_a_version_1_database(tmp_path: Path) -> None:
     make_v1_database(path)
     store = SnapshotStore(path)
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = [row[1] for row in db.execute("PRAGMA table_info(snapshots)")]
     assert "connector_version" in columns
     old = store.history(1)[0]
