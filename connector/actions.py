@@ -67,8 +67,11 @@ def _describe(action: Action, member: Member, client_id: int) -> str:
 
 
 def gone(roster: MemberList, email: str) -> bool:
+    """Proven gone: no row, and the address nowhere in the list's text; or shown Deactivated."""
     member = next((m for m in roster.members if m.email == email), None)
-    return member is None or member.status is Status.DEACTIVATED
+    if member is None:
+        return email not in roster.mentioned
+    return member.status is Status.DEACTIVATED
 
 
 class Remover:
@@ -84,6 +87,7 @@ class Remover:
         client_id: int,
         step: StepPrompt | None = None,
         on_click: Callable[[PlanTarget], None] | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> None:
         """`on_click(target)` runs just before each click that may change Stitch (the audit
         trail's `clicked` record), so a run killed mid-click still leaves a trace."""
@@ -96,6 +100,7 @@ class Remover:
         self.client_id = client_id
         self.step = step
         self.on_click = on_click
+        self.fence = fence
 
     async def remove(self, target: PlanTarget) -> Removal:
         assert target.action is not None, "only targets with an action are removed"
@@ -153,6 +158,8 @@ class Remover:
                     return
 
             def committed() -> None:
+                if self.fence is not None:
+                    self.fence()  # raises before the click: a run without the lock clicks nothing
                 result.clicks += 1
                 if self.on_click is not None:
                     self.on_click(target)
@@ -160,6 +167,18 @@ class Remover:
             after = await self.rows.act(row, email, action, committed)
             self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))
             log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
+            if after.shown == "cancelled":
+                # We cancelled the dialog ourselves: nothing was confirmed. The read proves it.
+                roster = await self.read_roster()
+                result.roster_after = roster
+                result.page_not_recognised = True  # the dialog changed: stop the batch
+                self._finish(
+                    result,
+                    target,
+                    _DONE[action] if gone(roster, email) else OutcomeStatus.FAILED,
+                    reason=f"{after.text}; cancelled it, nothing was confirmed",
+                )
+                return
 
             roster = await self.read_roster()  # the proof
             result.roster_after = roster

@@ -15,8 +15,8 @@ from connector import __version__, policy
 from connector.actions import Remover, StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
-from connector.errors import ConfigError, PlanStale, PolicyRefused
-from connector.logs import first_line, get_logger
+from connector.errors import PlanStale, PolicyRefused
+from connector.logs import get_logger
 from connector.models import (
     Member,
     MemberList,
@@ -36,16 +36,6 @@ log = get_logger(__name__)
 ClickRecorder = Callable[..., None]
 
 
-def _unresolved(audit: AuditLog) -> frozenset[str]:
-    try:
-        return audit.unresolved_unknowns()
-    except (OSError, ValueError) as exc:  # a trail that cannot be read cannot vouch for clicks
-        raise ConfigError(
-            f"the audit trail {audit.path} cannot be read: {first_line(str(exc))}",
-            hint="Run `stitch-connector audit verify`; no removal runs until the trail is sound.",
-        ) from None
-
-
 class PlanRunner:
     def __init__(
         self,
@@ -59,7 +49,11 @@ class PlanRunner:
         read_roster: Callable[[], Awaitable[MemberList]],
         previous_count: int | None,
         step: StepPrompt | None = None,
+        protected_before: dict[str, str] | None = None,
+        fence: Callable[[], None] | None = None,
     ) -> None:
+        """`fence` raises unless this run still holds the account's write lock; it runs right
+        before every click that may change Stitch."""
         self.page = page
         self.selectors = selectors
         self.settings = settings
@@ -68,6 +62,8 @@ class PlanRunner:
         self.run_id = run_id
         self.read_roster = read_roster
         self.previous_count = previous_count
+        self.protected_before = protected_before or {}
+        self.fence = fence
         self.step = step
 
     async def run(
@@ -85,6 +81,8 @@ class PlanRunner:
         `should_stop` is asked before each removal; once it says yes, the remaining targets are
         left out of the result (neither attempted nor recorded), so the caller can run them later.
         """
+        audit = AuditLog(self.settings.audit_path)
+        audit.require_sound()  # no click while the trail of earlier clicks fails verification
         if plan.base_url != self.settings.base_url:
             raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
         roster = roster or await self.read_roster()
@@ -94,11 +92,16 @@ class PlanRunner:
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
         config = self.settings.policy()
-        audit = AuditLog(self.settings.audit_path)
         asked = {t.email: t.request for t in plan.targets}
         targets = [
             t.model_copy(update={"request": asked.get(t.email)})
-            for t in policy.decide(list(asked), roster, config, unresolved=_unresolved(audit))
+            for t in policy.decide(
+                list(asked),
+                roster,
+                config,
+                unresolved=audit.unresolved_unknowns(),
+                protected_before=self.protected_before,
+            )
         ]
 
         def record(target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
@@ -115,6 +118,7 @@ class PlanRunner:
                 finished_at=datetime.now(UTC),
                 connector_version=__version__,
                 row_before=target.member,
+                override_budget=override_budget,
                 **{
                     "rule": None,
                     "reason": None,
@@ -228,6 +232,7 @@ class PlanRunner:
             client_id=client_id,
             step=self.step,
             on_click=lambda target: on_click(target, "clicked", datetime.now(UTC)),
+            fence=self.fence,
         )
 
     def _write_undo(self, removed: list[Member]) -> None:

@@ -6,8 +6,7 @@ async with StitchConnector(settings) as stitch:
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,12 +18,13 @@ from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector import policy
+from connector.accepted import last_accepted_roster, save_accepted_roster
 from connector.actions import StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
 from connector.batch import PlanRunner
-from connector.browser import BrowserSession, SharedBrowser, write_private_json
-from connector.doctor import Doctor, DoctorReport, ElementCheck
+from connector.browser import BrowserSession, SharedBrowser
+from connector.doctor import Doctor, DoctorReport
 from connector.errors import (
     ConfigError,
     ConnectorError,
@@ -43,6 +43,7 @@ from connector.models import (
     OutcomeStatus,
     Plan,
     Progress,
+    Status,
     TargetRequest,
 )
 from connector.selector_set import SelectorSet, load_selectors
@@ -51,6 +52,7 @@ from connector.stitch.members import MembersView
 from connector.stitch.navigation import Navigator
 from connector.stitch.pages import current_state
 from connector.stitch.roster import RosterReader
+from connector.stitch.row_actions import RowActions
 from connector.stitch.signin import Observer
 from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
 
@@ -85,7 +87,8 @@ class StitchConnector:
         self.artifacts = RunArtifacts(settings.runs_dir, self.run_id)
         self._on_progress = on_progress
         self._observer = observer
-        self._previous_count = _read_previous_count(settings)
+        self._previous = last_accepted_roster(settings.last_roster_path)
+        self._previous_count = self._previous.count if self._previous else None
         self._session = BrowserSession(settings, reuse_session=reuse_session, shared=browser)
         self.last_roster: MemberList | None = None  # the newest full read, for the caller
         self._trace_mode: TraceMode = settings.trace or trace
@@ -157,7 +160,8 @@ class StitchConnector:
 
     # ------------------------------------------------------------------ reads
     async def list_members(self) -> MemberList:
-        """Every member on every page, validated; never a partial or silently empty roster."""
+        """Every member on every page, validated and cross-checked against the last accepted
+        roster; never a partial or silently empty roster."""
         async with self._typed_browser_errors():
             return await self._list_members()
 
@@ -177,7 +181,8 @@ class StitchConnector:
         except PlaywrightError as exc:
             raise TransientFailure(f"the browser failed: {first_line(exc.message)}") from None
 
-    async def _list_members(self) -> MemberList:
+    async def _list_members(self, needles: Iterable[str] = ()) -> MemberList:
+        """`needles`: emails to look for in the list's text (MemberList.mentioned)."""
         self._report(Progress(step="open"))
         await self._nav.open_members(self._nav.remembered_members_url())
         await self._tracer.start()  # signed in by now: nothing secret left to type
@@ -191,8 +196,9 @@ class StitchConnector:
             self.artifacts,
             observer=self._observer,
             progress=self._report,
+            previous=self._previous.members if self._previous else None,
         )
-        members, pages = await reader.read()
+        members, pages, mentioned = await reader.read(needles)
         roster = MemberList(
             account=account,
             members=members,
@@ -200,6 +206,7 @@ class StitchConnector:
             pages=pages,
             source_url=self._session.page.url.split("?", 1)[0],
             selectors_version=self.selectors.version,
+            mentioned=mentioned,
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
         self._remember_roster_size(roster)
@@ -253,37 +260,45 @@ class StitchConnector:
 
     async def doctor(self, doc: Doctor, *, rehearse: str | None = None) -> DoctorReport:
         """Check every element the connector uses (see doctor.py). Construct the connector with
-        `observer=doc.observe` and `reuse_session=False`, so the sign-in pages are seen too."""
+        `observer=doc.observe` and `reuse_session=False`, so the sign-in pages are seen too.
+
+        Reads the whole list as `members` does (every page, the cross-checks), so doctor fails
+        whenever `members` would, and names the element."""
         page = self._session.page
         try:
             await self._nav.open_members(None)  # the UI's own navigation, from the sign-in page
             await self._session.context.route("**/*", doc.block_writes)  # signed in: no writes
             await doc.navigation(self._nav.clicked)
-            view = MembersView(page, self.selectors, self.settings.origin)
-            settled = await view.settled(None, self.settings.timeout_ms)
-            await doc.members_page(page, "members-p1")  # always: it names what is missing
-            if settled is None or settled.state != "ready":
-                doc.checks.append(
-                    ElementCheck(
-                        page="members-p1",
-                        element="(the list never became ready)",
-                        required=True,
-                        status="missing",
-                    )
-                )
-            else:
-                await doc.row_actions(
-                    page, view, self.settings.email, rehearse, self.settings.write_timeout_ms
-                )
-        except PageNotRecognised as exc:  # what broke is the finding, not a crash
-            doc.checks.append(
-                ElementCheck(
-                    page="(stopped here)",
-                    element=exc.element or str(exc),
-                    required=True,
-                    status="missing",
-                )
+            try:
+                roster = await self._list_members([rehearse] if rehearse else [])
+            except PageNotRecognised as exc:
+                doc.finding("members", exc.element or "member list", False, str(exc))
+                return doc.report()
+            doc.finding(
+                "members",
+                "member list (every page, cross-checks)",
+                True,
+                f"{roster.count} members on {roster.pages} page(s)",
             )
+            wanted = rehearse or next(
+                (m.email for m in roster.members if not m.is_self and m.status is Status.ACTIVE),
+                None,
+            )
+            await self._nav.open_members(self._nav.remembered_members_url())
+            rows = RowActions(
+                page,
+                self.selectors,
+                MembersView(page, self.selectors, self.settings.origin),
+                self.artifacts,
+                timeout_ms=self.settings.timeout_ms,
+                write_timeout_ms=self.settings.write_timeout_ms,
+                login_email=self.settings.email,
+            )
+            await doc.row_actions(
+                page, rows, wanted, rehearse is not None, self.settings.write_timeout_ms
+            )
+        except PageNotRecognised as exc:  # what broke is the finding, not a crash
+            doc.finding("(stopped here)", exc.element or str(exc), False, str(exc))
         return doc.report()
 
     # ------------------------------------------------------------------ writes
@@ -291,8 +306,9 @@ class StitchConnector:
         self, emails: list[str], *, reason: str | None = None, request_id: str | None = None
     ) -> Plan:
         """What removing these emails would do, on the roster as it is now. Changes nothing."""
-        policy.requested_emails(emails)  # bad input fails before the browser does anything
-        roster = await self.list_members()
+        wanted = policy.requested_emails(emails)  # bad input fails before the browser acts
+        async with self._typed_browser_errors():
+            roster = await self._list_members(wanted)
         return self._plan_on(roster, emails, reason=reason, request_id=request_id)
 
     def _plan_on(
@@ -304,8 +320,16 @@ class StitchConnector:
         request_id: str | None,
         requests: Mapping[str, TargetRequest] | None = None,
     ) -> Plan:
-        unresolved = AuditLog(self.settings.audit_path).unresolved_unknowns()
-        targets = policy.decide(emails, roster, self.settings.policy(), unresolved=unresolved)
+        audit = AuditLog(self.settings.audit_path)
+        audit.require_sound()  # AuditBroken (exit 14): no plan on a trail that fails to verify
+        unresolved = audit.unresolved_unknowns()
+        targets = policy.decide(
+            emails,
+            roster,
+            self.settings.policy(),
+            unresolved=unresolved,
+            protected_before=self._protected_before(),
+        )
         if requests:
             targets = [t.model_copy(update={"request": requests.get(t.email)}) for t in targets]
         return Plan(
@@ -336,9 +360,11 @@ class StitchConnector:
         `requests` gives single emails their own request id, actor and reason in the audit trail
         (the service batches several jobs into one run). `should_stop` is asked before each
         removal; once it says yes, the rest are left out of the result, not attempted."""
-        policy.requested_emails(emails)  # bad input fails before the browser does anything
+        wanted = policy.requested_emails(emails)  # bad input fails before the browser acts
         if dry_run:
-            roster = await self.list_members()
+            AuditLog(self.settings.audit_path).require_sound()  # before the browser reads
+            async with self._typed_browser_errors():
+                roster = await self._list_members(wanted)
             plan = self._plan_on(
                 roster, emails, reason=reason, request_id=request_id, requests=requests
             )
@@ -363,12 +389,13 @@ class StitchConnector:
                 for t in plan.targets
             ]
         # The lock first: every guard must see the roster as it is while nobody else writes.
-        with self._write_lock(actor):
-            roster = await self.list_members()
+        with self._write_lock(actor) as lock:
+            async with self._typed_browser_errors():
+                roster = await self._list_members(wanted)
             plan = self._plan_on(
                 roster, emails, reason=reason, request_id=request_id, requests=requests
             )
-            return await self._apply_locked(plan, actor, override_budget, roster, should_stop)
+            return await self._apply_locked(plan, actor, override_budget, roster, should_stop, lock)
 
     async def apply(
         self, plan: Plan, *, actor: str = "api", override_budget: bool = False
@@ -377,8 +404,8 @@ class StitchConnector:
 
         Every guard runs here, on a fresh roster, under the account's write lock.
         """
-        with self._write_lock(actor):
-            return await self._apply_locked(plan, actor, override_budget, None, None)
+        with self._write_lock(actor) as lock:
+            return await self._apply_locked(plan, actor, override_budget, None, None, lock)
 
     def _write_lock(self, actor: str) -> WriteLock:
         return WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id)
@@ -390,8 +417,10 @@ class StitchConnector:
         override_budget: bool,
         roster: MemberList | None,
         should_stop: Callable[[], bool] | None,
+        lock: WriteLock,
     ) -> list[Outcome]:
-        """`roster`: one read under this same lock, else a fresh read happens here."""
+        """`roster`: one read under this same lock, else a fresh read happens here. `lock` is
+        checked before every click (the fencing token): a run that lost it clicks nothing."""
         async with self._typed_browser_errors():
             runner = PlanRunner(
                 self._session.page,
@@ -400,9 +429,11 @@ class StitchConnector:
                 self._nav,
                 self.artifacts,
                 run_id=self.run_id,
-                read_roster=self._list_members,
+                read_roster=lambda: self._list_members(t.email for t in plan.targets),
                 previous_count=self._previous_count,
+                protected_before=self._protected_before(),
                 step=self._step,
+                fence=lock.check,
             )
             outcomes = await runner.run(
                 plan,
@@ -418,19 +449,19 @@ class StitchConnector:
         return outcomes
 
     def _remember_roster_size(self, roster: MemberList, *, removed: int = 0) -> None:
-        """The size the next write run's sanity check compares with; not lowered by a
-        suspicious drop (that is exactly what the check must keep seeing). `removed`: members
-        this run proved it removed, which explain that much of a drop."""
+        """The last accepted roster: what the next run's sanity check, cross-checks and sticky
+        protections compare with. Not replaced by a suspicious drop (that is exactly what the
+        check must keep seeing). `removed`: members this run proved it removed."""
         if self._previous_count and roster.count < (self._previous_count - removed) / 2:
             return
-        write_private_json(
-            self.settings.last_roster_path,
-            {
-                "count": roster.count,
-                "fingerprint": roster.fingerprint,
-                "at": roster.scraped_at.isoformat(),
-            },
-        )
+        save_accepted_roster(self.settings.last_roster_path, roster)
+
+    def _protected_before(self) -> dict[str, str]:
+        """Members protected in the last accepted roster: they stay protected whatever one
+        fresh read says (a restyled badge must never switch a protection off)."""
+        if self._previous is None or self._previous.members is None:
+            return {}
+        return policy.sticky_protections(self._previous.members, self.settings.policy())
 
     # ------------------------------------------------------------------ helpers
     async def _signed_in(self) -> None:
@@ -448,11 +479,3 @@ def _audited_runs(settings: Settings) -> frozenset[str]:
         return AuditLog(settings.audit_path).run_ids()
     except (OSError, ValueError):  # a broken trail: keep everything, `audit verify` says why
         return frozenset({"*"})
-
-
-def _read_previous_count(settings: Settings) -> int | None:
-    try:
-        data = json.loads(settings.last_roster_path.read_text(encoding="utf-8"))
-        return int(data["count"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None

@@ -12,11 +12,13 @@ from typing import Literal
 from playwright.async_api import Locator, Page, Route
 from pydantic import BaseModel
 
+from connector.errors import PageNotRecognised
 from connector.logs import get_logger
-from connector.models import Status
 from connector.selector_set import ElementName, SelectorSet
 from connector.stitch.locate import Match, resolve, wait_for_first
-from connector.stitch.members import MembersView, parse_page
+from connector.stitch.members import MembersView
+from connector.stitch.read_page import columns_of, parse_page
+from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
 
@@ -38,6 +40,7 @@ class ElementCheck(BaseModel):
     status: CheckStatus
     matched: str | None = None  # the alternative that matched
     count: int = 0
+    detail: str | None = None  # what was read, or why it could not be
 
 
 class DoctorReport(BaseModel):
@@ -80,34 +83,18 @@ class Doctor:
         )
         return match.locator
 
-    async def css(
-        self,
-        page: Page,
-        where: str,
-        name: str,
-        options: tuple[str, ...],
-        *,
-        required: bool = True,
-        many: bool = False,
+    def finding(
+        self, page: str, element: str, ok: bool, detail: str | None = None, *, required: bool = True
     ) -> None:
-        """An [extract] entry: the first CSS alternative with any match."""
-        for css in options:
-            count = await page.locator(css).count()
-            if count:
-                ambiguous = count > 1 and not many
-                self.checks.append(
-                    ElementCheck(
-                        page=where,
-                        element=f"extract.{name}",
-                        required=required,
-                        status="ambiguous" if ambiguous else "found",
-                        matched=f"css={css}",
-                        count=count,
-                    )
-                )
-                return
+        """A check that is not one element: a page read as a whole, a cross-check, a text."""
         self.checks.append(
-            ElementCheck(page=where, element=f"extract.{name}", required=required, status="missing")
+            ElementCheck(
+                page=page,
+                element=element,
+                required=required,
+                status="found" if ok else "missing",
+                detail=detail,
+            )
         )
 
     # ---------------------------------------------------------------- pages
@@ -120,19 +107,37 @@ class Doctor:
             await self.members_page(page, label)
 
     async def members_page(self, page: Page, label: str) -> None:
-        ex = self.selectors.extract
-        await self.element(page, label, "members_container")
-        await self.css(page, label, "table", ex.table)
-        await self.css(page, label, "header_cell", ex.header_cell, many=True)
-        await self.css(page, label, "row", ex.row, many=True)
-        await self.css(page, label, "name_text", ex.name_text, many=True)
-        await self.css(page, label, "self_marker", ex.self_marker)
-        await self.css(
-            page, label, "member_count", ex.member_count, required=ex.text.require_member_count
+        """Read this page of the list as the connector does, and name what it could not read."""
+        if await self.element(page, label, "members_container") is None:
+            return
+        raw = await MembersView(page, self.selectors).read()
+        for table in [t for t in raw.tables if t.headers][:1]:
+            try:
+                found = columns_of(table.headers, self.selectors.extract)
+            except PageNotRecognised as exc:
+                self.finding(label, exc.element or "extract.columns", False, str(exc))
+                continue
+            for key in ("name", "email", "role", "status", "member", "invoice_admin"):
+                optional = key in ("member", "invoice_admin", "name")
+                if key in found or not optional:
+                    self.finding(
+                        label,
+                        f"extract.columns.{key}",
+                        key in found,
+                        f"column {found[key] + 1}" if key in found else "no header means this",
+                        required=not optional,
+                    )
+        try:
+            parsed = parse_page(raw, self.selectors, None)
+        except PageNotRecognised as exc:
+            self.finding(label, exc.element or "extract", False, str(exc))
+            return
+        self.finding(
+            label,
+            "extract (this page)",
+            True,
+            f"{len(parsed.members)} rows; count {parsed.member_count}; next {parsed.has_next}",
         )
-        paginated = any([await page.locator(c).count() for c in ex.page_status])
-        await self.css(page, label, "page_status", ex.page_status, required=False)
-        await self.css(page, label, "next_button", ex.next_button, required=paginated)
 
     async def navigation(self, clicked: list[Match]) -> None:
         """The user menu and settings item, as the navigation found and clicked them."""
@@ -163,59 +168,57 @@ class Doctor:
     async def row_actions(
         self,
         page: Page,
-        view: MembersView,
-        login_email: str | None,
-        rehearse: str | None,
+        rows: RowActions,
+        wanted: str | None,
+        rehearse: bool,
         timeout_ms: float,
     ) -> None:
-        """The controls a removal uses, on one row; with `rehearse`, the confirm dialog too."""
+        """The controls a removal uses, on the row of `wanted` (on whichever page it is); with
+        `rehearse`, the confirm dialog too, which must name the member."""
         label = "members-row"
-        parsed = parse_page(await view.read(), self.selectors, login_email)
-        wanted = rehearse or next(
-            (m.email for m in parsed.members if not m.is_self and m.status is Status.ACTIVE), None
-        )
-        index = next((i for i, m in enumerate(parsed.members) if m.email == wanted), None)
-        if index is None:
-            self.checks.append(
-                ElementCheck(
-                    page=label,
-                    element=f"row {wanted or '(any)'}",
-                    required=bool(rehearse),
-                    status="missing",
-                )
+        try:
+            found = await rows.find_row(wanted) if wanted else None
+        except PageNotRecognised as exc:
+            self.finding(label, exc.element or f"row {wanted}", False, str(exc))
+            return
+        if found is None:
+            self.finding(
+                label, f"row {wanted or '(any)'}", False, "not on any page", required=rehearse
             )
             return
-        row = (await view.rows()).nth(index)
+        row = found[0]
         direct = await self.element(row, label, "row_deactivate_button", required=False)
         menu = None if direct else await self.element(row, label, "row_menu_button")
         if menu is not None:
             await menu.click()
-            found = await wait_for_first(page, self.selectors, ("menu_deactivate",), timeout_ms)
-            item = await self.element(page, label, "menu_deactivate") if found else None
-            if item is None:
-                self.checks.append(
-                    ElementCheck(
-                        page=label, element="menu_deactivate", required=True, status="missing"
-                    )
-                )
+            shown = await wait_for_first(page, self.selectors, ("menu_deactivate",), timeout_ms)
+            item = await self.element(page, label, "menu_deactivate") if shown else None
+            if item is None and shown is None:
+                self.finding(label, "menu_deactivate", False, "the row menu has no Deactivate")
             if rehearse and item is not None:
                 await item.click()
-                await self._dialog(page, timeout_ms)
+                await self._dialog(page, wanted or "", timeout_ms)
             else:
                 await page.keyboard.press("Escape")
         elif direct is not None and rehearse:
             await direct.click()
-            await self._dialog(page, timeout_ms)
+            await self._dialog(page, wanted or "", timeout_ms)
 
-    async def _dialog(self, page: Page, timeout_ms: float) -> None:
+    async def _dialog(self, page: Page, email: str, timeout_ms: float) -> None:
         label = "confirm-dialog"
         shown = await wait_for_first(page, self.selectors, ("confirm_dialog",), timeout_ms)
         dialog = await self.element(page, label, "confirm_dialog") if shown else None
         if dialog is None:
-            self.checks.append(
-                ElementCheck(page=label, element="confirm_dialog", required=True, status="missing")
-            )
+            if shown is None:
+                self.finding(label, "confirm_dialog", False, "no dialog after Deactivate")
             return
+        text = " ".join((await dialog.inner_text()).split())
+        self.finding(
+            label,
+            "confirm_dialog names the member",
+            email in text.lower(),
+            None if email in text.lower() else f"the dialog says {text[:200]!r}",
+        )
         await self.element(dialog, label, "confirm_deactivate")
         dismiss = await self.element(dialog, label, "dialog_dismiss")
         if dismiss is not None:

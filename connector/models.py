@@ -76,6 +76,12 @@ class MemberList(BaseModel):
     pages: int = Field(ge=1, description="How many list pages were read.")
     source_url: str
     selectors_version: str
+    mentioned: frozenset[str] = Field(
+        default_factory=frozenset,
+        exclude=True,
+        description="Emails asked about that the list's text showed anywhere, read or not: a "
+        "member is only absent when their address is nowhere on the page.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -79,27 +79,55 @@ def protection(member: Member, roster: MemberList, config: PolicyConfig) -> str 
     return None
 
 
+def sticky_protections(previous: list[Member], config: PolicyConfig) -> dict[str, str]:
+    """Who was protected in the last accepted roster, by the rule that protected them. They stay
+    protected until a read that passed every check has been accepted without it: one fresh read
+    (a restyled badge, a relabelled role) never switches a protection off."""
+    sticky: dict[str, str] = {}
+    for member in previous:
+        if member.is_self:
+            sticky[member.email] = "was_signed_in_account"
+        elif member.invoice_admin:
+            sticky[member.email] = "was_invoice_admin"
+        elif (
+            config.sso_enabled
+            and member.role is Role.ADMINISTRATOR
+            and member.status is Status.ACTIVE
+        ):
+            sticky[member.email] = "was_sso_admin"
+    return sticky
+
+
 def decide(
     emails: list[str],
     roster: MemberList,
     config: PolicyConfig,
     *,
     unresolved: frozenset[str] = frozenset(),
+    protected_before: dict[str, str] | None = None,
 ) -> list[PlanTarget]:
     """The expected outcome for each requested email, on this roster. Exact email matches only.
 
     `unresolved`: emails whose last removal ended `unknown` and no person has resolved since:
-    clicking again could be the second click of one removal, so they are refused."""
+    clicking again could be the second click of one removal, so they are refused.
+    `protected_before`: sticky protections from the last accepted roster (sticky_protections).
+    A member the list's text still shows (roster.mentioned) is never "already absent"."""
     by_email = {m.email: m for m in roster.members}
+    sticky = protected_before or {}
     targets: list[PlanTarget] = []
     for email in requested_emails(emails):
         member = by_email.get(email)
+        if member is None and email in roster.mentioned:
+            targets.append(
+                PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule="shown_but_not_read")
+            )
+            continue
         if member is None or member.status is Status.DEACTIVATED:
             targets.append(
                 PlanTarget(email=email, expected=OutcomeStatus.ALREADY_ABSENT, member=member)
             )
             continue
-        rule = protection(member, roster, config)
+        rule = protection(member, roster, config) or sticky.get(email)
         if rule is None and email in unresolved:
             rule = "unresolved_unknown"
         if rule is not None:
@@ -208,6 +236,12 @@ _EXPLANATIONS = {
     "invoice_admin": "the Invoice Admin receives the account's invoices",
     "sso_admin": "an Administrator on an SSO account (an SSO Admin, the break-glass login)",
     "last_administrator": "an account must keep at least one Administrator",
+    "was_signed_in_account": "the signed-in account in the last accepted roster",
+    "was_invoice_admin": "the Invoice Admin in the last accepted roster: stays protected until "
+    "a read that passed every check no longer shows them as such (run `stitch-connector sync`)",
+    "was_sso_admin": "an Administrator on an SSO account in the last accepted roster",
+    "shown_but_not_read": "the member list shows this address but no row for it could be read: "
+    "the UI may have changed (run `stitch-connector doctor`); nothing was clicked",
     "unresolved_unknown": "an earlier removal of this member ended unknown (clicked, never "
     "proven); check them in Stitch, then record it with `stitch-connector audit resolve`",
 }

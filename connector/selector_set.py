@@ -72,6 +72,9 @@ class Alternative(_Strict):
     label: str | None = None
     text: str | None = None
     ui: tuple[UiVersion, ...] = ()
+    # false: a CSS alternative too generic for the in-page "is this a sign-in page?" check
+    # (IN_PAGE_SCRIPTS, which sees hidden elements too): an app page's form could match it.
+    in_page: bool = True
 
     @model_validator(mode="after")
     def _one_strategy(self) -> Alternative:
@@ -97,6 +100,41 @@ class Alternative(_Strict):
 class Element(_Strict):
     required: bool = True
     alternatives: tuple[Alternative, ...] = Field(min_length=1)
+
+
+Where = Literal["signin", "app"]
+
+# Words a dismiss action must not contain: it takes the safe way out (decline, reject, close,
+# "No"), never one that accepts, agrees, opts in or changes the account.
+_UNSAFE_DISMISS = re.compile(
+    r"\b(accept|allow|agree|yes|enable|opt.?in|subscribe|upgrade|confirm|save|submit|"
+    r"continue|deactivate|delete|remove|stay signed in|keep me signed in|remember)",
+    re.IGNORECASE,
+)
+
+
+class Interruption(_Strict):
+    """Something that can cover a page (a cookie banner, an interstitial, a "what's new" modal):
+    how to tell it is there, and the safe way to make it go away."""
+
+    what: str = Field(min_length=1)
+    where: tuple[Where, ...] = Field(min_length=1)
+    detect: tuple[Alternative, ...] = Field(min_length=1)
+    dismiss: tuple[Alternative, ...] = Field(min_length=1)
+
+    @field_validator("dismiss")
+    @classmethod
+    def _safe_dismiss(cls, value: tuple[Alternative, ...]) -> tuple[Alternative, ...]:
+        for alt in value:
+            found = _UNSAFE_DISMISS.search(
+                " ".join(v for v in (alt.css, alt.name, alt.label, alt.text) if v)
+            )
+            if found:
+                raise ValueError(
+                    f"{alt.describe()}: a dismiss action must decline or close, "
+                    f"not {found.group(0)!r}"
+                )
+        return value
 
 
 class SigninRules(_Strict):
@@ -131,27 +169,56 @@ class Columns(_Strict):
     email: tuple[str, ...] = Field(min_length=1)
     role: tuple[str, ...] = Field(min_length=1)
     status: tuple[str, ...] = Field(min_length=1)
+    member: tuple[str, ...] = ()
+    invoice_admin: tuple[str, ...] = ()
+
+
+def _patterns(values: tuple[str, ...], groups: int, what: str) -> tuple[str, ...]:
+    for value in values:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+        if compiled.groups != groups:
+            raise ValueError(f"{value!r} needs exactly {groups} capture group(s): {what}")
+        if "(?P" in value or "(?<" in value:
+            raise ValueError(f"{value!r}: no named groups (the pattern also runs in the page)")
+    return values
 
 
 class ExtractTexts(_Strict):
     no_name: tuple[str, ...]
+    self_labels: tuple[str, ...] = Field(min_length=1)
+    invoice_admin_labels: tuple[str, ...] = Field(min_length=1)
+    yes: tuple[str, ...] = Field(min_length=1)
+    no: tuple[str, ...] = Field(min_length=1)
+    pending_sections: tuple[str, ...] = ()
     require_member_count: bool
-    member_count_pattern: str
-    page_status_pattern: str
+    member_count_patterns: tuple[str, ...] = Field(min_length=1)
+    page_status_patterns: tuple[str, ...] = ()
+    range_patterns: tuple[str, ...] = ()
 
-    @field_validator("member_count_pattern")
+    @field_validator("member_count_patterns")
     @classmethod
-    def _one_number(cls, value: str) -> str:
-        if re.compile(value).groups < 1:
-            raise ValueError("needs a capture group for the number")
-        return value
+    def _one_number(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _patterns(value, 1, "the number of members")
 
-    @field_validator("page_status_pattern")
+    @field_validator("page_status_patterns")
     @classmethod
-    def _two_numbers(cls, value: str) -> str:
-        if re.compile(value).groups < 2:
-            raise ValueError("needs two capture groups: this page, and the number of pages")
-        return value
+    def _two_numbers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _patterns(value, 2, "this page, and the number of pages")
+
+    @field_validator("range_patterns")
+    @classmethod
+    def _three_numbers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _patterns(value, 3, "the first and last row shown, and the total")
+
+
+class Invariants(_Strict):
+    """What every full read of an account must satisfy (see crosscheck.py)."""
+
+    max_invoice_admins: int = Field(1, ge=1)
+    min_administrators: int = Field(1, ge=0)
 
 
 class Extract(_Strict):
@@ -161,20 +228,23 @@ class Extract(_Strict):
     header_cell: CssList = Field(min_length=1)
     row: CssList = Field(min_length=1)
     cell: CssList = Field(min_length=1)
-    name_text: CssList = Field(min_length=1)
-    self_marker: CssList = Field(min_length=1)
-    role_select: CssList = Field(min_length=1)
-    invoice_admin_badge: CssList = Field(min_length=1)
-    spinner: CssList = Field(min_length=1)
+    email_text: CssList = ()
+    email_link: CssList = Field(min_length=1)
+    name_text: CssList = ()
+    self_marker: CssList = ()
+    invoice_admin_badge: CssList = ()
+    loading: CssList = Field(min_length=1)
     empty_state: CssList = Field(min_length=1)
     load_error: CssList = Field(min_length=1)
-    member_count: CssList = Field(min_length=1)
-    page_status: CssList = Field(min_length=1)
-    next_button: CssList = Field(min_length=1)
+    member_count: CssList = ()
+    page_status: CssList = ()
+    next_button: CssList = ()
+    next_labels: tuple[str, ...] = ()
     columns: Columns
     roles: dict[str, Literal["Administrator", "General User"]] = Field(min_length=1)
     statuses: dict[str, Literal["active", "pending", "deactivated"]] = Field(min_length=1)
     text: ExtractTexts
+    invariants: Invariants = Invariants()
 
 
 class SelectorSet(_Strict):
@@ -186,6 +256,7 @@ class SelectorSet(_Strict):
     banners: Banners
     app: AppRules
     extract: Extract
+    interruptions: dict[str, Interruption] = {}
 
     @model_validator(mode="after")
     def _all_elements_present(self) -> SelectorSet:
@@ -195,10 +266,14 @@ class SelectorSet(_Strict):
         for name in IN_PAGE_SCRIPTS:
             if not self.css_alternatives(name):
                 raise ValueError(f"elements.{name} needs a css alternative (used inside the page)")
+        for key in self.interruptions:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+                raise ValueError(f"interruptions.{key}: a name is lower_snake_case")
         return self
 
     def css_alternatives(self, name: ElementName) -> list[str]:
-        return [a.css for a in self.elements[name].alternatives if a.css is not None]
+        """The CSS alternatives the in-page scripts use (not those marked in_page = false)."""
+        return [a.css for a in self.elements[name].alternatives if a.css is not None and a.in_page]
 
     def element(self, name: ElementName) -> Element:
         return self.elements[name]

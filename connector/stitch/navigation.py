@@ -1,7 +1,9 @@
 """Getting around the app: load a URL (with retries), make sure we are signed in, reach Members.
 
 Members are reached by the UI's own navigation (user menu → settings → Members tab or the Team
-Members section), with a direct-URL fast path remembered from the last successful visit.
+Members section), with a direct-URL fast path remembered from the last successful visit. A listed
+interruption over an app page (a cookie banner, a "what's new" modal) is dismissed the safe way
+first; one over a sign-in page is left to the sign-in, which runs with tracing paused.
 """
 
 from __future__ import annotations
@@ -24,13 +26,25 @@ from connector.retry import Retryable, retrying
 from connector.selector_set import ElementName, SelectorSet
 from connector.settings import Settings
 from connector.stitch.locate import Match, resolve, union
-from connector.stitch.pages import PageState, current_state
+from connector.stitch.pages import (
+    ALL_STATES,
+    Interruptions,
+    PageState,
+    Seen,
+    current_state,
+    find_interruption,
+    look,
+    nothing_seen,
+)
 from connector.stitch.signin import Observer, SignIn
 from connector.tracing import Tracer
 
 log = get_logger(__name__)
 
 _SIGNIN_STATES: frozenset[PageState] = frozenset({"sso", "totp", "password", "email"})
+_APP_STATES: frozenset[PageState] = frozenset({"members", "app"})
+_BENEATH: tuple[PageState, ...] = tuple(s for s in ALL_STATES if s != "interruption")
+_BENEATH_MS = 1_000.0  # what an interruption covers is already on the page: a short look
 
 
 class Navigator:
@@ -52,6 +66,7 @@ class Navigator:
         self.observer = observer
         self.tracer = tracer
         self.clicked: list[Match] = []
+        self._interruptions = self._new_interruptions()
 
     async def goto(self, url: str) -> None:
         """Load a URL; retry navigation timeouts and 5xx answers, nothing else."""
@@ -72,15 +87,36 @@ class Navigator:
             raise TransientFailure(f"could not load {url.split('?')[0]}: {exc}") from None
 
     async def sign_in_if_asked(self) -> PageState:
-        """Look at the current page; if it is a sign-in step, sign in. Returns the landing state."""
-        state = await current_state(self.page, self.selectors, self.settings.timeout_ms)
-        if state in _SIGNIN_STATES:
-            log.info("session.signin_needed")
-            await self.sign_in()
-            state = await current_state(self.page, self.selectors, self.settings.timeout_ms)
-        if state is None:
-            raise await self.not_recognised("neither a sign-in step nor an app page appeared")
-        return state
+        """Look at the current page; if it is a sign-in step, sign in. Returns the landing state.
+
+        A listed interruption over an app page is dismissed; one over a sign-in step (or over a
+        page of its own, like a "Stay signed in?" interstitial) is the sign-in's to handle."""
+        self._interruptions = self._new_interruptions()
+        signed_in = False
+        while True:
+            seen = await look(self.page, self.selectors, self.settings.timeout_ms)
+            state = seen.state
+            if state == "interruption":
+                beneath = await current_state(
+                    self.page, self.selectors, min(_BENEATH_MS, self.settings.timeout_ms), _BENEATH
+                )
+                if beneath in _APP_STATES:
+                    await self._dismiss(seen)
+                    continue
+                state = beneath or "interruption"
+            if state in _SIGNIN_STATES or (state == "interruption" and not signed_in):
+                if signed_in:
+                    return state  # still a sign-in step: the caller finds no app page
+                log.info("session.signin_needed")
+                await self.sign_in()
+                signed_in = True
+                continue
+            if state is None or state == "interruption":
+                element, message = nothing_seen(self.page.url.split("?", 1)[0])
+                raise await self.not_recognised(
+                    f"neither a sign-in step nor an app page appeared: {message}", element
+                )
+            return state
 
     async def sign_in(self) -> None:
         signin = SignIn(self.page, self.selectors, self.settings, self.artifacts, self.observer)
@@ -92,7 +128,7 @@ class Navigator:
         await self._on_signed_in()
 
     async def open_members(self, cached_url: str | None) -> None:
-        """End on the member list, signed in."""
+        """End on the member list, signed in, with no listed interruption over it."""
         if cached_url:
             await self.goto(cached_url)
             if await self.sign_in_if_asked() == "members":
@@ -104,18 +140,16 @@ class Navigator:
                 return
         await self._click("app_user_menu")
         await self._click("app_settings_item")
-        state = await current_state(
-            self.page, self.selectors, self.settings.timeout_ms, among=("members", "app")
-        )
+        state = await self._app_state(("members", "app"))
         if state != "members":
             tab = await resolve(self.page, self.selectors, "settings_members_tab")
             if tab is None:
                 # Wait for the settings page itself: the tab may still be rendering.
                 await self._wait_visible("settings_members_tab")
             await self._click("settings_members_tab")
-            state = await current_state(
-                self.page, self.selectors, self.settings.timeout_ms, among=("members",)
-            )
+            state = await self._app_state(("members",))
+        else:
+            await self._clear_interruptions()  # the list's own buttons must be clickable
         if state != "members":
             raise await self.not_recognised("the member list did not appear", "members_container")
 
@@ -142,15 +176,60 @@ class Navigator:
         return Account(client_id=client_id, company_name=company)
 
     async def _click(self, name: ElementName) -> None:
+        await self._clear_interruptions()
         match = await resolve(self.page, self.selectors, name)
         if match is None:
             await self._wait_visible(name)
+            await self._clear_interruptions()
             match = await resolve(self.page, self.selectors, name)
         if match is None:
             raise await self.not_recognised(f"'{name}' not found", name)
         log.debug("ui.click", element=name, matched=match.alternative.describe())
         self.clicked.append(match)  # what `doctor` reports as found
+        if not await self._interruptions.make_way(match.locator):
+            raise await self.not_recognised(
+                f"'{name}' could not be clicked: something the selectors do not list (an unknown "
+                "overlay?) covers it; nothing was clicked",
+                name,
+            )
         await match.locator.click()
+
+    # ---------------------------------------------------------------- interruptions
+    def _new_interruptions(self) -> Interruptions:
+        return Interruptions(
+            self.page, self.selectors, "app", self.settings.timeout_ms, self.not_recognised
+        )
+
+    async def _dismiss(self, seen: Seen) -> None:
+        name = seen.interruption
+        assert name is not None
+        if "app" not in self.selectors.interruptions[name].where:
+            raise await self.not_recognised(
+                f"the {name} interruption showed over an app page, where it is not expected: "
+                "nothing was clicked",
+                f"interruptions.{name}",
+            )
+        await self._interruptions.dismiss(seen)
+
+    async def _clear_interruptions(self) -> None:
+        """Dismiss any listed app interruption showing now (no waiting: it is already there or
+        the next look sees it)."""
+        while (seen := await find_interruption(self.page, self.selectors, "app")) is not None:
+            await self._interruptions.dismiss(seen)  # bounded: raises when one keeps coming back
+
+    async def _app_state(self, among: tuple[PageState, ...]) -> PageState | None:
+        """current_state among these app states, dismissing app interruptions on the way."""
+        while True:
+            seen = await look(
+                self.page,
+                self.selectors,
+                self.settings.timeout_ms,
+                among=("interruption", *among),
+                where="app",
+            )
+            if seen.state != "interruption":
+                return seen.state
+            await self._interruptions.dismiss(seen)
 
     async def _wait_visible(self, name: ElementName) -> None:
         try:

@@ -8,10 +8,11 @@ tenacity), the session ending (sign in again, bounded), a reload that lands on a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from playwright.async_api import Page
 
+from connector import crosscheck
 from connector.artifacts import RunArtifacts
 from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
 from connector.logs import get_logger
@@ -40,7 +41,9 @@ class RosterReader:
         *,
         observer: Observer | None,
         progress: Callable[[Progress], None],
+        previous: list[Member] | None = None,
     ) -> None:
+        """`previous`: the members of the last accepted roster, to cross-check the read with."""
         self.page = page
         self.selectors = selectors
         self.settings = settings
@@ -49,17 +52,22 @@ class RosterReader:
         self.observer = observer
         self.on_progress = progress
         self._signins = 0
+        self._needles: tuple[str, ...] = ()
+        self.previous = previous
 
     def progress(self, step: str, **fields: int | None) -> None:
         self.on_progress(Progress(step=step, **fields))
 
-    async def _drift(self, message: str) -> PageNotRecognised:
-        return await self.nav.not_recognised(f"member list not recognised: {message}")
+    async def _drift(self, message: str, element: str = "extract.row") -> PageNotRecognised:
+        return await self.nav.not_recognised(f"member list not recognised: {message}", element)
 
-    async def read(self) -> tuple[list[Member], int]:
-        """All members on all pages, and how many pages that took."""
+    async def read(self, needles: Iterable[str] = ()) -> tuple[list[Member], int, frozenset[str]]:
+        """All members on all pages, how many pages that took, and which of `needles` (emails)
+        the list's text showed anywhere."""
         view = MembersView(self.page, self.selectors, self.settings.origin)
         self._signins = 0
+        self._needles = tuple(needles)
+        mentioned: set[str] = set()
         members: list[Member] = []
         seen: set[str] = set()
         expected_count: int | None = None
@@ -72,7 +80,12 @@ class RosterReader:
                 raise await self._drift(
                     f"page {page_no} repeats members of earlier pages ({sorted(overlap)[0]}, ...)"
                 )
+            if parsed.first_row is not None and parsed.first_row != len(members) + 1:
+                raise await self._drift(
+                    f"page {page_no} starts at row {parsed.first_row}, after {len(members)} rows"
+                )
             members.extend(parsed.members)
+            mentioned.update(parsed.mentioned)
             seen.update(m.email for m in parsed.members)
             if parsed.member_count is not None:
                 if expected_count not in (None, parsed.member_count):
@@ -90,16 +103,17 @@ class RosterReader:
             raise await self._drift(
                 f"the page says {expected_count} members but {len(members)} rows were read"
             )
-        selves = [m for m in members if m.is_self]
-        if len(selves) != 1:
-            raise await self._drift(
-                f"expected exactly one row for the signed-in user, found {len(selves)}"
+        try:
+            crosscheck.check_roster(
+                members,
+                login_email=self.settings.email,
+                previous=self.previous,
+                invariants=self.selectors.extract.invariants,
             )
-        if self.settings.email and selves[0].email != self.settings.email:
-            raise await self._drift(
-                f"the page marks {selves[0].email} as the signed-in user, not {self.settings.email}"
-            )
-        return members, page_no
+        except PageNotRecognised as exc:
+            exc.artifacts = await self.artifacts.capture(self.page, exc.element or "member-list")
+            raise
+        return members, page_no, frozenset(mentioned)
 
     async def _settle_on(
         self, view: MembersView, page_no: int, previous: str | None
@@ -129,7 +143,11 @@ class RosterReader:
         while True:
             settled = await view.settled(previous, self.settings.timeout_ms)
             if settled is None:
-                raise await self._drift(f"page {page_no} of the member list never finished loading")
+                why = await view.waiting_for(previous)
+                raise await self._drift(
+                    f"page {page_no} of the member list never finished loading: {why.text}",
+                    why.element or "extract.row",
+                )
             if settled.state == "error":
                 log.warning("members.load_error", page=page_no, text=settled.text)
                 raise Retryable(f"the page said {settled.text!r}")
@@ -146,7 +164,7 @@ class RosterReader:
             if self.observer is not None:
                 await self.observer(f"members-p{page_no}", self.page)
             started = time.perf_counter()
-            raw = await view.read()
+            raw = await view.read(self._needles)
             try:
                 parsed = parse_page(raw, self.selectors, self.settings.email)
             except PageNotRecognised as exc:

@@ -1,5 +1,6 @@
 // Is the member list settled? Evaluated by page.wait_for_function, which re-runs it after
-// navigations. Returns null while loading; otherwise {state, signature, text}.
+// navigations. Returns null while loading; otherwise {state, signature, text}. With
+// arg.diagnose it never returns null: {state: "waiting", text, element} says what it waits for.
 // Never looks at the spinner alone: "spinner gone" is not "rows loaded".
 (arg) => {
   const sel = arg.sel;
@@ -7,22 +8,46 @@
     for (const s of list) { const el = root.querySelector(s); if (el) return el; }
     return null;
   };
-  const rowsIn = (root) => {
-    for (const s of sel.row) { const els = root.querySelectorAll(s); if (els.length) return els; }
-    return [];
-  };
-  const shown = (el) => !!el && el.getClientRects().length > 0;
+  const shown = (el) => !!el && el.getAttribute("aria-hidden") !== "true" && el.getClientRects().length > 0;
   const text = (el) => (el ? el.textContent : "").replace(/\s+/g, " ").trim();
+  const waiting = (why, element) => (arg.diagnose ? { state: "waiting", text: why, element } : null);
 
   if (arg.app_origin && location.origin !== arg.app_origin) return { state: "signin" };
-  for (const s of arg.signin) { if (document.querySelector(s)) return { state: "signin" }; }
-  if (!first(arg.container, document)) return null;
-  if (shown(first(sel.spinner, document))) return null;
-  const error = first(sel.load_error, document);
+  for (const s of arg.signin) {
+    if (Array.from(document.querySelectorAll(s)).some(shown)) return { state: "signin" };
+  }
+  const container = first(arg.container, document);
+  if (!container) return waiting("the members area is not on the page", "members_container");
+  for (const s of sel.loading) {
+    const busy = Array.from(container.querySelectorAll(s)).find(shown);
+    if (busy) return waiting(`still loading (${s} is shown)`, "extract.loading");
+  }
+  const error = first(sel.load_error, container);
   if (shown(error)) return { state: "error", text: text(error) };
-  const table = first(sel.table, document);
-  const rows = table ? rowsIn(table) : [];
-  if (rows.length === 0 && !first(sel.empty_state, document)) return null;
+
+  const tables = Array.from(container.querySelectorAll(sel.table.join(", "))).filter(shown);
+  const rows = [];
+  for (const table of tables) {
+    for (const row of table.querySelectorAll(sel.row.join(", "))) {
+      if (!shown(row) || row.closest(sel.table.join(", ")) !== table) continue;
+      const cells = row.querySelectorAll(sel.cell.join(", "));
+      if (!cells.length || Array.from(cells).every((c) => c.matches(sel.header_cell.join(", ")))) continue;
+      rows.push(row);
+    }
+  }
+  if (rows.length === 0 && !first(sel.empty_state, container)) {
+    return waiting(tables.length ? "no member rows in the list" : "no table in the members area", tables.length ? "extract.row" : "extract.table");
+  }
+  // A row with no text at all is a loading placeholder, whatever its classes say.
+  if (rows.some((r) => !text(r) && !r.querySelector("select, input"))) {
+    return waiting("rows without text (loading placeholders) are still shown", "extract.loading");
+  }
+  if (sel.text.require_member_count) {
+    const css = Array.from(document.querySelectorAll(sel.member_count.join(", "))).some((el) => /\d/.test(text(el)));
+    const body = container.innerText || "";
+    const stated = css || arg.count_patterns.some((p) => new RegExp(p, "im").test(body));
+    if (!stated) return waiting("no member count is shown", "extract.member_count");
+  }
   const signature = [
     location.pathname + location.search,
     rows.length,
@@ -30,6 +55,6 @@
     rows.length ? text(rows[rows.length - 1]) : "",
     text(first(sel.page_status, document)),
   ].join("\u241f");
-  if (arg.previous !== null && signature === arg.previous) return null;
+  if (arg.previous !== null && signature === arg.previous) return waiting("the page did not change", "extract.next_button");
   return { state: "ready", signature };
 }

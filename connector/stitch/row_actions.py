@@ -7,7 +7,6 @@ which proves it with a fresh read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -24,7 +23,9 @@ from connector.stitch.members import MembersView, parse_page
 
 log = get_logger(__name__)
 
-Shown = Literal["success", "error", "nothing"]
+# "cancelled": we cancelled the confirm dialog ourselves (it did not name the member), so
+# nothing was confirmed and nothing can have changed.
+Shown = Literal["success", "error", "nothing", "cancelled"]
 
 _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
     # action: (button on the row itself [legacy], item in the row's ⋮ menu, confirm button)
@@ -70,27 +71,36 @@ class RowActions:
         while True:
             settled = await self.view.settled(previous, self.timeout_ms)
             if settled is None:
-                raise PageNotRecognised("the member list did not load while looking for a row")
+                why = await self.view.waiting_for(previous)
+                raise PageNotRecognised(
+                    f"the member list did not load while looking for a row: {why.text}",
+                    element=why.element,
+                )
             if settled.state == "signin":
                 raise SessionExpired("signed out while looking for a row")
             if settled.state == "error":
                 raise TransientFailure(f"the member list failed to load: {settled.text}")
-            parsed = parse_page(await self.view.read(), self.selectors, self.login_email)
-            for index, member in enumerate(parsed.members):
-                if member.email == email:
-                    row = (await self.view.rows()).nth(index)
-                    await self._check_row(row, email)
-                    return row, member
+            parsed = parse_page(await self.view.read([email]), self.selectors, self.login_email)
+            member = next((m for m in parsed.members if m.email == email), None)
+            if member is not None:
+                row = await self.view.row_for(email)
+                await self._check_row(row, email)
+                return row, member
+            if email in parsed.mentioned:
+                raise PageNotRecognised(
+                    f"the list shows {email} but no row for it could be read", element="extract.row"
+                )
             if not parsed.has_next:
                 return None
             await self.view.click_next()
             previous = settled.signature
 
     async def _check_row(self, row: Locator, email: str) -> None:
-        """Before acting: the row under the cursor shows exactly this email, as a whole word."""
-        words = re.split(r"\s+", (await row.inner_text()).lower())
-        if email not in words:
-            raise PageNotRecognised(f"the row found for {email} does not show that email")
+        """Before acting: the row under the cursor shows this email."""
+        if email not in (await row.inner_text()).lower():
+            raise PageNotRecognised(
+                f"the row found for {email} does not show that email", element="extract.row"
+            )
 
     async def act(
         self, row: Locator, email: str, action: Action, on_commit: Callable[[], None]
@@ -125,23 +135,31 @@ class RowActions:
             self.write_timeout_ms,
         )
         if first == "confirm_dialog":
-            await self._confirm(email, confirm)
+            refused = await self._confirm(email, confirm)
+            if refused is not None:
+                return AfterClick("cancelled", refused, False)
         return await self._after(action)
 
-    async def _confirm(self, email: str, confirm: ElementName) -> None:
+    async def _confirm(self, email: str, confirm: ElementName) -> str | None:
+        """Confirm the dialog, if it is about this member; else cancel it and say why."""
         dialog = await resolve(self.page, self.selectors, "confirm_dialog")
         assert dialog is not None
         # The dialog must be about this member: never confirm someone else's removal.
         if email not in (await dialog.locator.inner_text()).lower():
-            dismiss = await resolve(dialog.locator, self.selectors, "dialog_dismiss")
-            if dismiss is not None:
-                await dismiss.locator.click()
-            raise PageNotRecognised(f"the confirm dialog does not name {email}; cancelled")
-        button = await resolve(dialog.locator, self.selectors, confirm)
-        if button is None:
-            raise PageNotRecognised(f"the confirm dialog has no '{confirm}' button")
-        await button.locator.click()
-        log.info("row.confirmed", email=email)
+            reason = f"the confirm dialog does not name {email}"
+        elif (button := await resolve(dialog.locator, self.selectors, confirm)) is None:
+            reason = f"the confirm dialog has no '{confirm}' button"
+        else:
+            await button.locator.click()
+            log.info("row.confirmed", email=email)
+            return None
+        dismiss = await resolve(dialog.locator, self.selectors, "dialog_dismiss")
+        if dismiss is None:
+            raise PageNotRecognised(f"{reason}, and no way to cancel it", element="dialog_dismiss")
+        await dismiss.locator.click()
+        await dialog.locator.wait_for(state="hidden", timeout=self.timeout_ms)
+        log.warning("row.dialog_cancelled", email=email, reason=reason)
+        return reason
 
     async def _after(self, action: Action) -> AfterClick:
         shown = await wait_for_first(

@@ -4,7 +4,9 @@ Rules that keep accounts safe:
 - each step is submitted at most once per sign-in: a step that comes back means it was rejected,
   so a wrong password is never retried (the lockout counts failures);
 - an SSO redirect is reported at once as needing a human; waiting for it would only time out;
-- secrets are typed with tracing off (tracing, when on, starts after sign-in).
+- secrets are typed with tracing off (tracing, when on, starts after sign-in);
+- a listed interruption (cookie banner, "Stay signed in?") is dismissed the safe way, each a few
+  times at most; anything else covering the form stops the run before anything is clicked.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from connector.logs import get_logger
 from connector.selector_set import ElementName, SelectorSet
 from connector.settings import Settings
 from connector.stitch.locate import resolve
-from connector.stitch.pages import PageState, current_state
+from connector.stitch.pages import Interruptions, PageState, look, nothing_seen
 
 log = get_logger(__name__)
 
@@ -72,15 +74,26 @@ class SignIn:
         self.artifacts = artifacts
         self.observer = observer
         self.spent = SpentTotpWindow(settings.state_dir / "totp-last-window")
+        # Each listed interruption is dismissed at most a few times per sign-in (per SignIn).
+        self.interruptions = Interruptions(
+            page, selectors, "signin", settings.timeout_ms, self._fail
+        )
 
     async def run(self) -> None:
         """From a sign-in page to a signed-in app page, or a typed error."""
         email, password = self.settings.require_credentials()
         submitted: set[PageState] = set()
-        for _ in range(_MAX_STEPS):
-            state = await current_state(self.page, self.selectors, self.settings.timeout_ms)
+        steps = 0
+        while steps < _MAX_STEPS:  # dismissals are not steps: Interruptions bounds those
+            seen = await look(self.page, self.selectors, self.settings.timeout_ms, where="signin")
+            state = seen.state
             if state is None:
-                raise await self._not_recognised("no sign-in step or app page appeared")
+                element, message = nothing_seen(self._safe_url())
+                raise await self._not_recognised(message, element=element)
+            if state == "interruption":
+                await self.interruptions.dismiss(seen)
+                continue
+            steps += 1
             if state in _SIGNED_IN:
                 log.info("signin.done", url=self._safe_url())
                 return
@@ -102,8 +115,11 @@ class SignIn:
                 await field.fill(email)
                 await self._submit(field, "signin_continue")
             elif state == "password":
+                # One-form sign-in shows the email and the password together. Step 2 on the login
+                # origin shows the email again, read-only: nothing is typed into that one.
                 legacy_email = await resolve(self.page, self.selectors, "signin_email")
-                if legacy_email is not None:  # one-form sign-in: email and password together
+                if legacy_email is not None and await legacy_email.locator.is_editable():
+                    await self._uncovered(legacy_email.locator, "signin_email")
                     await legacy_email.locator.fill(email)
                 field = await self._need("signin_password")
                 await field.fill(password.get_secret_value())
@@ -138,10 +154,26 @@ class SignIn:
         return str(totp.at(int(now)))
 
     async def _need(self, name: ElementName) -> Locator:
+        """The element, visible and not covered by anything (an overlay nobody listed)."""
         match = await resolve(self.page, self.selectors, name)
         if match is None:
             raise await self._not_recognised(f"'{name}' not found", element=name)
+        await self._uncovered(match.locator, name)
         return match.locator
+
+    async def _uncovered(self, locator: Locator, name: ElementName) -> None:
+        """A trial click: every check a click makes (is it the element that would get the click?),
+        without clicking. A listed interruption in the way is dismissed; nothing is typed or
+        clicked under something the selectors do not know."""
+        if not await self.interruptions.make_way(locator):
+            raise await self._not_recognised(
+                f"'{name}' is covered by something the selectors do not list (an unknown "
+                "overlay?): nothing was typed or clicked",
+                element=name,
+            )
+
+    async def _fail(self, message: str, element: str) -> PageNotRecognised:
+        return await self._not_recognised(message, element=element)
 
     async def _submit(self, field: Locator, button: ElementName) -> None:
         handle = await field.element_handle()

@@ -284,7 +284,10 @@ def test_drifted_next_button_cannot_shorten_the_roster(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
     drifted = drifted_selectors(
-        tmp_path, 'next_button = ["#st-t-pagination-button-next"]', 'next_button = ["#renamed"]'
+        tmp_path,
+        'next_button = ["#st-t-pagination-button-next"]\nnext_labels = ["Next", "Next page", '
+        '"›", "»", "→", ">"]',
+        'next_button = ["#renamed"]\nnext_labels = ["Onward"]',
     )
     box = make_sandbox(members=120, latency_ms=10)
     with pytest.raises(PageNotRecognised) as info:

@@ -8,7 +8,14 @@ import pytest
 
 from connector.errors import PolicyRefused, UsageProblem
 from connector.models import Account, Member, MemberList, OutcomeStatus, Role, Status
-from connector.policy import PolicyConfig, check_batch, decide, explain, requested_emails
+from connector.policy import (
+    PolicyConfig,
+    check_batch,
+    decide,
+    explain,
+    requested_emails,
+    sticky_protections,
+)
 
 A, G = Role.ADMINISTRATOR, Role.GENERAL_USER
 
@@ -182,3 +189,37 @@ def test_the_service_and_the_policy_accept_the_same_emails() -> None:
             OffboardingRequest(email=email, request_id="r", requested_by="t")
     ok = OffboardingRequest(email=" Leaver@Corp.com ", request_id="r", requested_by="t")
     assert requested_emails([ok.email]) == ["leaver@corp.com"]
+
+
+# ---------------------------------------------------------------- sticky protections
+
+
+def test_a_protection_of_the_last_accepted_roster_survives_one_fresh_read() -> None:
+    """The Invoice Admin badge restyled into nothing: the fresh read says pay@ is a plain
+    member, but the last accepted roster says otherwise, so pay@ stays protected."""
+    before = [m("me@corp.com", A, is_self=True), m("pay@corp.com", invoice_admin=True)]
+    fresh = roster(m("me@corp.com", A, is_self=True), m("boss@corp.com", A), m("pay@corp.com"))
+    sticky = sticky_protections(before, DEFAULT)
+    assert sticky == {"me@corp.com": "was_signed_in_account", "pay@corp.com": "was_invoice_admin"}
+    (t,) = decide(["pay@corp.com"], fresh, DEFAULT, protected_before=sticky)
+    assert (t.expected, t.rule, t.action) == (OutcomeStatus.REFUSED, "was_invoice_admin", None)
+    assert explain("was_invoice_admin")
+    (t,) = decide(["pay@corp.com"], fresh, DEFAULT)  # without the history: removable
+    assert t.expected is OutcomeStatus.DEACTIVATED
+
+
+def test_sso_administrators_stay_protected_after_a_relabelled_role() -> None:
+    before = [m("me@corp.com", A, is_self=True), m("boss@corp.com", A)]
+    fresh = roster(m("me@corp.com", A, is_self=True), m("boss@corp.com"))
+    sso = PolicyConfig(sso_enabled=True)
+    assert sticky_protections(before, DEFAULT) == {"me@corp.com": "was_signed_in_account"}
+    (t,) = decide(["boss@corp.com"], fresh, sso, protected_before=sticky_protections(before, sso))
+    assert (t.expected, t.rule) == (OutcomeStatus.REFUSED, "was_sso_admin")
+
+
+def test_an_address_still_shown_on_the_page_is_never_already_absent() -> None:
+    shown = TEAM.model_copy(update={"mentioned": frozenset({"ghost@corp.com"})})
+    (t,) = decide(["ghost@corp.com"], shown, DEFAULT)
+    assert (t.expected, t.rule, t.action) == (OutcomeStatus.REFUSED, "shown_but_not_read", None)
+    (t,) = decide(["nobody@corp.com"], shown, DEFAULT)
+    assert t.expected is OutcomeStatus.ALREADY_ABSENT
