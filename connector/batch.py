@@ -173,7 +173,7 @@ class PlanRunner:
             elif stop is not None:
                 outcome = Outcome(
                     email=target.email,
-                    status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.FAILED,
+                    status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.SKIPPED,
                     action=target.action,
                     rule="human_quit" if quit_ else None,
                     member_before=target.member,

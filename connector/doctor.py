@@ -194,7 +194,13 @@ class Doctor:
             shown = await wait_for_first(page, self.selectors, ("menu_deactivate",), timeout_ms)
             item = await self.element(page, label, "menu_deactivate") if shown else None
             if item is None and shown is None:
-                self.finding(label, "menu_deactivate", False, "the row menu has no Deactivate")
+                offered = await page.get_by_role("menuitem").filter(visible=True).all_inner_texts()
+                self.finding(
+                    label,
+                    "menu_deactivate",
+                    False,
+                    f"the row menu offers {[' '.join(t.split()) for t in offered]}",
+                )
             if rehearse and item is not None:
                 await item.click()
                 await self._dialog(page, wanted or "", timeout_ms)

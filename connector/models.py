@@ -125,6 +125,7 @@ class OutcomeStatus(StrEnum):
     REFUSED = "refused"  # a policy said no; `rule` names it
     FAILED = "failed"  # `reason` says why; nothing changed, as far as a fresh read shows
     UNKNOWN = "unknown"  # the click happened but nothing proved its effect: check by hand
+    SKIPPED = "skipped"  # not tried: an earlier removal in the run stopped the batch
     PLANNED = "planned"  # dry run: `action` is what would happen
 
     @property

@@ -71,6 +71,10 @@ class Alternative(_Strict):
     name: str | None = None
     label: str | None = None
     text: str | None = None
+    # Case-insensitive regular expressions, for things whose exact wording varies (a cookie
+    # banner's title): `name_pattern` goes with `role`, `text_pattern` is a strategy of its own.
+    name_pattern: str | None = None
+    text_pattern: str | None = None
     ui: tuple[UiVersion, ...] = ()
     # false: a CSS alternative too generic for the in-page "is this a sign-in page?" check
     # (IN_PAGE_SCRIPTS, which sees hidden elements too): an app page's form could match it.
@@ -78,22 +82,36 @@ class Alternative(_Strict):
 
     @model_validator(mode="after")
     def _one_strategy(self) -> Alternative:
-        chosen = [k for k in ("css", "role", "label", "text") if getattr(self, k) is not None]
+        strategies = ("css", "role", "label", "text", "text_pattern")
+        chosen = [k for k in strategies if getattr(self, k) is not None]
         if len(chosen) != 1:
             raise ValueError(f"needs exactly one of css/role/label/text, got {chosen or 'none'}")
-        if self.name is not None and self.role is None:
+        if (self.name is not None or self.name_pattern is not None) and self.role is None:
             raise ValueError("'name' goes with 'role'")
-        if self.role is not None and self.name is None:
-            raise ValueError("a role alternative needs the element's exact accessible 'name'")
+        if self.role is not None and (self.name is None) == (self.name_pattern is None):
+            raise ValueError(
+                "a role alternative needs the element's exact accessible 'name' "
+                "(or a 'name_pattern')"
+            )
+        for pattern in (self.name_pattern, self.text_pattern):
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
         return self
 
     def describe(self) -> str:
         if self.css is not None:
             return f"css={self.css}"
+        if self.role is not None and self.name_pattern is not None:
+            return f"role={self.role}[name~/{self.name_pattern}/i]"
         if self.role is not None:
             return f"role={self.role}[name={self.name!r}]"
         if self.label is not None:
             return f"label={self.label!r}"
+        if self.text_pattern is not None:
+            return f"text~/{self.text_pattern}/i"
         return f"text={self.text!r}"
 
 
@@ -127,7 +145,18 @@ class Interruption(_Strict):
     def _safe_dismiss(cls, value: tuple[Alternative, ...]) -> tuple[Alternative, ...]:
         for alt in value:
             found = _UNSAFE_DISMISS.search(
-                " ".join(v for v in (alt.css, alt.name, alt.label, alt.text) if v)
+                " ".join(
+                    v
+                    for v in (
+                        alt.css,
+                        alt.name,
+                        alt.label,
+                        alt.text,
+                        alt.name_pattern,
+                        alt.text_pattern,
+                    )
+                    if v
+                )
             )
             if found:
                 raise ValueError(

@@ -53,10 +53,16 @@ def doctor(
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        table = Table("Page", "Element", "Status", "Matched alternative", "Count")
+        table = Table("Page", "Element", "Status", "Matched alternative, or what was read")
         for c in report.checks:
             status = c.status if c.required or c.status == "found" else f"{c.status} (optional)"
-            table.add_row(c.page, escape(c.element), status, escape(c.matched or ""), str(c.count))
+            seen = c.matched + (f" (x{c.count})" if c.count > 1 else "") if c.matched else ""
+            table.add_row(c.page, escape(c.element), status, escape(seen or c.detail or ""))
         Console().print(table)
     if not report.ok:
+        common.stderr.print(
+            "A required element is missing or the list does not add up. Add an alternative for "
+            "it to selectors/stitch.toml (README: 'Stitch changed its UI'), then run doctor again.",
+            highlight=False,
+        )
         raise typer.Exit(ExitCode.PAGE_NOT_RECOGNISED)

@@ -194,7 +194,7 @@ def exit_code(outcomes: list[Outcome]) -> int:
     statuses = {o.status for o in outcomes}
     if OutcomeStatus.UNKNOWN in statuses:
         return ExitCode.OUTCOME_UNKNOWN
-    if OutcomeStatus.FAILED in statuses:
+    if OutcomeStatus.FAILED in statuses or OutcomeStatus.SKIPPED in statuses:
         return ExitCode.ACTION_FAILED
     if OutcomeStatus.REFUSED in statuses:
         return ExitCode.POLICY_REFUSED

@@ -126,7 +126,8 @@
     let headerRow = null;
     for (const row of rows) {
       const cells = cellsOf(row);
-      if (cells.length && cells.every((c) => c.matches(headerSel))) { headerRow = row; break; }
+      const inHead = row.parentElement && row.parentElement.tagName === "THEAD";
+      if (cells.length && (inHead || cells.every((c) => c.matches(headerSel)))) { headerRow = row; break; }
     }
     // The section a table belongs to: its caption or label, else the nearest heading before it.
     let section = table.getAttribute("aria-label") || (table.querySelector("caption") || {}).textContent || null;
@@ -149,7 +150,7 @@
       busy: table.getAttribute("aria-busy") === "true",
     };
     for (const row of rows) {
-      if (row === headerRow) continue;
+      if (row === headerRow || (row.parentElement && row.parentElement.tagName === "THEAD")) continue;
       const cells = cellsOf(row);
       if (!cells.length) continue;
       entry.rows.push({

@@ -6,6 +6,7 @@ they never hold selector strings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from playwright.async_api import Locator, Page
@@ -19,10 +20,15 @@ Scope = Page | Locator  # a whole page, or one part of it (a row, a dialog)
 def locator_for(scope: Scope, alt: Alternative) -> Locator:
     if alt.css is not None:
         return scope.locator(alt.css)
+    if alt.role is not None and alt.name_pattern is not None:
+        name = re.compile(alt.name_pattern, re.IGNORECASE)
+        return scope.get_by_role(alt.role, name=name)  # type: ignore[arg-type]
     if alt.role is not None:
         return scope.get_by_role(alt.role, name=alt.name, exact=True)  # type: ignore[arg-type]
     if alt.label is not None:
         return scope.get_by_label(alt.label, exact=True)
+    if alt.text_pattern is not None:
+        return scope.get_by_text(re.compile(alt.text_pattern, re.IGNORECASE))
     assert alt.text is not None
     return scope.get_by_text(alt.text, exact=True)
 

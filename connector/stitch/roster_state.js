@@ -31,15 +31,21 @@
     for (const row of table.querySelectorAll(sel.row.join(", "))) {
       if (!shown(row) || row.closest(sel.table.join(", ")) !== table) continue;
       const cells = row.querySelectorAll(sel.cell.join(", "));
-      if (!cells.length || Array.from(cells).every((c) => c.matches(sel.header_cell.join(", ")))) continue;
+      if (!cells.length || (row.parentElement && row.parentElement.tagName === "THEAD")) continue;
+      if (Array.from(cells).every((c) => c.matches(sel.header_cell.join(", ")))) continue;
       rows.push(row);
     }
   }
   if (rows.length === 0 && !first(sel.empty_state, container)) {
     return waiting(tables.length ? "no member rows in the list" : "no table in the members area", tables.length ? "extract.row" : "extract.table");
   }
-  // A row with no text at all is a loading placeholder, whatever its classes say.
-  if (rows.some((r) => !text(r) && !r.querySelector("select, input"))) {
+  // A row with no words (nothing, "Loading…", or only shade blocks) is a loading placeholder,
+  // whatever its classes say.
+  const placeholder = (r) => {
+    const t = text(r);
+    return (!/[\p{L}\p{N}]/u.test(t) || /^loading\b/i.test(t)) && !r.querySelector("select, input");
+  };
+  if (rows.some(placeholder)) {
     return waiting("rows without text (loading placeholders) are still shown", "extract.loading");
   }
   if (sel.text.require_member_count) {

@@ -191,3 +191,28 @@ def test_drift_is_pinpointed_by_the_cli(
     assert {"signin_password", "signin_password_submit", "app_user_menu"} <= set(matched)
     assert report["blocked_writes"] == []
     assert box.state()["writes"] == []
+
+
+def test_drift_is_fixed_by_editing_selectors_alone(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """README, 'Stitch changed its UI': doctor names the relabelled menu item; one alternative
+    added to selectors/stitch.toml (no code) makes doctor pass and a removal work again."""
+    box = make_sandbox(variant="current", members=12, latency_ms=10, drift=True)
+    target = general_user(box)
+    fixed = tmp_path / "stitch.toml"
+    shipped = (Path(__file__).parents[2] / "selectors" / "stitch.toml").read_text("utf-8")
+    old = '  { role = "menuitem", name = "Deactivate", ui = ["current", "rbac2022"] },\n'
+    assert old in shipped
+    fixed.write_text(
+        shipped.replace(
+            old, old + '  { role = "menuitem", name = "Remove from account", ui = ["current"] },\n'
+        ),
+        encoding="utf-8",
+    )
+    env = {**env_for(box, tmp_path / "state"), "STITCH_SELECTORS_PATH": str(fixed)}
+    result = run_cli("doctor", "--json", "--rehearse", target, env=env)
+    assert result.returncode == 0, result.stdout
+    result = run_cli("deactivate", target, "--yes", "--json", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert status_of(box, target) == "deactivated"

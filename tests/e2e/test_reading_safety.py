@@ -44,12 +44,13 @@ window.StitchMutations.register("no-pill", {
   }
 });
 """
-# A small "2FA" badge right after each email, in its own element, no whitespace between them.
+# A small "2FA" badge right after one member's email, its own element, no whitespace between.
 GLUED_BADGE = """
 window.StitchMutations.register("glued-badge", {
   list(ctx) {
     ctx.root.querySelectorAll("[id^='st-t-member-email-']").forEach((span) => {
-      span.after(ctx.el("span", { "class": "badge_2fa" }, "2FA"));
+      if (span.textContent !== "a@corp.com") return;
+      span.after(ctx.el("span", { "class": "b_2fa" }, "2FA"));
     });
   }
 });
@@ -213,3 +214,43 @@ def test_doctor_fails_whenever_members_would_and_names_the_element(
     failing = [c for c in report.checks if c.required and c.status != "found"]
     assert any(c.element == element for c in failing), [c.model_dump() for c in failing]
     assert info.value.element == element
+
+
+# A restructured table: header cells become <td> in <thead>, every body row gains a leading
+# cell no header names, and the Name header spans an avatar with initials plus the name.
+RESTRUCTURED = """
+window.StitchMutations.register("restructured", {
+  list(ctx) {
+    const table = ctx.table;
+    if (!table || table.tagName !== "TABLE") return;
+    table.className = "tbl_x81";
+    const head = table.querySelector("thead tr");
+    Array.from(head.children).forEach((th) => {
+      const td = ctx.el("td", null);
+      while (th.firstChild) td.appendChild(th.firstChild);
+      th.replaceWith(td);
+    });
+    head.children[0].setAttribute("colspan", "2");
+    table.querySelectorAll("tbody tr").forEach((tr) => {
+      tr.className = "r_19af";
+      const name = tr.children[0];
+      const text = name.textContent.trim();
+      const words = text.split(/\\s+/).map((w) => w[0] || "");
+      const initials = words.join("").toUpperCase().slice(0, 2);
+      const shown = /^[A-Z]{1,2}$/.test(initials) ? initials : "";
+      tr.insertBefore(ctx.el("td", { "class": "avatar" }, shown), name);
+      tr.insertBefore(ctx.el("td", { "class": "sel" }), tr.firstChild);
+    });
+  }
+});
+"""
+
+
+@pytest.mark.parametrize("variant", ["rbac2022", "legacy"])
+def test_a_restructured_table_is_read_exactly(
+    make_sandbox: MakeSandbox, tmp_path: Path, variant: str
+) -> None:
+    box = make_sandbox(
+        variant=variant, members=60, latency_ms=10, mutation_script=script(tmp_path, RESTRUCTURED)
+    )
+    assert_matches_truth(scrape(wsettings(box, tmp_path / "state")), box)

@@ -457,3 +457,29 @@ def test_norm_folds_case_glyphs_and_punctuation() -> None:
     assert norm("  E-MAIL ▲ ") == "e mail"
     assert norm("● Active") == "active"
     assert norm("Invitation\u00a0pending") == "invitation pending"
+
+
+def test_a_cell_no_header_names_is_lined_up_by_what_the_cells_say() -> None:
+    """A release adds a leading selection cell to every row but not to the header row."""
+    rows = [row("Ana", "ana@example.com"), row("Bob", "bob@example.com", "Administrator")]
+    for r in rows:
+        r["cells"].insert(0, cell({"t": "Select row", "raw": "Select row", "icon": True}))
+    (ana, bob) = parse_page(page(rows), SEL, None).members
+    assert (ana.name, ana.email, bob.role) == ("Ana", "ana@example.com", Role.ADMINISTRATOR)
+
+
+def test_extra_cells_that_fit_the_headers_two_ways_are_loud() -> None:
+    same = cell("ana@example.com", "Administrator", "Active")
+    r = {"cells": [same] * 6}
+    raw = page([], tables=[table([r], ["Name", "Email", "Role", "Status", ""])])
+    loud(raw, "line up with the headers in 2 ways", "extract.cell")
+
+
+def test_a_header_over_two_cells_reads_both_and_skips_avatar_initials() -> None:
+    r = row("Ana Bell", "ana@example.com")
+    r["cells"][0] = cell("AB", "Ana Bell")
+    r["cells"].insert(0, cell())  # an empty avatar frame
+    data = page([r]).model_dump()
+    data["tables"][0]["headers"][0]["colspan"] = 2
+    (member,) = parse_page(RawPage.model_validate(data), SEL, None).members
+    assert (member.name, member.email) == ("Ana Bell", "ana@example.com")

@@ -141,6 +141,8 @@ STAY_DISMISS_BLOCK = (
     f'  {{ role = "button", name = "No", {_A}'
     f'  {{ role = "button", name = "No thanks", {_A}'
     f'  {{ role = "button", name = "Not now", {_A}'
+    '  { role = "button", name_pattern = "^\\\\s*(no|no,? thanks|not now|skip)\\\\s*$", '
+    f"{_A}"
     "]\n"
 )
 
