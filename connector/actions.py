@@ -202,7 +202,12 @@ class Remover:
                     reason=f"the page said {after.text!r} but a fresh read still lists them",
                 )
                 return
-            transient = any(t in (after.text or "") for t in self.transient_errors)
+            # A write the app refused before acting (an error it calls temporary, or a session
+            # that had ended) is clicked again, after a fresh read shows the member still there
+            # (the read above signs in again when it must).
+            transient = after.shown == "signed_out" or any(
+                t in (after.text or "") for t in self.transient_errors
+            )
             if not transient or attempt == self.attempts:
                 self._finish(result, target, OutcomeStatus.FAILED, reason=after.text)
                 return

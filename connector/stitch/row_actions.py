@@ -24,8 +24,9 @@ from connector.stitch.members import MembersView, parse_page
 log = get_logger(__name__)
 
 # "cancelled": we cancelled the confirm dialog ourselves (it did not name the member), so
-# nothing was confirmed and nothing can have changed.
-Shown = Literal["success", "error", "nothing", "cancelled"]
+# nothing was confirmed and nothing can have changed. "signed_out": the app answered the write
+# by sending us to sign in (its session had ended): it refused the write before acting.
+Shown = Literal["success", "error", "nothing", "cancelled", "signed_out"]
 
 _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
     # action: (button on the row itself [legacy], item in the row's ⋮ menu, confirm button)
@@ -163,10 +164,15 @@ class RowActions:
 
     async def _after(self, action: Action) -> AfterClick:
         shown = await wait_for_first(
-            self.page, self.selectors, ("banner_success", "banner_error"), self.write_timeout_ms
+            self.page,
+            self.selectors,
+            ("banner_success", "banner_error", "signin_email", "signin_password"),
+            self.write_timeout_ms,
         )
         if shown is None:
             return AfterClick("nothing", None, False)
+        if shown in ("signin_email", "signin_password"):
+            return AfterClick("signed_out", "the session had ended: Stitch asked to sign in", False)
         match = await resolve(self.page, self.selectors, shown)
         text = " ".join(((await match.locator.inner_text()) if match else "").split())
         if shown == "banner_error":
