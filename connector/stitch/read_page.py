@@ -10,9 +10,9 @@ roster.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from connector.models import Member, Role, Status
 from connector.selector_set import Extract, SelectorSet
@@ -166,61 +166,47 @@ def _is_pending_section(section: str | None, ex: Extract) -> bool:
     return bool(words & {norm(w) for w in ex.text.pending_sections})
 
 
-def _read_table(
-    table_columns: dict[str, int],
-    table: RawTable,
-    raw: RawPage,
-    ex: Extract,
-    login_email: str | None,
-    start: int,
-) -> list[Member]:
-    pending_section = _is_pending_section(table.section, ex)
-    if "email" not in table_columns and "member" not in table_columns:
-        raise drift(
-            f"no email column among the columns {[' '.join(h.tokens) for h in table.headers]}",
-            raw,
-            "extract.columns.email",
-        )
-    if "role" not in table_columns:
-        raise drift(
-            f"no role column among the columns {[' '.join(h.tokens) for h in table.headers]}",
-            raw,
-            "extract.columns.role",
-        )
-    if "status" not in table_columns and not pending_section:
-        raise drift(
-            f"no status column among the columns {[' '.join(h.tokens) for h in table.headers]}",
-            raw,
-            "extract.columns.status",
-        )
-    if "name" not in table_columns and "member" not in table_columns and not pending_section:
-        raise drift(
-            f"no name column among the columns {[' '.join(h.tokens) for h in table.headers]}",
-            raw,
-            "extract.columns.name",
-        )
-    roles = {norm(k): v for k, v in ex.roles.items()}
-    statuses = {norm(k): v for k, v in ex.statuses.items()}
-    you = {norm(label) for label in ex.text.self_labels}
+def _check_columns(columns: dict[str, int], table: RawTable, raw: RawPage, pending: bool) -> None:
+    """A member table needs an email, a role, and (unless it lists invitations) a status and a
+    name; which one is missing is the element the error names."""
+    needed = {
+        "email": "email" in columns or "member" in columns,
+        "role": "role" in columns,
+        "status": "status" in columns or pending,
+        "name": "name" in columns or "member" in columns or pending,
+    }
+    for key, present in needed.items():
+        if not present:
+            headers = [" ".join(h.tokens) for h in table.headers]
+            raise drift(
+                f"no {key} column among the columns {headers}", raw, f"extract.columns.{key}"
+            )
 
-    def fits(cells: dict[str, RawCell]) -> bool:
+
+class _RowReader:
+    """Reads the rows of one member table: the labels it knows, and the section's meaning."""
+
+    def __init__(self, ex: Extract, pending: bool, login_email: str | None) -> None:
+        self.ex = ex
+        self.pending = pending
+        self.login_email = login_email
+        self.roles = {norm(k): v for k, v in ex.roles.items()}
+        self.statuses = {norm(k): v for k, v in ex.statuses.items()}
+        self.you = {norm(label) for label in ex.text.self_labels}
+
+    def fits(self, cells: dict[str, RawCell]) -> bool:
+        """Do these cells say what their headers promise (to line up an extra cell)?"""
         person = cells.get("email") or cells.get("member")
+        status = cells.get("status")
         return (
             person is not None
             and any("@" in t.t for t in person.tokens)
             and "role" in cells
-            and any(norm(t.t) in roles for t in cells["role"].tokens)
-            and (
-                "status" not in cells or any(norm(t.t) in statuses for t in cells["status"].tokens)
-            )
+            and any(norm(t.t) in self.roles for t in cells["role"].tokens)
+            and (status is None or any(norm(t.t) in self.statuses for t in status.tokens))
         )
 
-    members: list[Member] = []
-    for offset, row in enumerate(table.rows):
-        index = start + offset
-        cells = _row_cells(row, table.headers, table_columns, fits, index)
-        if cells is None:
-            continue
+    def member(self, row: RawRow, cells: dict[str, RawCell], raw: RawPage, index: int) -> Member:
         if not any(c.tokens or c.checked is not None for c in row.cells):
             raise drift(
                 f"row {index} has no text (a loading placeholder that stayed?)",
@@ -228,25 +214,14 @@ def _read_table(
                 "extract.loading",
             )
         email = email_of(cells.get("email") or cells["member"], row, index)
-        name_cell = cells.get("name") or cells.get("member")
-        name, after_name = name_of(name_cell, ex, skip_email="name" not in cells)
-        role = label_of(cells["role"], roles, "role", index)
-        if role is None:
-            raise drift(
-                f"row {index}: unknown role label {' '.join(cell_words(cells['role']))!r}",
-                raw,
-                "extract.role",
-            )
-        status = "pending" if pending_section else None
-        if "status" in cells:
-            status = label_of(cells["status"], statuses, "status", index)
-        if status is None:
-            raise drift(
-                f"row {index}: unknown status label {' '.join(cell_words(cells['status']))!r}",
-                raw,
-                "extract.status",
-            )
-        marker_tokens = [
+        name, after_name = name_of(
+            cells.get("name") or cells.get("member"), self.ex, skip_email="name" not in cells
+        )
+        role = self._label(cells, "role", self.roles, None, raw, index)
+        status = self._label(
+            cells, "status", self.statuses, "pending" if self.pending else None, raw, index
+        )
+        markers = [
             *after_name,
             *(
                 t
@@ -257,16 +232,16 @@ def _read_table(
         ]
         is_self = (
             row.self_css
-            or any(marked(marker_tokens, you))
-            or (login_email is not None and email == login_email)
+            or any(marked(markers, self.you))
+            or (self.login_email is not None and email == self.login_email)
         )
         try:
-            member = Member(
+            return Member(
                 email=email,
                 name=name,
                 role=Role(role),
                 status=Status(status),
-                invoice_admin=invoice_admin_of(row, cells, ex, index),
+                invoice_admin=invoice_admin_of(row, cells, self.ex, index),
                 is_self=is_self,
             )
         except ValidationError as exc:
@@ -275,7 +250,40 @@ def _read_table(
             raise drift(
                 f"row {index}: {field}: {problem['msg']}", raw, f"extract.{field}"
             ) from None
-        members.append(member)
+
+    @staticmethod
+    def _label(
+        cells: dict[str, RawCell],
+        what: str,
+        labels: Mapping[str, str],
+        default: str | None,
+        raw: RawPage,
+        index: int,
+    ) -> str:
+        cell = cells.get(what)
+        found = label_of(cell, labels, what, index) if cell is not None else default
+        if found is None:
+            shown = " ".join(cell_words(cell)) if cell is not None else ""
+            raise drift(f"row {index}: unknown {what} label {shown!r}", raw, f"extract.{what}")
+        return found
+
+
+def _read_table(
+    table_columns: dict[str, int],
+    table: RawTable,
+    raw: RawPage,
+    ex: Extract,
+    login_email: str | None,
+    start: int,
+) -> list[Member]:
+    pending = _is_pending_section(table.section, ex)
+    _check_columns(table_columns, table, raw, pending)
+    reader = _RowReader(ex, pending, login_email)
+    members: list[Member] = []
+    for offset, row in enumerate(table.rows):
+        cells = _row_cells(row, table.headers, table_columns, reader.fits, start + offset)
+        if cells is not None:
+            members.append(reader.member(row, cells, raw, start + offset))
     return members
 
 
@@ -289,36 +297,33 @@ def _numbers(patterns: Iterable[str], texts: Iterable[str]) -> set[tuple[int, ..
     return found
 
 
-def parse_page(raw: RawPage, selectors: SelectorSet, login_email: str | None) -> ParsedPage:
-    """Validate one page of raw rows into Members. Raises PageNotRecognised on anything odd."""
-    ex = selectors.extract
-    if not raw.container_found:
-        raise drift("the members area is not on the page", raw, "members_container")
-    if raw.loading:
-        raise drift("the list is still loading", raw, "extract.loading")
-    member_tables = []
+def _member_tables(raw: RawPage, ex: Extract) -> list[tuple[dict[str, int], RawTable]]:
+    """The tables whose headers mean member columns; an unrelated table (API keys) is skipped,
+    a table of addresses with no header row is loud."""
+    found = []
     for table in raw.tables:
         if not table.headers:
             if any("@" in t.t for r in table.rows for c in r.cells for t in c.tokens):
                 raise drift("a table of addresses without a header row", raw, "extract.header_cell")
             continue
-        cols = columns_of(table.headers, ex)
-        if cols.keys() & {"email", "member", "name", "role"}:
-            member_tables.append((cols, table))
-    if not member_tables:
+        columns = columns_of(table.headers, ex)
+        if columns.keys() & {"email", "member", "name", "role"}:
+            found.append((columns, table))
+    if not found:
         raise drift("no member table on the page", raw, "extract.table")
-    members: list[Member] = []
-    for cols, table in member_tables:
-        members.extend(_read_table(cols, table, raw, ex, login_email, len(members) + 1))
-    if not members:
-        # The signed-in viewer is always a member, so an empty table is never a real roster.
-        raise drift("the table has no rows", raw, "extract.row")
-    seen: set[str] = set()
-    for member in members:
-        if member.email in seen:
-            raise drift(f"{member.email} appears twice on one page", raw, "extract.row")
-        seen.add(member.email)
+    return found
 
+
+class _Position(BaseModel):
+    member_count: int | None
+    page_number: int | None
+    page_total: int | None
+    first_row: int | None
+
+
+def _position(raw: RawPage, ex: Extract, rows: int) -> _Position:
+    """How many members the page says there are, and where this page is: from every place the
+    page states it, which must agree with each other, with the rows and with the Next button."""
     counts = _numbers(ex.text.member_count_patterns, [*raw.count_texts, *raw.texts])
     ranges = _numbers(ex.text.range_patterns, raw.texts)
     statuses = _numbers(ex.text.page_status_patterns, raw.texts)
@@ -348,11 +353,9 @@ def parse_page(raw: RawPage, selectors: SelectorSet, login_email: str | None) ->
             )
     if ranges:
         first_row, last_row, total = next(iter(ranges))
-        if last_row - first_row + 1 != len(members):
+        if last_row - first_row + 1 != rows:
             raise drift(
-                f"the page says rows {first_row}–{last_row} but shows {len(members)}",
-                raw,
-                "extract.row",
+                f"the page says rows {first_row}–{last_row} but shows {rows}", raw, "extract.row"
             )
         if (last_row < total) != raw.next_enabled:
             raise drift(
@@ -360,12 +363,35 @@ def parse_page(raw: RawPage, selectors: SelectorSet, login_email: str | None) ->
                 raw,
                 "extract.next_button",
             )
-    return ParsedPage(
-        members=members,
+    return _Position(
         member_count=next(iter(totals)) if totals else None,
         page_number=page_number,
         page_total=page_total,
         first_row=first_row,
+    )
+
+
+def parse_page(raw: RawPage, selectors: SelectorSet, login_email: str | None) -> ParsedPage:
+    """Validate one page of raw rows into Members. Raises PageNotRecognised on anything odd."""
+    ex = selectors.extract
+    if not raw.container_found:
+        raise drift("the members area is not on the page", raw, "members_container")
+    if raw.loading:
+        raise drift("the list is still loading", raw, "extract.loading")
+    members: list[Member] = []
+    for columns, table in _member_tables(raw, ex):
+        members.extend(_read_table(columns, table, raw, ex, login_email, len(members) + 1))
+    if not members:
+        # The signed-in viewer is always a member, so an empty table is never a real roster.
+        raise drift("the table has no rows", raw, "extract.row")
+    seen: set[str] = set()
+    for member in members:
+        if member.email in seen:
+            raise drift(f"{member.email} appears twice on one page", raw, "extract.row")
+        seen.add(member.email)
+    return ParsedPage(
+        members=members,
+        **_position(raw, ex, len(members)).model_dump(),
         has_next=raw.next_enabled,
         mentioned=frozenset(raw.needles_found),
     )
