@@ -27,7 +27,7 @@ from connector.settings import Settings
 from connector.stitch.locate import resolve
 from connector.stitch.pages import current_state
 from tests.conftest import MakeSandbox, settings_for
-from tests.e2e.test_members import assert_matches_truth
+from tests.e2e.test_members import assert_matches_truth, scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -319,3 +319,43 @@ def test_interruptions_are_handled_with_the_trace_paused(
         with zipfile.ZipFile(trace) as z:
             for name in z.namelist():
                 assert box.options.admin_password.encode() not in z.read(name)
+
+
+# A consent dialog in wording no exact entry lists: recognised by its title's meaning, and
+# answered by the button that declines.
+PRIVACY_CHOICES = """
+window.StitchMutations.register("privacy-choices", {
+  signin(ctx) {
+    const doc = ctx.document;
+    const cover = "position:fixed;inset:0;background:rgba(0,0,0,.4);z-index:9999";
+    const back = ctx.el("div", { style: cover });
+    const box = ctx.el("div", {
+      role: "dialog", "aria-modal": "true", "aria-labelledby": "pc-title",
+      style: "background:#fff;margin:10% auto;padding:1em;width:24em",
+    });
+    box.appendChild(ctx.el("h2", { id: "pc-title" }, "Your privacy choices"));
+    box.appendChild(ctx.el("p", null, "We use cookies to improve Stitch."));
+    const allow = ctx.el("button", { type: "button" }, "Allow all");
+    const reject = ctx.el("button", { type: "button" }, "Reject optional");
+    // Accepting wipes the page, so a run that clicked it could not sign in: the test proves
+    // the connector declined.
+    allow.addEventListener("click", () => { doc.body.textContent = "tracking on"; });
+    reject.addEventListener("click", () => { back.remove(); });
+    box.appendChild(allow);
+    box.appendChild(reject);
+    back.appendChild(box);
+    doc.body.appendChild(back);
+  }
+});
+"""
+
+
+def test_an_unlisted_consent_wording_is_recognised_by_meaning_and_declined(
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
+) -> None:
+    release = tmp_path / "release.js"
+    release.write_text(PRIVACY_CHOICES, encoding="utf-8")
+    box = make_sandbox(variant="current", members=12, latency_ms=10, mutation_script=release)
+    roster = scrape(settings_for(box, tmp_path / "state"))
+    assert_matches_truth(roster, box)
+    assert "signin.interruption_dismissed" in log_capture.getvalue()
