@@ -246,7 +246,8 @@ def test_list_mutation_changes_the_dom(
     page.wait_for_function(
         "() => { const root = document.getElementById('st-t-members-root');"
         " const count = document.getElementById('st-t-member-count');"
-        f" {check} }}",
+        # A check may look at an element the list has not drawn yet: not there yet is "wait".
+        f" try {{ {check} }} catch (e) {{ return false; }} }}",
         timeout=10_000,
     )
     truth_unchanged(box, before)
