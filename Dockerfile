@@ -5,8 +5,15 @@
 #     stitch-connector                       # = stitch-connector sync; see "Run it on a schedule"
 # scripts/container-smoke.sh builds this image and runs the demo and `sync` inside it (CI).
 
+# The base image. A plain build (and scripts/container-smoke.sh) takes the tag; a production build pins
+# the exact image it was reviewed with, by digest, so a moved tag cannot change what ships:
+#   docker build --build-arg BASE_IMAGE=debian:bookworm-slim@sha256:<digest> -t stitch-connector .
+# (the digest: `docker buildx imagetools inspect debian:bookworm-slim`, or `crane digest`; Renovate or
+# Dependabot can keep it current).
+ARG BASE_IMAGE=debian:bookworm-slim
+
 # The runtime: Debian's packages, and the user the connector runs as.
-FROM debian:bookworm-slim AS base
+FROM ${BASE_IMAGE} AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -45,6 +45,9 @@ class AuditRecord(BaseModel):
     rule: str | None
     reason: str | None
     request_reason: str | None = None  # why the caller asked (absent in records before 0.1.1)
+    # Who the caller says asked (a service request's `requested_by`): its word, not verified;
+    # `actor` is who called, as authenticated. Absent in older records.
+    requested_by: str | None = None
     override_budget: bool = False  # --override-budget let this run past the budget
     started_at: datetime
     finished_at: datetime

@@ -51,6 +51,7 @@ class PlanRunner:
         step: StepPrompt | None = None,
         protected_before: dict[str, str] | None = None,
         fence: Callable[[], None] | None = None,
+        known: frozenset[str] | None = None,
     ) -> None:
         """`fence` raises unless this run still holds the account's write lock; it runs right
         before every click that may change Stitch."""
@@ -63,6 +64,7 @@ class PlanRunner:
         self.read_roster = read_roster
         self.previous_count = previous_count
         self.protected_before = protected_before or {}
+        self.known = known  # every address ever on the roster (policy.decide: not_found)
         self.fence = fence
         self.step = step
 
@@ -101,6 +103,7 @@ class PlanRunner:
                 config,
                 unresolved=audit.unresolved_unknowns(),
                 protected_before=self.protected_before,
+                known=self.known,
             )
         ]
 
@@ -114,6 +117,7 @@ class PlanRunner:
                 action=target.action.value if target.action else None,
                 outcome=outcome,
                 request_reason=request.reason or plan.reason,
+                requested_by=request.requested_by,
                 started_at=started,
                 finished_at=datetime.now(UTC),
                 connector_version=__version__,

@@ -54,6 +54,8 @@ from connector.stitch.pages import current_state
 from connector.stitch.roster import RosterReader
 from connector.stitch.row_actions import RowActions
 from connector.stitch.signin import Observer
+from connector.store import FILE_NAME as SNAPSHOTS_FILE
+from connector.store import SnapshotStore
 from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
 
 log = get_logger(__name__)
@@ -329,6 +331,7 @@ class StitchConnector:
             self.settings.policy(),
             unresolved=unresolved,
             protected_before=self._protected_before(),
+            known=self._known_members(audit),
         )
         if requests:
             targets = [t.model_copy(update={"request": requests.get(t.email)}) for t in targets]
@@ -432,6 +435,7 @@ class StitchConnector:
                 read_roster=lambda: self._list_members(t.email for t in plan.targets),
                 previous_count=self._previous_count,
                 protected_before=self._protected_before(),
+                known=self._known_members(AuditLog(self.settings.audit_path)),
                 step=self._step,
                 fence=lock.check,
             )
@@ -456,6 +460,31 @@ class StitchConnector:
             return
         save_accepted_roster(self.settings.last_roster_path, roster)
 
+    def _known_members(self, audit: AuditLog) -> frozenset[str] | None:
+        """Every address ever on the roster, for `not_found` (policy.decide): the stored
+        snapshots, the last accepted roster as it was when this run started (not the read this
+        run just made), and the audit trail's targets that were members (a row before, or a
+        click). None when there is no history at all: a first run keeps `already_absent`."""
+        found: set[str] = set()
+        history = False
+        snapshots = self.settings.state_dir / SNAPSHOTS_FILE
+        if snapshots.is_file():  # never create the database just to look
+            ever = SnapshotStore(snapshots).emails_ever()
+            if ever is not None:
+                history = True
+                found |= ever
+        if self._previous is not None and self._previous.members is not None:
+            history = True
+            found |= {m.email for m in self._previous.members}
+        try:
+            records = audit.records()
+        except (OSError, ValueError):  # a broken trail: require_sound() refuses the run anyway
+            records = []
+        if records:
+            history = True
+            found |= {r.target for r in records if r.row_before or r.outcome in _WAS_ROW}
+        return frozenset(found) if history else None
+
     def _protected_before(self) -> dict[str, str]:
         """Members protected in the last accepted roster: they stay protected whatever one
         fresh read says (a restyled badge must never switch a protection off)."""
@@ -471,6 +500,12 @@ class StitchConnector:
     def _report(self, event: Progress) -> None:
         if self._on_progress is not None:
             self._on_progress(event)
+
+
+# Audit outcomes that only a member's row can have (a click, its proof, a person's check).
+_WAS_ROW = frozenset(
+    {"clicked", "deactivated", "invitation_cancelled", "unknown", "failed", "resolved"}
+)
 
 
 def _audited_runs(settings: Settings) -> frozenset[str]:

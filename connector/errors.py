@@ -29,6 +29,15 @@ class ExitCode(IntEnum):
     AUDIT_BROKEN = 14  # `audit verify` found an edited, missing or reordered record
     CONFIDENCE_GATE = 15  # a scrape lost too much of the last roster: not stored (likely drift)
     IDEMPOTENCY_CONFLICT = 16  # a request id reused with a different request
+    NOT_FOUND = 17  # an address never on the roster (a typo?): not success, nothing was clicked
+
+
+# Printed with exit 17 (an outcome, not an exception: the rest of the run went on).
+NOT_FOUND_HINT = (
+    "An address that was never a member (no stored snapshot, accepted roster or audit record has "
+    "it) is most likely a typo: the person's real address may still have access. Check the address "
+    "against `stitch-connector members` and ask again."
+)
 
 
 class ConnectorError(Exception):

@@ -8,15 +8,82 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    computed_field,
+)
 
-# What a caller may ask to remove: an address with a dot in its domain. Shared by the policy (every
-# entry point) and the service's request model, so nothing passes one and fails the other.
-REQUESTED_EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+# What a caller may ask to remove: one rule, shared by the policy (every entry point), the
+# service's request model and the OpenAPI document it publishes (schemathesis checks the two agree).
+# The local part is an RFC 5322 dot-atom in ASCII, at most 64 characters (the lookahead); the
+# domain is LDH labels of at most 63 characters with an alphabetic or IDNA (xn--) top label, so an
+# internationalised domain is written in its IDNA (A-label) form. The whole address is at most
+# MAX_EMAIL_LENGTH characters. ECMA-262 and Python's `re` read this pattern the same way.
+MAX_EMAIL_LENGTH = 254
+_ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+REQUESTED_EMAIL = (
+    f"(?=[^@]{{1,64}}@){_ATEXT}+(?:\\.{_ATEXT}+)*"
+    f"@(?:{_LABEL}\\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})"
+)
+# What the service's request model takes, as its OpenAPI document publishes it: the address,
+# with spaces around it allowed (and stripped). It ends in "nothing follows", not `$`: Python's
+# `$` also matches before a final newline, ECMA-262's does not.
+REQUESTED_EMAIL_PATTERN = f"^ *(?:{REQUESTED_EMAIL}) *(?![\\s\\S])"
+_REQUESTED_EMAIL = re.compile(f" *(?:{REQUESTED_EMAIL}) *")
+
+# Characters no request field may hold: C0 controls (NUL, ESC: ANSI escape sequences, newlines),
+# DEL, C1 controls, and the bidirectional controls that reorder how text is shown (U+200E/F,
+# U+202A-U+202E, U+2066-U+2069). Refused where text comes in, escaped where it goes out.
+UNSAFE_CHARS = "[\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]"
+_UNSAFE = re.compile(UNSAFE_CHARS)
+
+
+def is_requested_email(text: str) -> bool:
+    """The one email rule (REQUESTED_EMAIL_PATTERN and MAX_EMAIL_LENGTH): exactly what the
+    OpenAPI document says, so nothing passes one and fails the other."""
+    return len(text) <= MAX_EMAIL_LENGTH and _REQUESTED_EMAIL.fullmatch(text) is not None
+
+
+def unsafe_char(text: str) -> str | None:
+    """The first control, escape or bidi character in `text`, or None."""
+    found = _UNSAFE.search(text)
+    return found.group() if found else None
+
+
+def refuse_unsafe(value: object) -> object:
+    """A BeforeValidator: any string with an unsafe character (UNSAFE_CHARS) is refused."""
+    if isinstance(value, str) and (bad := unsafe_char(value)) is not None:
+        raise ValueError(
+            f"must not contain control, escape or bidirectional characters (found U+{ord(bad):04X})"
+        )
+    return value
+
+
+def _requested_email(value: str) -> str:
+    if not is_requested_email(value):
+        raise ValueError(
+            "not an email address: an ASCII local part (at most 64 characters) @ a domain "
+            "(IDNA A-labels for internationalised names)"
+        )
+    return value.strip(" ").lower()
+
+
+# Any string a request carries: refused (before any stripping) when it holds an unsafe character.
+SafeText = Annotated[str, BeforeValidator(refuse_unsafe)]
+SafeHttpUrl = Annotated[AnyHttpUrl, BeforeValidator(refuse_unsafe)]
 
 Email = Annotated[
     str,
@@ -32,8 +99,11 @@ Email = Annotated[
 
 RequestedEmail = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, max_length=320, pattern=f"^{REQUESTED_EMAIL}$"
+    BeforeValidator(refuse_unsafe),
+    StringConstraints(max_length=MAX_EMAIL_LENGTH),
+    AfterValidator(_requested_email),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_EMAIL_LENGTH, "pattern": REQUESTED_EMAIL_PATTERN}
     ),
 ]
 
@@ -120,7 +190,10 @@ class Action(StrEnum):
 
 class OutcomeStatus(StrEnum):
     DEACTIVATED = "deactivated"  # clicked, and a fresh read proves it
-    ALREADY_ABSENT = "already_absent"  # not on the roster, or already deactivated: success
+    ALREADY_ABSENT = "already_absent"  # was a member, now gone or deactivated: success
+    # Never on the roster in any stored snapshot, the last accepted roster nor the audit trail:
+    # most likely a typo, so NOT success (the real address may still have access).
+    NOT_FOUND = "not_found"
     INVITATION_CANCELLED = "invitation_cancelled"
     REFUSED = "refused"  # a policy said no; `rule` names it
     FAILED = "failed"  # `reason` says why; nothing changed, as far as a fresh read shows
@@ -151,8 +224,9 @@ class TargetRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     request_id: str | None = None
-    actor: str | None = None
+    actor: str | None = None  # who called, as authenticated (the service: `api:<token name>`)
     reason: str | None = None
+    requested_by: str | None = None  # who the caller says asked: its word, not verified
 
 
 class PlanTarget(BaseModel):

@@ -12,6 +12,8 @@ picked up again and verified on a fresh read before anything is clicked.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import time
 
 from connector.errors import TransientFailure
@@ -41,7 +43,9 @@ async def offboard_async(
         email=email, request_id=request_id, requested_by=requested_by, reason=reason
     )
     jobs = JobStore.in_state_dir(settings.state_dir)
-    job, _ = jobs.submit(request, source="python")
+    # The audit trail's actor is who ran this (`python:<login>`); requested_by is the caller's
+    # own word, kept beside it.
+    job, _ = jobs.submit(request, source="python", principal=_login())
     worker = Worker(
         settings, jobs, SnapshotStore.in_state_dir(settings.state_dir), shared_browser=False
     )
@@ -81,7 +85,10 @@ def offboard(
 ) -> Outcome:
     """Remove `email` from Stitch: policy on a fresh roster, the budget, the write lock, a
     proven removal and an audit record. Returns the typed Outcome; `outcome.status.ok` is
-    true for deactivated, invitation_cancelled and already_absent."""
+    true for deactivated, invitation_cancelled and already_absent (was a member, now gone), and
+    false for not_found (never a member in any stored snapshot, the last accepted roster nor the
+    audit trail: most likely a typo, and the person's real address may still have access),
+    refused, failed and unknown."""
     return asyncio.run(
         offboard_async(
             email,
@@ -92,6 +99,14 @@ def offboard(
             timeout_s=timeout_s,
         )
     )
+
+
+def _login() -> str:
+    """Who runs this process, as the operating system knows them."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no passwd entry (a container's arbitrary uid)
+        return f"uid-{os.getuid()}"
 
 
 def _orphaned(settings: Settings, job: Job) -> bool:

@@ -6,12 +6,10 @@ a fresh roster right before any click, whatever the caller checked before.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from connector.errors import PolicyRefused, UsageProblem
 from connector.models import (
-    REQUESTED_EMAIL,
     Action,
     Member,
     MemberList,
@@ -19,6 +17,7 @@ from connector.models import (
     PlanTarget,
     Role,
     Status,
+    is_requested_email,
 )
 
 
@@ -33,13 +32,10 @@ class PolicyConfig:
     sso_enabled: bool = False  # then Administrators are SSO Admins: the break-glass logins
 
 
-_EMAIL = re.compile(REQUESTED_EMAIL)
-
-
 def requested_emails(emails: list[str]) -> list[str]:
     """Lower-cased, de-duplicated, in order; anything that is not an email is a usage error."""
     requested = list(dict.fromkeys(e.strip().lower() for e in emails))
-    bad = [e for e in requested if not _EMAIL.fullmatch(e)]
+    bad = [e for e in requested if not is_requested_email(e)]
     if bad or not requested:
         raise UsageProblem(
             f"not an email address: {bad[0]!r}" if bad else "no email to remove was given",
@@ -105,13 +101,17 @@ def decide(
     *,
     unresolved: frozenset[str] = frozenset(),
     protected_before: dict[str, str] | None = None,
+    known: frozenset[str] | None = None,
 ) -> list[PlanTarget]:
     """The expected outcome for each requested email, on this roster. Exact email matches only.
 
     `unresolved`: emails whose last removal ended `unknown` and no person has resolved since:
     clicking again could be the second click of one removal, so they are refused.
     `protected_before`: sticky protections from the last accepted roster (sticky_protections).
-    A member the list's text still shows (roster.mentioned) is never "already absent"."""
+    A member the list's text still shows (roster.mentioned) is never "already absent".
+    `known`: every address ever on the roster (stored snapshots, the last accepted roster, the
+    audit trail). One not on this roster and never known is `not_found` (a typo, most likely: not
+    success); None means there is no history yet, and then it is `already_absent` as before."""
     by_email = {m.email: m for m in roster.members}
     sticky = protected_before or {}
     targets: list[PlanTarget] = []
@@ -120,6 +120,11 @@ def decide(
         if member is None and email in roster.mentioned:
             targets.append(
                 PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule="shown_but_not_read")
+            )
+            continue
+        if member is None and known is not None and email not in known:
+            targets.append(
+                PlanTarget(email=email, expected=OutcomeStatus.NOT_FOUND, rule="never_a_member")
             )
             continue
         if member is None or member.status is Status.DEACTIVATED:
@@ -242,6 +247,9 @@ _EXPLANATIONS = {
     "was_sso_admin": "an Administrator on an SSO account in the last accepted roster",
     "shown_but_not_read": "the member list shows this address but no row for it could be read: "
     "the UI may have changed (run `stitch-connector doctor`); nothing was clicked",
+    "never_a_member": "this address was never on the roster in any stored snapshot, the last "
+    "accepted roster nor the audit trail: check it for a typo (the person's real address may "
+    "still have access); nothing was clicked",
     "unresolved_unknown": "an earlier removal of this member ended unknown (clicked, never "
     "proven); check them in Stitch, then record it with `stitch-connector audit resolve`",
 }

@@ -6,6 +6,8 @@ Secrets are SecretStr so that repr(), logs and tracebacks never show them.
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -67,11 +69,18 @@ class Settings(BaseSettings):
 
     # The HTTP service (README, "The offboarding service").
     service_tokens: SecretStr | None = Field(
-        None, description="Bearer tokens, comma-separated, each `read:`, `write:` or bare (both)."
+        None,
+        description="Bearer tokens, comma-separated, each NAME:SCOPE:TOKEN (scopes: read, jobs, "
+        "scim, write); the older `read:TOKEN`, `write:TOKEN` and bare TOKEN still work.",
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, le=16 * 1024 * 1024, description="The largest request body served."
     )
     callback_secret: SecretStr | None = Field(None, description="HMAC key for signed callbacks.")
     callback_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Hosts a callback_url may name (empty: any)."
+        default_factory=list,
+        description="Hosts, addresses and CIDRs (each with an optional :port) a callback_url may "
+        "name; empty: callbacks are off.",
     )
     service_wait_s: float = Field(
         60.0, gt=0, le=600, description="How long a SCIM write waits for its job to finish."
@@ -103,6 +112,14 @@ class Settings(BaseSettings):
             value = value.split(",")
         if isinstance(value, list | tuple):
             return [str(v).strip().lower().lstrip("@") for v in value if str(v).strip()]
+        return value
+
+    @field_validator("callback_hosts")
+    @classmethod
+    def _check_callback_hosts(cls, value: list[str]) -> list[str]:
+        from connector.service.callbacks import AllowList  # the service's own module
+
+        AllowList.parse(value)  # raises ValueError naming a malformed entry
         return value
 
     @field_validator("service_tokens")
@@ -199,11 +216,11 @@ class Settings(BaseSettings):
         """Every secret value, for the log redactor and artifact checks."""
         held = (self.password, self.totp_secret, self.service_tokens, self.callback_secret)
         found = [s.get_secret_value() for s in held if s is not None]
-        found += [token for _, token in self.tokens()]  # each alone, as a request carries it
+        found += [t.token for t in self.tokens()]  # each alone, as a request carries it
         return [s for s in found if s]
 
-    def tokens(self) -> list[tuple[TokenScope, str]]:
-        """The service's bearer tokens with their scopes (validated at load)."""
+    def tokens(self) -> list[ServiceToken]:
+        """The service's bearer tokens with their names and scopes (validated at load)."""
         if self.service_tokens is None:
             return []
         return _parse_tokens(self.service_tokens.get_secret_value())
@@ -223,25 +240,64 @@ class Settings(BaseSettings):
         return self.email, self.password
 
 
-TokenScope = Literal["read", "write"]
+# read: GET everything. jobs: the jobs API (/v1, /readyz, /metrics, the docs), read and write.
+# scim: /scim/v2 only, read and write. write: everything (what `write:TOKEN` and a bare TOKEN were).
+TokenScope = Literal["read", "jobs", "scim", "write"]
+TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "jobs", "scim", "write")
 _MIN_TOKEN_LENGTH = 16
+_TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
-def _parse_tokens(raw: str) -> list[tuple[TokenScope, str]]:
-    """`read:TOKEN`, `write:TOKEN` (write includes read) or a bare `TOKEN` (write)."""
-    parsed: list[tuple[TokenScope, str]] = []
+@dataclass(frozen=True)
+class ServiceToken:
+    """One entry of STITCH_SERVICE_TOKENS. `legacy`: written in the old form (`read:TOKEN`,
+    `write:TOKEN`, a bare TOKEN), so its name was made up from its position (`token-2`)."""
+
+    name: str
+    scope: TokenScope
+    token: str = field(repr=False)
+    legacy: bool = False
+
+
+def _parse_tokens(raw: str) -> list[ServiceToken]:
+    """`NAME:SCOPE:TOKEN`, or the older `read:TOKEN`, `write:TOKEN` and bare `TOKEN` (write),
+    named `token-<position>`. Messages name entries by position and name, never a token."""
+    parsed: list[ServiceToken] = []
     for position, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
         if not entry:
             continue
-        scope, _, token = entry.partition(":") if ":" in entry else ("write", "", entry)
-        if scope not in ("read", "write"):
-            raise ValueError(f"token {position}: the scope must be read: or write:")
+        parts = entry.split(":", 2)
+        legacy = not (len(parts) == 3 and parts[1] in TOKEN_SCOPES)
+        if not legacy:
+            name, scope, token = parts[0].lower(), parts[1], parts[2]
+            if not _TOKEN_NAME.fullmatch(name):
+                raise ValueError(
+                    f"token {position}: the name must be lowercase letters, digits, '.', '_' "
+                    "or '-' (NAME:SCOPE:TOKEN)"
+                )
+        elif len(parts) == 1:
+            name, scope, token = f"token-{position}", "write", entry
+        elif parts[0] in ("read", "write"):
+            name, scope, token = f"token-{position}", parts[0], entry.split(":", 1)[1]
+        else:
+            raise ValueError(
+                f"token {position}: write NAME:SCOPE:TOKEN, the scope one of "
+                f"{', '.join(TOKEN_SCOPES)}"
+            )
         if len(token) < _MIN_TOKEN_LENGTH or any(ch.isspace() for ch in token):
             raise ValueError(
-                f"token {position} must be at least {_MIN_TOKEN_LENGTH} characters, no spaces "
-                "(e.g. `openssl rand -hex 32`)"
+                f"token {position} ({name}) must be at least {_MIN_TOKEN_LENGTH} characters, "
+                "no spaces (e.g. `openssl rand -hex 32`)"
             )
-        parsed.append(("read" if scope == "read" else "write", token))
+        for other in parsed:
+            if other.token == token:
+                raise ValueError(f"token {position} ({name}) repeats the token of {other.name}")
+            if other.name == name and other.scope != scope:  # the same name: a rotation
+                raise ValueError(
+                    f"token {position}: {name} is named before with scope {other.scope}; two "
+                    "tokens of one name (a rotation) must have the same scope"
+                )
+        parsed.append(ServiceToken(name, scope, token, legacy))  # type: ignore[arg-type]
     return parsed
 
 

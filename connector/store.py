@@ -94,6 +94,7 @@ class SnapshotStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._changed_cache: tuple[int, dict[str, datetime]] | None = None
         self._db = Database(
             path,
             MIGRATIONS,
@@ -186,6 +187,53 @@ class SnapshotStore:
                 (max(limit, 0),),
             ).fetchall()
         return [self._info(row) for row in rows]
+
+    def changed_at(self) -> dict[str, datetime]:
+        """When each member last changed, from the history: for a member of the newest snapshot,
+        the first snapshot of the unbroken run in which their row is exactly as it is now; for
+        one no longer listed, the first snapshot after the last that listed them. SCIM's
+        meta.lastModified. Cached per newest snapshot (the history only grows at its head)."""
+        with self._db.connect() as db, transaction(db):
+            newest = db.execute("SELECT max(id) FROM snapshots").fetchone()[0]
+            if newest is None:
+                return {}
+            cached = self._changed_cache
+            if cached is not None and cached[0] == newest:
+                return cached[1]
+            taken = db.execute("SELECT id, taken_at FROM snapshots ORDER BY id DESC").fetchall()
+            rows: dict[int, dict[str, tuple[object, ...]]] = {}
+            for r in db.execute(
+                "SELECT snapshot_id, email, name, role, status, invoice_admin, is_self FROM members"
+            ):
+                rows.setdefault(int(r[0]), {})[str(r[1])] = tuple(r[2:])
+        changed: dict[str, datetime] = {}
+        current = rows.get(int(taken[0][0]), {})
+        settled: set[str] = set()
+        newer_at = datetime.fromisoformat(taken[0][1])
+        for snapshot_id, taken_at in taken:  # newest first
+            at = datetime.fromisoformat(taken_at)
+            members = rows.get(int(snapshot_id), {})
+            for email, row in members.items():
+                if email in settled:
+                    continue
+                if email in current and row == current[email]:
+                    changed[email] = at  # still the row it is now: it goes back this far
+                    continue
+                if email not in current and email not in changed:
+                    changed[email] = newer_at  # first seen gone in the next newer snapshot
+                settled.add(email)
+            settled |= {e for e in current if e not in members}  # a gap ends the run
+            newer_at = at
+        self._changed_cache = (int(newest), changed)
+        return changed
+
+    def emails_ever(self) -> frozenset[str] | None:
+        """Every address in any stored snapshot; None when no snapshot is stored (no history)."""
+        with self._db.connect() as db, transaction(db):
+            if db.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0:
+                return None
+            rows = db.execute("SELECT DISTINCT email FROM members").fetchall()
+        return frozenset(str(r[0]) for r in rows)
 
     def last_accepted(self) -> SnapshotInfo | None:
         """The newest snapshot a person stored past the confidence gate (--accept-drop)."""

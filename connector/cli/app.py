@@ -5,6 +5,7 @@ Imports of Playwright and the sandbox happen inside the commands, so `--help` st
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import NoReturn
@@ -120,6 +121,10 @@ def _fail(message: str, hint: str, code: int) -> NoReturn:
 
 
 def main() -> None:
+    # Everything this process creates is its user's alone (0600 files, 0700 dirs): the audit
+    # trail, traces, screenshots and page HTML, undo records, runs/, the service's database.
+    # Files meant for others (a metrics file) must be opened up explicitly.
+    os.umask(0o077)
     try:
         result = app(standalone_mode=False)
     except cli_errors.NoArgsIsHelpError as exc:  # plain `stitch-connector`

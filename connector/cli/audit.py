@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from connector.audit import AuditLog
 from connector.cli import common
+from connector.cli.render import cell
 from connector.errors import AuditBroken, ConfigError, ExitCode
 
 app = typer.Typer(
@@ -70,10 +70,10 @@ def show(
         table.add_row(
             str(r.seq),
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-            escape(r.actor),
-            escape(r.target),
-            r.outcome,
-            escape(r.rule or r.reason or ""),
+            cell(r.actor),
+            cell(r.target),
+            cell(r.outcome),
+            cell(r.rule or r.reason),
         )
     Console().print(table)
 

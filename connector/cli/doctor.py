@@ -6,10 +6,10 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from connector.cli import common
+from connector.cli.render import cell
 from connector.errors import ExitCode
 from connector.logs import new_run_id
 
@@ -57,7 +57,7 @@ def doctor(
         for c in report.checks:
             status = c.status if c.required or c.status == "found" else f"{c.status} (optional)"
             seen = c.matched + (f" (x{c.count})" if c.count > 1 else "") if c.matched else ""
-            table.add_row(c.page, escape(c.element), status, escape(seen or c.detail or ""))
+            table.add_row(c.page, cell(c.element), status, cell(seen or c.detail or ""))
         Console().print(table)
     if not report.ok:
         common.stderr.print(

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from connector import reconcile as rec
 from connector.cli import common
+from connector.cli.render import cell
 from connector.errors import ConfigError
 from connector.models import MemberList
 from connector.settings import Settings
@@ -100,8 +100,8 @@ def print_report(report: rec.ReconcileReport, console: Console) -> None:
     console.print(
         f"Account {report.account.client_id}: {source.count} members ({kind}, read "
         f"{source.scraped_at:%Y-%m-%d %H:%M} UTC)\n"
-        f"IdP: {escape(idp.path)} ({idp.format.value}, {idp.users} users, {idp.active} active)\n"
-        f"Company domains ({where}): {escape(', '.join(report.company_domains))}",
+        f"IdP: {cell(idp.path)} ({idp.format.value}, {idp.users} users, {idp.active} active)\n"
+        f"Company domains ({where}): {cell(', '.join(report.company_domains))}",
         highlight=False,
     )
     counts = Table("Classification", "Members")
@@ -121,7 +121,7 @@ def print_report(report: rec.ReconcileReport, console: Console) -> None:
     table = Table("Classification", "Email", "Details")
     table.columns[1].overflow = "fold"
     for r in rows:
-        table.add_row(r.classification.value, escape(r.email), escape(_details(r)))
+        table.add_row(r.classification.value, cell(r.email), cell(_details(r)))
     console.print(table)
     if report.orphans:
         console.print(

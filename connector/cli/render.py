@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector.models import MemberList
+from connector.models import UNSAFE_CHARS, MemberList
 
 CSV_FIELDS = ("email", "name", "role", "status", "invoice_admin", "is_self")
 # A cell starting with one of these is run as a formula by spreadsheet apps (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+_UNSAFE = re.compile(UNSAFE_CHARS)
+
+
+def visible(text: str) -> str:
+    """Control, escape and bidi characters shown as escapes (ESC as \\x1b, U+202E as \\u202e),
+    so untrusted text can neither drive the terminal nor reorder what is shown."""
+
+    def shown(found: re.Match[str]) -> str:
+        code = ord(found.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(shown, text)
+
+
+def cell(text: str | None) -> str:
+    """Untrusted text for a rich table cell: control characters made visible, markup escaped
+    (so "[bold]" in a name stays text)."""
+    return escape(visible(text or ""))
 
 
 def csv_safe(value: str) -> str:
@@ -45,7 +66,7 @@ def to_csv(roster: MemberList) -> str:
 def print_table(roster: MemberList, console: Console) -> None:
     account = roster.account
     title = f"{account.company_name or 'Stitch account'} · account {account.client_id}"
-    table = Table(title=escape(title), title_justify="left")
+    table = Table(title=cell(title), title_justify="left")
     table.add_column("Name", overflow="fold")
     table.add_column("Email", overflow="fold", no_wrap=False, min_width=24)
     table.add_column("Role", no_wrap=True)
@@ -55,11 +76,11 @@ def print_table(roster: MemberList, console: Console) -> None:
         badges = [b for b, on in (("Invoice Admin", m.invoice_admin), ("you", m.is_self)) if on]
         # Scraped names are untrusted: escape so that "[bold]" in a name stays text.
         table.add_row(
-            escape(m.name or "—"),
-            escape(m.email),
+            cell(m.name or "—"),
+            cell(m.email),
             m.role.value,
             m.status.value,
-            escape(", ".join(badges)),
+            cell(", ".join(badges)),
         )
     console.print(table)
     console.print(

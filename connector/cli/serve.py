@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import socket
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
 from connector.cli import common
-from connector.logs import new_run_id
+from connector.errors import ConfigError
+from connector.logs import get_logger, new_run_id, register_secrets
+
+if TYPE_CHECKING:
+    from connector.service.auth import TokenCheck
+
+log = get_logger(__name__)
 
 
 def serve(
@@ -37,11 +47,14 @@ def serve(
     the budget, the write lock, proven removals and the audit trail. Jobs are kept in
     <state dir>/service.sqlite3, so a restart loses nothing.
 
-    Needs STITCH_SERVICE_TOKENS (or _FILE): comma-separated bearer tokens, each `read:TOKEN`,
-    `write:TOKEN` or a bare TOKEN (write). Signed callbacks need STITCH_CALLBACK_SECRET.
-    Examples:
+    Needs STITCH_SERVICE_TOKENS (or _FILE): comma-separated bearer tokens, each
+    NAME:SCOPE:TOKEN; the scope is read (GET anything), jobs (the jobs API), scim (SCIM only)
+    or write (everything). The name is the actor in the audit trail. SIGHUP re-reads
+    STITCH_SERVICE_TOKENS_FILE: rotate by adding the new token, then removing the old one.
+    Request bodies are limited to STITCH_MAX_BODY_BYTES (64 KiB). Signed callbacks need
+    STITCH_CALLBACK_SECRET. Examples:
 
-      STITCH_SERVICE_TOKENS=write:$(openssl rand -hex 32) stitch-connector serve
+      STITCH_SERVICE_TOKENS=airflow:jobs:$(openssl rand -hex 32) stitch-connector serve
 
       curl -H "Authorization: Bearer $TOKEN" -d '{"email": "leaver@example.com",
       "request_id": "HR-4711", "requested_by": "airflow"}' -H 'Content-Type: application/json'
@@ -82,13 +95,41 @@ def serve(
         timeout_graceful_shutdown=int(grace) + 5,
     )
     worker = app.state.service.worker
+    tokens: TokenCheck = app.state.service.tokens
+    hangups: list[int] = []  # a SIGHUP before the loop runs: reloaded once it does
+    previous = signal.signal(signal.SIGHUP, lambda sig, _frame: hangups.append(sig))
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             worker.begin_stop()  # no new removals while the connections drain
             super().handle_exit(sig, frame)
 
+        async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, _reload_tokens, tokens)
+            if hangups:
+                _reload_tokens(tokens)
+            try:
+                await super().serve(sockets)
+            finally:
+                loop.remove_signal_handler(signal.SIGHUP)
+
     try:
         Server(config).run(sockets=[sock])
     finally:
+        signal.signal(signal.SIGHUP, previous)
         sock.close()
+
+
+def _reload_tokens(tokens: TokenCheck) -> None:
+    """SIGHUP: read the tokens again (STITCH_SERVICE_TOKENS_FILE; the environment cannot
+    change under a running process). A list that does not load keeps the one in use. The log
+    names tokens, never shows them."""
+    try:
+        fresh = common.settings_from().tokens()
+        if not fresh:
+            raise ConfigError("STITCH_SERVICE_TOKENS(_FILE) holds no tokens")
+        register_secrets(*(t.token for t in fresh))
+        tokens.replace(fresh)
+    except (ConfigError, ValueError) as exc:
+        log.error("service.tokens_not_reloaded", error=str(exc), kept=tokens.names)

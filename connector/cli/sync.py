@@ -13,12 +13,12 @@ from pathlib import Path
 import typer
 from pydantic import BaseModel
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from connector.changes import Change, ChangeKind, count_by_kind, diff
 from connector.cli import common, render
 from connector.cli.members import scrape
+from connector.cli.render import cell
 from connector.errors import ConfidenceGate, ConfigError
 from connector.logs import get_logger, new_run_id
 from connector.models import MemberList
@@ -122,10 +122,10 @@ def history(
         table.add_row(
             str(s.id),
             f"{s.taken_at:%Y-%m-%d %H:%M:%S}",
-            escape(f"{s.client_id} {s.company_name or ''}".strip()),
+            cell(f"{s.client_id} {s.company_name or ''}".strip()),
             str(s.count),
             s.fingerprint[:19] + "…",
-            escape(s.connector_version or "—"),
+            cell(s.connector_version or "—"),
         )
     Console().print(table)
 

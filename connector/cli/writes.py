@@ -12,11 +12,11 @@ from typing import TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from connector.cli import common
-from connector.errors import ConfigError, ExitCode, UsageProblem
+from connector.cli.render import cell, visible
+from connector.errors import NOT_FOUND_HINT, ConfigError, ExitCode, UsageProblem
 from connector.logs import new_run_id
 from connector.models import Outcome, OutcomeStatus, Plan
 from connector.policy import requested_emails
@@ -54,7 +54,7 @@ def plan(
     common.write_output(text, output)
     for t in made.targets:
         rule = f" ({t.rule})" if t.rule else ""
-        common.stderr.print(f"  {t.email}: {t.expected.value}{rule}", highlight=False)
+        common.stderr.print(cell(f"  {t.email}: {t.expected.value}{rule}"), highlight=False)
 
 
 def apply(
@@ -173,7 +173,7 @@ def _confirm(loaded: Plan, yes: bool) -> None:
     if yes:
         return
     acting = [t for t in loaded.targets if t.action is not None]
-    lines = [f"  {t.action.value if t.action else ''} {t.email}" for t in acting]
+    lines = [f"  {t.action.value if t.action else ''} {visible(t.email)}" for t in acting]
     _ask(
         f"Apply this plan to account {loaded.account.client_id}?\n" + "\n".join(lines)
         if lines
@@ -196,6 +196,8 @@ def exit_code(outcomes: list[Outcome]) -> int:
         return ExitCode.OUTCOME_UNKNOWN
     if OutcomeStatus.FAILED in statuses or OutcomeStatus.SKIPPED in statuses:
         return ExitCode.ACTION_FAILED
+    if OutcomeStatus.NOT_FOUND in statuses:  # a typo'd address is not success
+        return ExitCode.NOT_FOUND
     if OutcomeStatus.REFUSED in statuses:
         return ExitCode.POLICY_REFUSED
     return ExitCode.OK
@@ -210,8 +212,10 @@ def _report(outcomes: list[Outcome], as_json: bool) -> None:
     else:
         table = Table("Email", "Outcome", "Rule / reason")
         for o in outcomes:
-            table.add_row(escape(o.email), o.status.value, escape(o.rule or o.reason or ""))
+            table.add_row(cell(o.email), o.status.value, cell(o.rule or o.reason))
         Console().print(table)
     code = exit_code(outcomes)
+    if any(o.status is OutcomeStatus.NOT_FOUND for o in outcomes):
+        common.stderr.print(cell(f"hint: {NOT_FOUND_HINT}"), highlight=False)
     if code:
         raise typer.Exit(code)

@@ -18,7 +18,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -46,14 +46,21 @@ from connector.errors import (
     TransientFailure,
     UsageProblem,
 )
-from connector.listen import is_loopback
 from connector.logs import get_logger, register_secrets
 from connector.models import MemberList
 from connector.service import scim
-from connector.service.auth import READ, WRITE, Forbidden, TokenCheck, Unauthorized
-from connector.service.auth import Scope as TokenScope
-from connector.service.callbacks import CallbackSender
+from connector.service.auth import (
+    READ,
+    WRITE,
+    Forbidden,
+    Principal,
+    TokenCheck,
+    Unauthorized,
+    area_of,
+)
+from connector.service.callbacks import AllowList, CallbackSender, check_callback_url
 from connector.service.jobs import JobStatus, JobStore, OffboardingRequest, job_body
+from connector.service.limits import BodyLimit
 from connector.service.worker import Worker
 from connector.settings import Settings
 from connector.store import SnapshotInfo, SnapshotStore
@@ -85,7 +92,8 @@ class Service:
         if not settings.tokens():
             raise ConfigError(
                 "STITCH_SERVICE_TOKENS is not set: the service never runs without tokens",
-                hint="Set STITCH_SERVICE_TOKENS (or _FILE), e.g. write:$(openssl rand -hex 32).",
+                hint="Set STITCH_SERVICE_TOKENS (or _FILE): NAME:SCOPE:TOKEN entries, e.g. "
+                "airflow:jobs:$(openssl rand -hex 32).",
             )
         register_secrets(*settings.secrets())  # tokens and keys never reach a log line
         self.settings = settings
@@ -93,7 +101,9 @@ class Service:
         self.jobs = JobStore.in_state_dir(settings.state_dir)
         self.snapshots = SnapshotStore.in_state_dir(settings.state_dir)
         callbacks = (
-            CallbackSender(settings.callback_secret, settings.runs_dir)
+            CallbackSender(
+                settings.callback_secret, settings.runs_dir, hosts=settings.callback_hosts
+            )
             if settings.callback_secret
             else None
         )
@@ -142,6 +152,7 @@ def create_app(
     )
     app.state.service = service
     app.state.tokens = service.tokens
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # inside the token check
     app.add_middleware(BearerTokens, tokens=service.tokens)
     _errors(app)
     _routes(app, service)
@@ -183,11 +194,15 @@ def _routes(app: FastAPI, service: Service) -> None:
             409: {"description": "The request id was used for a different request"},
         },
     )
-    async def offboard(request: OffboardingRequest, response: Response) -> dict[str, object]:
-        """Remove this person from Stitch. Idempotent: retry with the same request_id."""
+    async def offboard(
+        request: OffboardingRequest, response: Response, principal: Annotated[Principal, WRITE]
+    ) -> dict[str, object]:
+        """Remove this person from Stitch. Idempotent: retry with the same request_id. The
+        job and its audit records name the token's principal; `requested_by` is kept beside
+        it, as the caller's own (unverified) word."""
         if request.callback_url is not None:
             _check_callback(service.settings, request.callback_url)
-        job, created = service.jobs.submit(request, source="api")
+        job, created = service.jobs.submit(request, source="api", principal=principal.name)
         if created:
             service.worker.wake()
         else:
@@ -251,20 +266,16 @@ def _check_callback(settings: Settings, url: AnyHttpUrl) -> None:
             "are always signed)",
             hint="Leave out callback_url and poll the job, or ask for callbacks to be set up.",
         )
-    host = (url.host or "").lower()
-    if settings.callback_hosts and host not in settings.callback_hosts:
-        raise ConfigError(
-            f"callback_url: {host!r} is not in STITCH_CALLBACK_HOSTS",
-            hint="Use a host the service's operator allowed, or poll the job instead.",
-        )
-    if url.scheme != "https" and not is_loopback(host):
-        raise ConfigError("callback_url must be https (plain http only to this machine)")
+    # Off without STITCH_CALLBACK_HOSTS; a listed host, no userinfo, no blocked address
+    # literal. No DNS here: the sender resolves once per attempt and checks that address.
+    check_callback_url(str(url), AllowList.parse(settings.callback_hosts))
 
 
 class BearerTokens:
     """Every request but /healthz shows a token before anything else happens, even before
     its body is parsed: a caller without one learns nothing from the answer. Reads (GET, HEAD)
-    need any token, everything else a write token. The routes check again (and document it)."""
+    need a token that may read there, everything else one that may write there: SCIM tokens
+    only under /scim/v2, jobs tokens only outside it (auth.py). The routes check again."""
 
     def __init__(self, app: ASGIApp, tokens: TokenCheck) -> None:
         self.app = app
@@ -275,9 +286,9 @@ class BearerTokens:
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        needed: TokenScope = "read" if scope["method"] in ("GET", "HEAD") else "write"
+        writing = scope["method"] not in ("GET", "HEAD")
         try:
-            self.tokens.require(header or None, needed)
+            self.tokens.require(header or None, area_of(scope["path"]), writing)
         except (Unauthorized, Forbidden) as exc:
             status = 401 if isinstance(exc, Unauthorized) else 403
             if scope["path"].startswith("/scim/v2"):

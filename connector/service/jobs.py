@@ -16,12 +16,21 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from connector.database import Database, to_text, transaction
 from connector.errors import IdempotencyConflict
-from connector.models import Email, Member, Outcome, OutcomeStatus, RequestedEmail
+from connector.models import (
+    Email,
+    Member,
+    Outcome,
+    OutcomeStatus,
+    RequestedEmail,
+    SafeHttpUrl,
+    SafeText,
+)
 
 FILE_NAME = "service.sqlite3"
 
@@ -65,10 +74,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 2 -> 3: whether the run that decided it was let past the budget (--override-budget)
         "ALTER TABLE jobs ADD COLUMN override_budget INTEGER NOT NULL DEFAULT 0",
     ),
+    (  # 3 -> 4: the callback outbox (next try, last error, the delivery id receivers dedupe
+        # on), and who submitted the job (the authenticated principal)
+        "ALTER TABLE jobs ADD COLUMN callback_next_at TEXT",
+        "ALTER TABLE jobs ADD COLUMN callback_error TEXT",
+        "ALTER TABLE jobs ADD COLUMN callback_delivery TEXT",
+        "ALTER TABLE jobs ADD COLUMN principal TEXT",
+        "CREATE INDEX jobs_by_callback ON jobs (callback_status, callback_next_at)",
+    ),
 )
 
 RequestId = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^\S+$")
+    SafeText,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^\S+$"),
 ]
 Source = Literal["api", "scim", "python"]
 
@@ -80,6 +98,7 @@ class JobStatus(StrEnum):
     REFUSED = "refused"  # a policy said no; the outcome names the rule
     FAILED = "failed"  # nothing changed, as far as a fresh read shows
     UNKNOWN = "unknown"  # a click happened and nothing proved its effect: check by hand
+    NOT_FOUND = "not_found"  # never a member (a typo?): not success; nothing was clicked
 
     @property
     def finished(self) -> bool:
@@ -93,6 +112,8 @@ class JobStatus(StrEnum):
             return cls.REFUSED
         if outcome.status is OutcomeStatus.UNKNOWN:
             return cls.UNKNOWN
+        if outcome.status is OutcomeStatus.NOT_FOUND:
+            return cls.NOT_FOUND
         return cls.FAILED
 
 
@@ -105,11 +126,11 @@ class OffboardingRequest(BaseModel):
     request_id: RequestId = Field(
         description="Your id for this request: the idempotency key. Retry with the same one."
     )
-    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    reason: Annotated[SafeText, StringConstraints(max_length=1000)] | None = None
     requested_by: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ] = Field(description="Who asks: a system or a person; kept in the job and the audit trail.")
-    callback_url: AnyHttpUrl | None = Field(
+    callback_url: SafeHttpUrl | None = Field(
         None, description="POSTed the finished job, signed with HMAC-SHA256 (X-Stitch-Signature)."
     )
 
@@ -122,6 +143,7 @@ class CallbackStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     GAVE_UP = "gave_up"
+    REFUSED = "refused"  # never attempted: the URL or its address is not allowed
 
 
 class Job(BaseModel):
@@ -148,12 +170,18 @@ class Job(BaseModel):
     override_budget: bool = Field(
         False, description="The run that decided it was let past the removal budget."
     )
+    callback_next_at: datetime | None = Field(None, description="The next callback attempt.")
+    callback_error: str | None = Field(None, description="Why the last callback attempt failed.")
+    callback_delivery: str | None = Field(
+        None, description="The callback's X-Stitch-Delivery id: the same on every retry."
+    )
+    principal: str | None = None
 
 
 _COLUMNS = (
     "id, request_id, email, reason, requested_by, callback_url, source, status, outcome, run_id,"
     " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts,"
-    " not_before, override_budget"
+    " not_before, override_budget, callback_next_at, callback_error, callback_delivery, principal"
 )
 
 
@@ -174,7 +202,9 @@ class JobStore:
 
     # ------------------------------------------------------------------ the queue
 
-    def submit(self, request: OffboardingRequest, *, source: Source) -> tuple[Job, bool]:
+    def submit(
+        self, request: OffboardingRequest, *, source: Source, principal: str | None = None
+    ) -> tuple[Job, bool]:
         """(the job, whether it is new). The same request id with another request raises."""
         now = to_text(datetime.now(UTC))
         with self._db.connect() as db, transaction(db, immediate=True):
@@ -192,8 +222,8 @@ class JobStore:
             job_id = uuid.uuid4().hex
             db.execute(
                 "INSERT INTO jobs (id, request_id, body_hash, email, reason, requested_by,"
-                " callback_url, source, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " callback_url, source, status, created_at, updated_at, principal)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     job_id,
                     request.request_id,
@@ -206,6 +236,7 @@ class JobStore:
                     JobStatus.QUEUED.value,
                     now,
                     now,
+                    principal,
                 ),
             )
             return self._get(db, job_id), True
@@ -356,20 +387,41 @@ class JobStore:
 
     # ------------------------------------------------------------------ callbacks
 
-    def callbacks_due(self) -> list[Job]:
-        with self._db.connect() as db:
+    def callbacks_due(self, now: datetime | None = None) -> list[Job]:
+        """Pending callbacks whose next attempt is due, each with its delivery id (made once,
+        kept for every retry)."""
+        when = to_text(now or datetime.now(UTC))
+        pending = CallbackStatus.PENDING.value
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET callback_delivery = lower(hex(randomblob(16)))"
+                " WHERE callback_status = ? AND callback_delivery IS NULL",
+                (pending,),
+            )
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM jobs WHERE callback_status = ?"  # noqa: S608
-                " ORDER BY finished_at",
-                (CallbackStatus.PENDING.value,),
+                " AND (callback_next_at IS NULL OR callback_next_at <= ?) ORDER BY finished_at",
+                (pending, when),
             ).fetchall()
         return [_job(r) for r in rows]
 
-    def callback_done(self, job_id: str, status: CallbackStatus, attempts: int) -> None:
+    def callback_retry(self, job_id: str, attempts: int, at: datetime, error: str) -> None:
+        """A failed attempt: try again no sooner than `at` (kept across restarts)."""
         with self._db.connect() as db, transaction(db, immediate=True):
             db.execute(
-                "UPDATE jobs SET callback_status = ?, callback_attempts = ? WHERE id = ?",
-                (status.value, attempts, job_id),
+                "UPDATE jobs SET callback_attempts = ?, callback_next_at = ?, callback_error = ?"
+                " WHERE id = ? AND callback_status = ?",
+                (attempts, to_text(at), error, job_id, CallbackStatus.PENDING.value),
+            )
+
+    def callback_done(
+        self, job_id: str, status: CallbackStatus, attempts: int, error: str | None = None
+    ) -> None:
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET callback_status = ?, callback_attempts = ?,"
+                " callback_next_at = NULL, callback_error = ? WHERE id = ?",
+                (status.value, attempts, error, job_id),
             )
 
     # ------------------------------------------------------------------ SCIM's removed users
@@ -420,12 +472,28 @@ def _job(row: tuple[object, ...]) -> Job:
     )
 
 
+def redact_url(url: str) -> str:
+    """A callback URL as readers see it: origin and path only. Its query, fragment and any
+    user name or password (they may carry the receiver's own token) are never shown."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}{port}{parts.path}"
+
+
 def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
     """The public form of a job: what the API returns and what callbacks carry. A callback
-    URL's query (it may carry the receiver's own token) is not shown."""
-    body = job.model_dump(mode="json", exclude={"not_before"} if job.not_before is None else None)
+    URL shows only its origin and path (redact_url)."""
+    hidden = {"not_before"} if job.not_before is None else set()
+    if job.callback_next_at is None:
+        hidden.add("callback_next_at")
+    body = job.model_dump(mode="json", exclude=hidden or None)
     if job.callback_url:
-        body["callback_url"] = job.callback_url.split("?", 1)[0]
+        body["callback_url"] = redact_url(job.callback_url)
     return {**body, "links": job_links(job, runs_dir)}
 
 

@@ -50,11 +50,19 @@ from scim2_models import (
     User,
 )
 from scim2_models import Role as ScimRole
+from starlette.requests import ClientDisconnect
 
 from connector.errors import ConnectorError
-from connector.models import Member, MemberList, Status
+from connector.models import (
+    MAX_EMAIL_LENGTH,
+    Member,
+    MemberList,
+    Status,
+    is_requested_email,
+    unsafe_char,
+)
 from connector.policy import explain
-from connector.service.auth import READ, WRITE
+from connector.service.auth import READ, WRITE, principal_of
 from connector.service.jobs import JobStatus, OffboardingRequest
 
 if TYPE_CHECKING:
@@ -62,11 +70,15 @@ if TYPE_CHECKING:
 
 MEDIA_TYPE = "application/scim+json"
 MAX_RESULTS = 200
-_MAX_BODY = 64 * 1024
 _ID_NAMESPACE = uuid.UUID("5b0f6a39-3c55-4c84-9a3e-2f1d6f1b7a10")  # stitch-connector's own
 # What a user resource carries; everything else in the core schema is never set.
 _SUPPORTED = ("userName", "name", "displayName", "active", "emails", "roles")
 _WRITABLE = ("active",)
+# RFC 7643 §4.1.1: userName is required, readWrite and unique (uniqueness "server"). This service
+# only ever matches it (an existing userName answers 409 on create, a different one 400 on PUT),
+# but publishing it read-only and required made strict clients leave it out and get 400.
+_AS_IN_RFC = ("userName",)
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _RETRY_AFTER_S = "30"
 
 
@@ -203,11 +215,22 @@ async def directory(service: Service) -> list[Entry]:
             f"no roster could be read from Stitch yet: {exc}",
             headers={"Retry-After": _RETRY_AFTER_S},
         ) from None
-    return entries(roster, service.jobs.removed(roster.account.client_id))
+    return entries(
+        roster,
+        service.jobs.removed(roster.account.client_id),
+        service.snapshots.changed_at(),
+    )
 
 
-def entries(roster: MemberList, removed: dict[str, tuple[Member, bool]]) -> list[Entry]:
+def entries(
+    roster: MemberList,
+    removed: dict[str, tuple[Member, bool]],
+    changed: dict[str, datetime] | None = None,
+) -> list[Entry]:
+    """`changed`: when each member last changed (SnapshotStore.changed_at): meta.lastModified.
+    A member the history does not know gets the roster's read time."""
     client_id = roster.account.client_id
+    since = changed or {}
     found: list[Entry] = []
     listed = set()
     for m in roster.members:
@@ -215,10 +238,11 @@ def entries(roster: MemberList, removed: dict[str, tuple[Member, bool]]) -> list
         _, deleted = removed.get(m.email, (None, False))
         if m.status is Status.DEACTIVATED and deleted:
             continue  # deleted through SCIM: 404 from now on
-        found.append(Entry(m, client_id, m.status is not Status.DEACTIVATED, roster.scraped_at))
+        active = m.status is not Status.DEACTIVATED
+        found.append(Entry(m, client_id, active, since.get(m.email, roster.scraped_at)))
     for email, (member, deleted) in removed.items():
         if email not in listed and not deleted:
-            found.append(Entry(member, client_id, False, roster.scraped_at))
+            found.append(Entry(member, client_id, False, since.get(email, roster.scraped_at)))
     return found
 
 
@@ -260,6 +284,9 @@ def user_schema(base_url: str) -> Schema:
     attributes = []
     for attribute in full.attributes or []:
         if attribute.name not in _SUPPORTED:
+            continue
+        if attribute.name in _AS_IN_RFC:
+            attributes.append(attribute)  # required, readWrite, uniqueness server: as RFC 7643
             continue
         mutability = "readWrite" if attribute.name in _WRITABLE else "readOnly"
         attributes.append(attribute.model_copy(update={"mutability": mutability}))
@@ -394,6 +421,7 @@ def router(service: Service) -> APIRouter:
         )
         if not (user.user_name or "").strip():
             raise ScimError(400, "userName is required", "invalidValue")
+        _check_user_name(user.user_name)
         if any(e.member.email == (user.user_name or "").lower() for e in await directory(service)):
             raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
         raise ScimError(
@@ -408,6 +436,7 @@ def router(service: Service) -> APIRouter:
         user = _validate(
             User[EnterpriseUser], await _body(request), Context.RESOURCE_REPLACEMENT_REQUEST
         )
+        _check_user_name(user.user_name)
         entry = _precondition(await _find(service, id_), if_match)
         if user.user_name is not None and user.user_name.lower() != entry.member.email:
             raise ScimError(400, "userName cannot be changed", "mutability")
@@ -416,7 +445,12 @@ def router(service: Service) -> APIRouter:
     @api.patch("/Users/{id_}", dependencies=[WRITE], openapi_extra=_PATCH_BODY)
     async def patch_user(request: Request, id_: UserId, if_match: IfMatch = None) -> Any:
         """`replace active false` deactivates (RFC 7644 §3.5.2, and the Okta and Entra forms)."""
-        patch = _validate(PatchOp[User[Any]], await _body(request), Context.RESOURCE_PATCH_REQUEST)
+        body = await _body(request)
+        if not isinstance(body, dict) or PATCH_OP_SCHEMA not in (body.get("schemas") or []):
+            raise ScimError(  # RFC 7644 §3.5.2: a PatchOp names its schema; never guessed
+                400, f"a PATCH body must have schemas [{PATCH_OP_SCHEMA!r}]", "invalidSyntax"
+            )
+        patch = _validate(PatchOp[User[Any]], body, Context.RESOURCE_PATCH_REQUEST)
         entry = _precondition(await _find(service, id_), if_match)
         url = base(request)
         before = entry.user(url)
@@ -459,6 +493,7 @@ def router(service: Service) -> APIRouter:
                         reason=f"SCIM {request.method} {request.url.path}",
                     ),
                     source="scim",
+                    principal=principal_of(request).name,
                 )
         service.worker.wake()
         finished = await service.worker.wait_for(job.id, service.settings.service_wait_s)
@@ -476,6 +511,8 @@ def router(service: Service) -> APIRouter:
         if finished.status is JobStatus.REFUSED:
             why = explain(outcome.rule) or outcome.reason or "refused"
             raise ScimError(403, f"refused by policy ({outcome.rule}): {why}. Nothing was changed.")
+        if finished.status is JobStatus.NOT_FOUND:  # never a member: not a success (RFC 7644 §3.12)
+            raise ScimError(404, f"no member {entry.member.email} in Stitch (job {job.id})")
         if finished.status is JobStatus.UNKNOWN:
             raise ScimError(
                 500,
@@ -524,21 +561,51 @@ def _precondition(entry: Entry, if_match: str | None) -> Entry:
 
 
 async def _body(request: Request) -> Any:
-    declared = request.headers.get("content-length", "0")
-    if not declared.isdigit() or int(declared) > _MAX_BODY:  # before reading any of it
-        raise ScimError(413, f"the body is over {_MAX_BODY} bytes", "tooLarge")
-    raw = await request.body()
-    if len(raw) > _MAX_BODY:
-        raise ScimError(413, f"the body is over {_MAX_BODY} bytes", "tooLarge")
+    try:
+        raw = await request.body()  # bounded as it arrives: over the limit is a 413 (limits.py)
+    except ClientDisconnect:  # gone, or cut off at the limit (the 413 has been sent)
+        raise ScimError(400, "the request body did not arrive", "invalidSyntax") from None
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ScimError(400, "the body is not JSON", "invalidSyntax") from None
 
 
+def _check_user_name(user_name: str | None) -> None:
+    """userName is a Stitch email: the same rule as every other entry point (is_requested_email)."""
+    if user_name is not None and not is_requested_email(user_name):
+        raise ScimError(
+            400,
+            "userName must be an email address: an ASCII local part of at most 64 characters, "
+            f"a domain (IDNA A-labels), at most {MAX_EMAIL_LENGTH} characters",
+            "invalidValue",
+        )
+
+
+def _refuse_unsafe_strings(data: Any, where: str = "") -> None:
+    """Every string of a request, keys and values, at any depth: no control, escape or bidi
+    characters (models.UNSAFE_CHARS), the same rule as the HTTP API's SafeText."""
+    if isinstance(data, str):
+        if (bad := unsafe_char(data)) is not None:
+            raise ScimError(
+                400,
+                f"{where or 'the body'}: must not contain control, escape or bidirectional "
+                f"characters (found U+{ord(bad):04X})",
+                "invalidValue",
+            )
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _refuse_unsafe_strings(key, where)
+            _refuse_unsafe_strings(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _refuse_unsafe_strings(value, f"{where}[{i}]")
+
+
 def _validate(model: Any, data: Any, context: Context) -> Any:
     if not isinstance(data, dict):
         raise ScimError(400, "the body must be a JSON object", "invalidSyntax")
+    _refuse_unsafe_strings(data)
     try:
         return model.model_validate(data, scim_ctx=context)
     except ValidationError as exc:

@@ -237,8 +237,9 @@ class Worker:
         requests = {
             email: TargetRequest(
                 request_id=job.request_id,
-                actor=f"{job.source}:{job.requested_by}",
+                actor=_actor(job),
                 reason=job.reason,
+                requested_by=job.requested_by,
             )
             for email, job in first.items()
         }
@@ -520,6 +521,13 @@ class Worker:
 def _safe(text: str) -> str:
     """Error text goes into job records, API answers and callbacks: never a secret."""
     return redact_text(text)
+
+
+def _actor(job: Job) -> str:
+    """Who the audit trail says did it: the authenticated principal (`api:airflow`,
+    `scim:okta`, `python:alice`), never the body's `requested_by`. A job queued before jobs
+    carried a principal says so."""
+    return f"{job.source}:{job.principal or 'unknown-principal'}"
 
 
 def _resumed_note(job: Job, outcome: Outcome) -> str | None:

@@ -23,6 +23,8 @@ from tests.conftest import MakeSandbox, child_env
 
 WRITE_TOKEN = "write-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
+WRITE_NAME = "orchestrator"  # the principals these tokens are (NAME:SCOPE:TOKEN)
+READ_NAME = "dashboard"
 CALLBACK_SECRET = "callback-secret-0123456789"
 _URL = re.compile(r"stitch-connector service: (http://\S+)")
 
@@ -127,7 +129,9 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         env = child_env(box, state)
         env.update(
             {
-                "STITCH_SERVICE_TOKENS": f"write:{WRITE_TOKEN},read:{READ_TOKEN}",
+                "STITCH_SERVICE_TOKENS": (
+                    f"{WRITE_NAME}:write:{WRITE_TOKEN},{READ_NAME}:read:{READ_TOKEN}"
+                ),
                 "STITCH_CALLBACK_SECRET": CALLBACK_SECRET,
                 "STITCH_WRITE_TIMEOUT_MS": "4000",
                 "STITCH_TIMEOUT_MS": "15000",

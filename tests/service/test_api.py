@@ -9,6 +9,7 @@ import json
 import signal
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -112,9 +113,12 @@ def test_offboarding_is_proven_audited_and_idempotent(
         assert statuses(box)["user4@corp.com"] == "active"
     assert ok_writes(box) == {"user3@corp.com": 1}
     records = AuditLog(svc.state_dir / "audit.jsonl").records()
-    assert [(r.outcome, r.request_id, r.actor, r.request_reason) for r in records] == [
-        ("clicked", "HR-1", "api:test-orchestrator", "left"),
-        ("deactivated", "HR-1", "api:test-orchestrator", "left"),
+    # The actor is the token's principal; the body's requested_by is kept beside it.
+    assert [
+        (r.outcome, r.request_id, r.actor, r.requested_by, r.request_reason) for r in records
+    ] == [
+        ("clicked", "HR-1", "api:orchestrator", "test-orchestrator", "left"),
+        ("deactivated", "HR-1", "api:orchestrator", "test-orchestrator", "left"),
     ]
 
 
@@ -217,6 +221,24 @@ def test_restart_resumes_queued_and_verifies_interrupted_jobs(
         )[0].id,
     )
     box.remove_member("user5@corp.com")  # the click the crashed run made
+    now = datetime.now(UTC)  # ...and the `clicked` record it wrote just before it (batch.py)
+    AuditLog(state / "audit.jsonl").append(
+        run_id="crashed-run",
+        request_id="q3",
+        actor="api:t",
+        target="user5@corp.com",
+        action="deactivate",
+        outcome="clicked",
+        rule=None,
+        reason=None,
+        started_at=now,
+        finished_at=now,
+        connector_version="test",
+        row_before=None,
+        roster_fingerprint_before=None,
+        roster_fingerprint_after=None,
+        evidence=[],
+    )
     svc = start_service(box, state)
     done = svc.wait_job(queued.id)
     again = svc.wait_job(interrupted.id)
@@ -270,8 +292,9 @@ def test_callbacks_are_signed_and_retried(
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     try:
         box = team_box(make_sandbox, tmp_path)
-        svc = start_service(box)
-        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        port = receiver.server_address[1]
+        svc = start_service(box, None, STITCH_CALLBACK_HOSTS=f"127.0.0.1:{port}")
+        url = f"http://127.0.0.1:{port}/hook"
         with svc.client() as http:
             job = http.post(
                 "/v1/offboardings", json=body("user7@corp.com", "cb-1", callback_url=url)
@@ -283,11 +306,10 @@ def test_callbacks_are_signed_and_retried(
             time.sleep(0.05)  # polling the receiver, bounded
     finally:
         receiver.shutdown()
+    assert len({headers["X-Stitch-Delivery"] for headers, _ in _Receiver.calls}) == 1  # a retry
     for headers, raw in _Receiver.calls:
-        stamp = headers["X-Stitch-Timestamp"]
-        expected = hmac.new(
-            CALLBACK_SECRET.encode(), stamp.encode() + b"." + raw, hashlib.sha256
-        ).hexdigest()
+        signed = f"{headers['X-Stitch-Timestamp']}.{headers['X-Stitch-Delivery']}.".encode() + raw
+        expected = hmac.new(CALLBACK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
         assert headers["X-Stitch-Signature"] == f"sha256={expected}"
         sent = json.loads(raw)
         assert sent["id"] == job["id"] and sent["outcome"]["status"] == "deactivated"
