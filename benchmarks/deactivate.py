@@ -58,6 +58,7 @@ async def main_async() -> int:
     done = [e for e in events if e["event"] == "removal.clicked"]
     # The sandbox's round trip: from the click on the row to the banner the page showed.
     stamps = [(c["timestamp"], d["timestamp"]) for c, d in zip(clicked, done, strict=False)]
+
     def seconds(a: str, b: str) -> float:
         return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()
 

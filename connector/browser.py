@@ -186,9 +186,7 @@ class SharedBrowser:
 async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserChoice]:
     choice = find_browser(settings.browser_path, pw.chromium.executable_path)
     headless = settings.headless and not settings.devtools
-    log.info(
-        "browser.launch", source=choice.source, path=str(choice.path or ""), headless=headless
-    )
+    log.info("browser.launch", source=choice.source, path=str(choice.path or ""), headless=headless)
     devtools = ["--auto-open-devtools-for-tabs"] if settings.devtools else []
     browser = await pw.chromium.launch(
         executable_path=str(choice.path) if choice.path else None,
