@@ -6,12 +6,13 @@ value is always written, zeros included, so alerts never depend on a series appe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from connector.changes import ChangeKind
 from connector.errors import ConfigError
@@ -77,6 +78,18 @@ def write_sync_metrics(
         for kind, count in changes.items():
             by_kind.labels(kind=kind.value).set(count)
     try:
-        write_to_textfile(str(path), registry)
+        _replace_readable(path, generate_latest(registry))
     except OSError as exc:
         raise ConfigError(f"cannot write the metrics file {path}: {exc.strerror or exc}") from None
+
+
+def _replace_readable(path: Path, data: bytes) -> None:
+    """Write whole, then rename into place. Mode 0644 from the first byte: the run's umask is
+    077 (its own files are private) but node-exporter reads this one as another user."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), "wb") as out:
+        os.fchmod(out.fileno(), 0o644)
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)

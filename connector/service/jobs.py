@@ -492,9 +492,22 @@ def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
     if job.callback_next_at is None:
         hidden.add("callback_next_at")
     body = job.model_dump(mode="json", exclude=hidden or None)
+    if isinstance(body.get("outcome"), dict):
+        # The state dir's place on the host is nobody's business: paths relative to it.
+        body["outcome"]["evidence"] = _relative_evidence(job, runs_dir.parent)
     if job.callback_url:
         body["callback_url"] = redact_url(job.callback_url)
     return {**body, "links": job_links(job, runs_dir)}
+
+
+def _relative_evidence(job: Job, state_dir: Path) -> list[str]:
+    shown = []
+    for name in job.outcome.evidence if job.outcome else []:
+        try:
+            shown.append(Path(name).relative_to(state_dir).as_posix())
+        except ValueError:  # outside the state dir: its name only
+            shown.append(Path(name).name)
+    return shown
 
 
 def job_links(job: Job, runs_dir: Path) -> dict[str, object]:

@@ -132,11 +132,6 @@ def test_the_service_leaves_nothing_readable_by_group_or_others(
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="connector/service/jobs.py job_body still returns outcome.evidence as absolute "
-    "paths (links.evidence is relative); remove this mark once it is fixed",
-)
 def test_the_services_answers_name_no_absolute_path_of_the_state_dir(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:

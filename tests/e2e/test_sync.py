@@ -224,6 +224,8 @@ def test_failed_sync_writes_error_metrics_and_keeps_the_last_success(tmp_path: P
         stored.scraped_at.timestamp()
     )
     assert not any(name == "stitch_sync_changes" for name, _ in samples)
+    # The CLI's umask keeps its own files private; node-exporter (another user) must read this one.
+    assert prom.stat().st_mode & 0o777 == 0o644, oct(prom.stat().st_mode)
 
 
 # ---------------------------------------------------------------- no browser needed

@@ -12,11 +12,9 @@ import json
 import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,55 +28,13 @@ from connector.service.callbacks import CallbackSender
 from connector.service.jobs import CallbackStatus, Job, JobStore, OffboardingRequest
 from tests.conftest import MakeSandbox
 from tests.service.conftest import CALLBACK_SECRET, StartService, team_box
+from tests.service.receiver import Receiver
 
 if TYPE_CHECKING:
     from connector.service.callbacks import IPAddress
 
 SECRET = SecretStr(CALLBACK_SECRET)
 SUBJECT = ("-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test")
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.x that records every connection and every POST, and answers
-    with the next status of `statuses` (then 204)."""
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        statuses: list[int] | None = None,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.connections: list[tuple[str, int]] = []
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.statuses = list(statuses or [])
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append((dict(self.headers), raw))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            def verify_request(self, request: Any, client_address: Any) -> bool:
-                receiver.connections.append(client_address)
-                return True
-
-        self.server = Server((host, port), Handler)
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from connector.service.jobs import JobStore
 from tests.conftest import MakeSandbox
 from tests.service.conftest import WRITE_TOKEN, StartService, all_writes, statuses, team_box
+from tests.service.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 # Left to the API and SCIM tests: the two endpoints that start a browser run (a sync, a
@@ -95,3 +97,80 @@ def test_fuzzing_finds_no_server_error_and_changes_nothing(
     assert all_writes(box) == []
     assert statuses(box) == before
     assert sum(JobStore.in_state_dir(svc.state_dir).counts().values()) == 0
+
+
+# Installed in the service's process through PYTHONPATH: every IP connection that process opens
+# (Python's own audit event, below any library the connector uses) goes into a file.
+_CONNECT_RECORDER = """
+import os, socket, sys
+_path = os.environ["CONNECT_LOG"]
+def _record(event, args):
+    if event == "socket.connect" and args[0].family in (socket.AF_INET, socket.AF_INET6):
+        with open(_path, "a", encoding="utf-8") as out:
+            out.write(f"{args[1][0]} {args[1][1]}\\n")
+sys.addaudithook(_record)
+"""
+
+
+@pytest.mark.slow
+def test_fuzzing_with_callbacks_allowed_to_one_port_connects_nowhere_else(
+    make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
+) -> None:
+    allowed, trap = Receiver(), Receiver()
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_CONNECT_RECORDER, encoding="utf-8")
+    connects = tmp_path / "connects.txt"
+    box = team_box(make_sandbox, tmp_path)
+    svc = start_service(
+        box,
+        None,
+        STITCH_CALLBACK_HOSTS=f"127.0.0.1:{allowed.port}",
+        PYTHONPATH=os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p),
+        CONNECT_LOG=str(connects),
+    )
+    try:
+        fuzzed = schemathesis(
+            svc.url,
+            tmp_path,
+            "--include-path",
+            "/v1/offboardings",
+            "--include-method",
+            "POST",
+            "--max-examples",
+            "40",
+        )
+        assert fuzzed.returncode == 0, fuzzed.stdout[-4000:] + fuzzed.stderr[-2000:]
+        assert ran(fuzzed.stdout) > 40
+        # Then by hand: the trap port is refused at submit; the allowed one is delivered to.
+        with svc.client() as http:
+            refused = http.post(
+                "/v1/offboardings",
+                json={
+                    "email": "nobody.two@example.com",
+                    "request_id": "trap-1",
+                    "requested_by": "fuzz",
+                    "callback_url": f"http://127.0.0.1:{trap.port}/hook",
+                },
+            )
+            assert refused.status_code == 422, refused.text
+            job = http.post(
+                "/v1/offboardings",
+                json={
+                    "email": "nobody.two@example.com",
+                    "request_id": "allowed-1",
+                    "requested_by": "fuzz",
+                    "callback_url": f"http://127.0.0.1:{allowed.port}/hook",
+                },
+            ).json()
+        svc.wait_job(job["id"], timeout=300)
+        deadline = time.monotonic() + 60
+        while not allowed.posts:
+            assert time.monotonic() < deadline, "the allowed callback never arrived"
+            time.sleep(0.05)  # polling the receiver, bounded
+    finally:
+        allowed.close()
+        trap.close()
+    seen = set(connects.read_text(encoding="utf-8").split("\n")) - {""}
+    assert seen == {f"127.0.0.1 {allowed.port}"}, seen  # the recorder works, and nothing else
+    assert trap.connections == []
