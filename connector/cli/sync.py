@@ -6,35 +6,22 @@ import json
 import os
 import sys
 import time
-from contextlib import suppress
-from datetime import datetime
 from pathlib import Path
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from connector.changes import Change, ChangeKind, count_by_kind, diff
+from connector.app import App, SyncOptions, write_failed_sync_metrics
+from connector.changes import Change, ChangeKind
 from connector.cli import common, render
 from connector.cli.members import scrape
 from connector.cli.render import cell
-from connector.errors import ConfidenceGate, ConfigError
-from connector.logs import get_logger, new_run_id
+from connector.errors import ConfigError
+from connector.logs import new_run_id
 from connector.models import MemberList
-from connector.settings import Settings
-from connector.store import SnapshotInfo, SnapshotStore
-from connector.sync import SyncReport, store_roster
-
-log = get_logger(__name__)
-
-
-class DiffReport(BaseModel):
-    """What `diff --json` prints."""
-
-    before: SnapshotInfo
-    after: SnapshotInfo
-    changes: list[Change]
+from connector.store import SnapshotInfo
+from connector.sync import SyncReport
 
 
 def sync(
@@ -78,26 +65,19 @@ def sync(
     started = time.monotonic()
     if metrics_file is not None:
         common.check_writable(metrics_file)
-    settings: Settings | None = None
+    app: App | None = None
+    options = SyncOptions(max_drop=max_drop, accept_drop=accept_drop, keep=keep)
     try:
         settings = common.settings_from(headless=False if headed else None)
+        app = App(settings)
         common.require_credentials_unless_saved(settings)
-        result, roster = _sync(settings, export, max_drop, accept_drop, keep, progress=not as_json)
+        result, roster = _sync(app, export, options, progress=not as_json)
     except (Exception, KeyboardInterrupt) as exc:
         if metrics_file is not None:
-            _failure_metrics(metrics_file, exc, settings, time.monotonic() - started)
+            write_failed_sync_metrics(metrics_file, time.monotonic() - started, exc, app)
         raise
     if metrics_file is not None:
-        from connector.metrics import SyncOutcome, write_sync_metrics
-
-        write_sync_metrics(
-            metrics_file,
-            outcome=SyncOutcome.OK,
-            duration_seconds=time.monotonic() - started,
-            roster=roster,
-            changes=count_by_kind(result.changes),
-            last_success=result.snapshot.taken_at,
-        )
+        app.write_sync_metrics(metrics_file, time.monotonic() - started, result, roster)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
@@ -109,7 +89,7 @@ def history(
     as_json: bool = typer.Option(False, "--json", help="Print them as JSON."),
 ) -> None:
     """List the stored snapshots, newest first."""
-    snapshots = _store(common.settings_from()).history(limit)
+    snapshots = App(common.settings_from()).history(limit)
     if as_json:
         rows = [s.model_dump(mode="json") for s in snapshots]
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
@@ -140,13 +120,7 @@ def diff_command(
     as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
 ) -> None:
     """What changed between two snapshots (ids from `history`); default: the last two."""
-    store = _store(common.settings_from())
-    first, second = _pick(store, first, second)
-    report = DiffReport(
-        before=store.info(first),
-        after=store.info(second),
-        changes=diff(store.get(first), store.get(second)),
-    )
+    report = App(common.settings_from()).diff(first, second)
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
@@ -162,88 +136,18 @@ def diff_command(
 
 
 def _sync(
-    settings: Settings,
-    export: Path | None,
-    max_drop: float,
-    accept_drop: bool,
-    keep: int | None,
-    *,
-    progress: bool,
+    app: App, export: Path | None, options: SyncOptions, *, progress: bool
 ) -> tuple[SyncReport, MemberList]:
     if export is not None and export.exists() and not export.is_dir():
         raise ConfigError(f"--export {export} is not a folder")
-    store = _store(settings)  # a bad database fails before the browser starts
+    app.open_snapshots()  # a bad database fails before the browser starts
     run_id = new_run_id()
     common.start_logging(run_id)
-    roster = scrape(settings, progress=progress, run_id=run_id)
-    report = store_roster(
-        store,
-        roster,
-        evidence_dir=settings.runs_dir / run_id,
-        max_drop=max_drop,
-        accept_drop=accept_drop,
-        keep=keep,
-        removed_by_connector=removed_by_connector(settings),
-    )
+    roster = scrape(app.settings, progress=progress, run_id=run_id)
+    report = app.store_roster(roster, options, run_id)
     if export is not None:
         report = report.model_copy(update={"exported": [str(p) for p in _export(roster, export)]})
     return report, roster
-
-
-def removed_by_connector(settings: Settings) -> dict[str, datetime]:
-    """Who this connector proved it removed, and when (the audit trail): a sync reports them as
-    deactivated by the connector, not `left`. A trail that cannot be read only loses that."""
-    from connector.audit import AuditLog
-
-    try:
-        return AuditLog(settings.audit_path).removed_members()
-    except (OSError, ValueError) as exc:
-        log.warning("sync.audit_unreadable", error=str(exc).splitlines()[0])
-        return {}
-
-
-def _failure_metrics(
-    path: Path, exc: BaseException, settings: Settings | None, duration: float
-) -> None:
-    """Metrics for a run that stored nothing; the members and last success stay those of the
-    last stored snapshot, so a failing run never looks like an empty account."""
-    from connector.metrics import SyncOutcome, write_sync_metrics
-
-    outcome = SyncOutcome.CONFIDENCE_GATE if isinstance(exc, ConfidenceGate) else SyncOutcome.ERROR
-    roster: MemberList | None = None
-    last: datetime | None = None
-    if settings is not None:
-        with suppress(ConfigError):  # the store may be the very thing that failed
-            store = _store(settings)
-            roster = store.latest_roster()
-            newest = store.history(1)
-            last = newest[0].taken_at if newest else None
-    with suppress(ConfigError):  # never hide the run's own error behind this one
-        write_sync_metrics(
-            path, outcome=outcome, duration_seconds=duration, roster=roster, last_success=last
-        )
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _store(settings: Settings) -> SnapshotStore:
-    return SnapshotStore.in_state_dir(settings.state_dir)
-
-
-def _pick(store: SnapshotStore, first: int | None, second: int | None) -> tuple[int, int]:
-    """The two ids to compare: both given, the given one and the newest, or the last two."""
-    if first is not None and second is not None:
-        return first, second
-    newest = store.history(2)
-    if first is not None:
-        return first, newest[0].id if newest else first  # nothing stored: `first` is unknown
-    if len(newest) < 2:
-        raise ConfigError(
-            f"there are {len(newest)} snapshot(s) in {store.path}: nothing to compare",
-            hint="Run `stitch-connector sync` (at least twice), or name two snapshot ids.",
-        )
-    return newest[1].id, newest[0].id
 
 
 def _export(roster: MemberList, folder: Path) -> list[Path]:

@@ -1,0 +1,220 @@
+"""The application for one Stitch account: its state dir and the operations on it.
+
+Every entry point (the CLI, the HTTP service, SCIM, the Python API) is an adapter: it parses its
+input, calls one operation here, and renders the typed result. The stores behind the state dir
+(snapshots, the audit trail) are opened here and nowhere in an adapter.
+"""
+
+from __future__ import annotations
+
+import getpass
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from connector import __version__
+from connector.audit import AuditLog, AuditRecord
+from connector.changes import Change, count_by_kind, diff
+from connector.errors import AuditBroken, ConfidenceGate, ConfigError
+from connector.logs import get_logger
+from connector.models import MemberList
+from connector.settings import Settings
+from connector.store import SnapshotInfo, SnapshotStore
+from connector.sync import SyncReport, store_roster
+
+log = get_logger(__name__)
+
+
+class DiffReport(BaseModel):
+    """Two stored snapshots and what changed between them (`diff --json`)."""
+
+    before: SnapshotInfo
+    after: SnapshotInfo
+    changes: list[Change]
+
+
+class SyncOptions(BaseModel):
+    """How the scheduled sync gates and keeps what it reads."""
+
+    max_drop: float = 0.3
+    accept_drop: bool = False
+    keep: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """The trail's verification: how many records, and the first problem (None: intact)."""
+
+    count: int
+    problem: str | None
+    path: Path
+    head_path: Path
+
+
+class App:
+    """One Stitch account's state dir and every operation on it. Cheap to make: stores open on
+    first use, so `--help`-like paths and a bad database fail only where they are needed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def _snapshots(self) -> SnapshotStore:
+        return SnapshotStore.in_state_dir(self.settings.state_dir)
+
+    @cached_property
+    def _audit(self) -> AuditLog:
+        return AuditLog(self.settings.audit_path)
+
+    # ------------------------------------------------------------------ snapshots
+
+    def open_snapshots(self) -> None:
+        """Open (or create) the snapshot database now: a bad one fails before a browser starts."""
+        _ = self._snapshots
+
+    def store_roster(self, roster: MemberList, options: SyncOptions, run_id: str) -> SyncReport:
+        """The scheduled sync's decision: gate `roster` against the baselines, store it, diff."""
+        return store_roster(
+            self._snapshots,
+            roster,
+            evidence_dir=self.settings.runs_dir / run_id,
+            max_drop=options.max_drop,
+            accept_drop=options.accept_drop,
+            keep=options.keep,
+            removed_by_connector=self.removed_by_connector(),
+        )
+
+    def history(self, limit: int) -> list[SnapshotInfo]:
+        return self._snapshots.history(limit)
+
+    def diff(self, first: int | None, second: int | None) -> DiffReport:
+        """What changed between two snapshots; default: the given one and the newest, or the
+        last two."""
+        store = self._snapshots
+        first, second = self._pick(first, second)
+        return DiffReport(
+            before=store.info(first),
+            after=store.info(second),
+            changes=diff(store.get(first), store.get(second)),
+        )
+
+    def _pick(self, first: int | None, second: int | None) -> tuple[int, int]:
+        if first is not None and second is not None:
+            return first, second
+        newest = self._snapshots.history(2)
+        if first is not None:
+            return first, newest[0].id if newest else first  # nothing stored: `first` is unknown
+        if len(newest) < 2:
+            raise ConfigError(
+                f"there are {len(newest)} snapshot(s) in {self._snapshots.path}: nothing to "
+                "compare",
+                hint="Run `stitch-connector sync` (at least twice), or name two snapshot ids.",
+            )
+        return newest[1].id, newest[0].id
+
+    def write_sync_metrics(
+        self, path: Path, duration_s: float, report: SyncReport, roster: MemberList
+    ) -> None:
+        """The sync's Prometheus file after a stored snapshot."""
+        from connector.metrics import SyncOutcome, write_sync_metrics
+
+        write_sync_metrics(
+            path,
+            outcome=SyncOutcome.OK,
+            duration_seconds=duration_s,
+            roster=roster,
+            changes=count_by_kind(report.changes),
+            last_success=report.snapshot.taken_at,
+        )
+
+    def last_stored(self) -> tuple[MemberList | None, datetime | None]:
+        """The newest stored roster and when it was taken (None, None: nothing stored)."""
+        newest = self._snapshots.history(1)
+        return self._snapshots.latest_roster(), newest[0].taken_at if newest else None
+
+    # ------------------------------------------------------------------ the audit trail
+
+    def removed_by_connector(self) -> dict[str, datetime]:
+        """Who this connector proved it removed, and when: a sync reports them as deactivated
+        by the connector, not `left`. A trail that cannot be read only loses that."""
+        try:
+            return self._audit.removed_members()
+        except (OSError, ValueError) as exc:
+            log.warning("sync.audit_unreadable", error=str(exc).splitlines()[0])
+            return {}
+
+    def audit_check(self) -> AuditCheck:
+        count, problem = self._audit.verify()
+        return AuditCheck(count, problem, self._audit.path, self._audit.head_path)
+
+    def audit_records(self, since: datetime | None = None) -> list[AuditRecord]:
+        """The records, oldest first (from `since` on); a line that is not a record is exit 14."""
+        try:
+            every = self._audit.records()
+        except ValueError as exc:
+            raise AuditBroken(
+                f"the audit trail {self._audit.path} has a line that is not a record: "
+                f"{str(exc).splitlines()[0]}",
+                hint="Run `stitch-connector audit verify` to find it.",
+            ) from None
+        start = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
+        return [r for r in every if start is None or r.started_at >= start]
+
+    def audit_resolve(self, email: str, note: str, actor: str | None = None) -> AuditRecord:
+        """Record that a person checked an `unknown` removal by hand (rule unresolved_unknown
+        then lets the member be removed again). Nothing is added to a broken trail."""
+        from connector.policy import requested_emails
+
+        (target,) = requested_emails([email])
+        self._audit.require_sound()
+        if target not in self._audit.unresolved_unknowns():
+            raise ConfigError(
+                f"{target} has no unresolved `unknown` removal in {self._audit.path}",
+                hint="`stitch-connector audit show` lists the records.",
+            )
+        now = datetime.now(UTC)
+        return self._audit.append(
+            run_id="audit-resolve",
+            request_id=None,
+            actor=actor or f"human:{getpass.getuser()}",
+            target=target,
+            action=None,
+            outcome="resolved",
+            rule=None,
+            reason=note,
+            started_at=now,
+            finished_at=now,
+            connector_version=__version__,
+            row_before=None,
+            roster_fingerprint_before=None,
+            roster_fingerprint_after=None,
+            evidence=[],
+        )
+
+
+def write_failed_sync_metrics(
+    path: Path, duration_s: float, failure: BaseException, app: App | None
+) -> None:
+    """The sync's Prometheus file after a run that stored nothing. The members and the last
+    success stay those of the last stored snapshot, so a failing run never looks like an empty
+    account; without settings (`app` None) there is nothing stored to report."""
+    from connector.metrics import SyncOutcome, write_sync_metrics
+
+    gated = isinstance(failure, ConfidenceGate)
+    stored: MemberList | None = None
+    last: datetime | None = None
+    if app is not None:
+        with suppress(ConfigError):  # the store may be the very thing that failed
+            stored, last = app.last_stored()
+    with suppress(ConfigError):  # never hide the run's own error behind this one
+        write_sync_metrics(
+            path,
+            outcome=SyncOutcome.CONFIDENCE_GATE if gated else SyncOutcome.ERROR,
+            duration_seconds=duration_s,
+            roster=stored,
+            last_success=last,
+        )
