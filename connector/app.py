@@ -8,6 +8,7 @@ input, calls one operation here, and renders the typed result. The stores behind
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,12 +22,14 @@ from connector.audit import AuditLog, AuditRecord
 from connector.changes import Change, count_by_kind, diff
 from connector.errors import AuditBroken, ConfidenceGate, ConfigError
 from connector.logs import get_logger
-from connector.models import MemberList
+from connector.models import MemberList, Progress
 from connector.settings import Settings
 from connector.store import SnapshotInfo, SnapshotStore
 from connector.sync import SyncReport, store_roster
 
 log = get_logger(__name__)
+
+ProgressCallback = Callable[[Progress], None]
 
 
 class DiffReport(BaseModel):
@@ -69,6 +72,36 @@ class App:
     @cached_property
     def _audit(self) -> AuditLog:
         return AuditLog(self.settings.audit_path)
+
+    # ------------------------------------------------------------------ reading Stitch
+
+    async def members(
+        self,
+        *,
+        run_id: str,
+        on_progress: ProgressCallback | None = None,
+        command: str = "members",
+    ) -> MemberList:
+        """Who has access now: one full read of the Members page, every cross-check passed."""
+        from connector.client import StitchConnector  # Playwright loads here, not at import
+
+        async with StitchConnector(
+            self.settings, run_id=run_id, on_progress=on_progress, command=command
+        ) as stitch:
+            return await stitch.list_members()
+
+    async def sync(
+        self,
+        options: SyncOptions,
+        *,
+        run_id: str,
+        on_progress: ProgressCallback | None = None,
+        command: str = "sync",
+    ) -> tuple[SyncReport, MemberList]:
+        """The scheduled job: read the roster, gate it against the baselines, store it, diff."""
+        self.open_snapshots()  # a bad database fails before the browser starts
+        roster = await self.members(run_id=run_id, on_progress=on_progress, command=command)
+        return self.store_roster(roster, options, run_id), roster
 
     # ------------------------------------------------------------------ snapshots
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from connector.app import App
 from connector.cli import common, render
 from connector.errors import UsageProblem
 from connector.logs import new_run_id
@@ -59,21 +60,18 @@ def members(
 
 
 def scrape(settings: Settings, *, progress: bool, run_id: str | None = None) -> MemberList:
-    """The one read path shared by `members`, `demo`, `sync` and `reconcile --fresh`.
+    """The one read path shared by `members`, `demo` and `reconcile --fresh`.
 
     Starts logging for the run unless the caller did (and passed its run id).
     """
-    from connector.client import StitchConnector  # Playwright loads here, not at --help
-
     if run_id is None:
         run_id = new_run_id()
         common.start_logging(run_id)
 
     async def go() -> MemberList:
         with common.progress_reporter(progress) as report:
-            async with StitchConnector(
-                settings, run_id=run_id, on_progress=report, command=common.command_line()
-            ) as stitch:
-                return await stitch.list_members()
+            return await App(settings).members(
+                run_id=run_id, on_progress=report, command=common.command_line()
+            )
 
     return common.run(go)

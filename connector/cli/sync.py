@@ -15,7 +15,6 @@ from rich.table import Table
 from connector.app import App, SyncOptions, write_failed_sync_metrics
 from connector.changes import Change, ChangeKind
 from connector.cli import common, render
-from connector.cli.members import scrape
 from connector.cli.render import cell
 from connector.errors import ConfigError
 from connector.logs import new_run_id
@@ -140,11 +139,16 @@ def _sync(
 ) -> tuple[SyncReport, MemberList]:
     if export is not None and export.exists() and not export.is_dir():
         raise ConfigError(f"--export {export} is not a folder")
-    app.open_snapshots()  # a bad database fails before the browser starts
     run_id = new_run_id()
     common.start_logging(run_id)
-    roster = scrape(app.settings, progress=progress, run_id=run_id)
-    report = app.store_roster(roster, options, run_id)
+
+    async def go() -> tuple[SyncReport, MemberList]:
+        with common.progress_reporter(progress) as report:
+            return await app.sync(
+                options, run_id=run_id, on_progress=report, command=common.command_line()
+            )
+
+    report, roster = common.run(go)
     if export is not None:
         report = report.model_copy(update={"exported": [str(p) for p in _export(roster, export)]})
     return report, roster
