@@ -8,12 +8,13 @@ input, calls one operation here, and renders the typed result. The stores behind
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
@@ -22,14 +23,20 @@ from connector.audit import AuditLog, AuditRecord
 from connector.changes import Change, count_by_kind, diff
 from connector.errors import AuditBroken, ConfidenceGate, ConfigError
 from connector.logs import get_logger
-from connector.models import MemberList, Progress
+from connector.models import MemberList, Outcome, Plan, Progress
 from connector.settings import Settings
 from connector.store import SnapshotInfo, SnapshotStore
 from connector.sync import SyncReport, store_roster
 
+if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
+    from connector.client import StitchConnector
+    from connector.tracing import TraceMode
+
 log = get_logger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
+# Asked before every state-changing click with what is about to happen (--step).
+StepPrompt = Callable[[str], Awaitable[Literal["go", "skip", "quit"]]]
 
 
 class DiffReport(BaseModel):
@@ -46,6 +53,18 @@ class SyncOptions(BaseModel):
     max_drop: float = 0.3
     accept_drop: bool = False
     keep: int | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How one run against Stitch is named and watched: its id, the command line that started
+    it (for its failure bundle), progress, Playwright tracing, and the --step prompt."""
+
+    run_id: str
+    command: str = "stitch-connector"
+    on_progress: ProgressCallback | None = None
+    trace: TraceMode = "off"
+    step: StepPrompt | None = None
 
 
 @dataclass(frozen=True)
@@ -73,35 +92,68 @@ class App:
     def _audit(self) -> AuditLog:
         return AuditLog(self.settings.audit_path)
 
-    # ------------------------------------------------------------------ reading Stitch
+    # ------------------------------------------------------------------ runs against Stitch
 
-    async def members(
-        self,
-        *,
-        run_id: str,
-        on_progress: ProgressCallback | None = None,
-        command: str = "members",
-    ) -> MemberList:
-        """Who has access now: one full read of the Members page, every cross-check passed."""
+    @asynccontextmanager
+    async def _stitch(self, run: RunOptions) -> AsyncIterator[StitchConnector]:
         from connector.client import StitchConnector  # Playwright loads here, not at import
 
         async with StitchConnector(
-            self.settings, run_id=run_id, on_progress=on_progress, command=command
+            self.settings,
+            run_id=run.run_id,
+            on_progress=run.on_progress,
+            trace=run.trace,
+            command=run.command,
+            step=run.step,
         ) as stitch:
+            yield stitch
+
+    async def members(self, run: RunOptions) -> MemberList:
+        """Who has access now: one full read of the Members page, every cross-check passed."""
+        async with self._stitch(run) as stitch:
             return await stitch.list_members()
 
-    async def sync(
-        self,
-        options: SyncOptions,
-        *,
-        run_id: str,
-        on_progress: ProgressCallback | None = None,
-        command: str = "sync",
-    ) -> tuple[SyncReport, MemberList]:
+    async def sync(self, options: SyncOptions, run: RunOptions) -> tuple[SyncReport, MemberList]:
         """The scheduled job: read the roster, gate it against the baselines, store it, diff."""
         self.open_snapshots()  # a bad database fails before the browser starts
-        roster = await self.members(run_id=run_id, on_progress=on_progress, command=command)
-        return self.store_roster(roster, options, run_id), roster
+        roster = await self.members(run)
+        return self.store_roster(roster, options, run.run_id), roster
+
+    async def plan(
+        self, emails: list[str], run: RunOptions, *, reason: str | None, request_id: str | None
+    ) -> Plan:
+        """What removing these emails would do on the roster as it is now. Changes nothing."""
+        async with self._stitch(run) as stitch:
+            return await stitch.plan(emails, reason=reason, request_id=request_id)
+
+    async def apply(
+        self, plan: Plan, run: RunOptions, *, actor: str, override_budget: bool
+    ) -> list[Outcome]:
+        """Carry out a reviewed plan, if the roster is still the one it was made against."""
+        async with self._stitch(run) as stitch:
+            return await stitch.apply(plan, actor=actor, override_budget=override_budget)
+
+    async def deactivate(
+        self,
+        emails: list[str],
+        run: RunOptions,
+        *,
+        dry_run: bool,
+        reason: str | None,
+        request_id: str | None,
+        actor: str,
+        override_budget: bool,
+    ) -> list[Outcome]:
+        """Plan and apply in one step (or only plan, `dry_run`)."""
+        async with self._stitch(run) as stitch:
+            return await stitch.deactivate(
+                emails,
+                dry_run=dry_run,
+                reason=reason,
+                request_id=request_id,
+                actor=actor,
+                override_budget=override_budget,
+            )
 
     # ------------------------------------------------------------------ snapshots
 

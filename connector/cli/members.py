@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from connector.app import App
+from connector.app import App, RunOptions
 from connector.cli import common, render
 from connector.errors import UsageProblem
 from connector.logs import new_run_id
@@ -70,8 +70,7 @@ def scrape(settings: Settings, *, progress: bool, run_id: str | None = None) -> 
 
     async def go() -> MemberList:
         with common.progress_reporter(progress) as report:
-            return await App(settings).members(
-                run_id=run_id, on_progress=report, command=common.command_line()
-            )
+            run = RunOptions(run_id, command=common.command_line(), on_progress=report)
+            return await App(settings).members(run)
 
     return common.run(go)

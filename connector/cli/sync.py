@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connector.app import App, SyncOptions, write_failed_sync_metrics
+from connector.app import App, RunOptions, SyncOptions, write_failed_sync_metrics
 from connector.changes import Change, ChangeKind
 from connector.cli import common, render
 from connector.cli.render import cell
@@ -144,9 +144,8 @@ def _sync(
 
     async def go() -> tuple[SyncReport, MemberList]:
         with common.progress_reporter(progress) as report:
-            return await app.sync(
-                options, run_id=run_id, on_progress=report, command=common.command_line()
-            )
+            run = RunOptions(run_id, command=common.command_line(), on_progress=report)
+            return await app.sync(options, run)
 
     report, roster = common.run(go)
     if export is not None:

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from connector.app import App, RunOptions
 from connector.cli import common
 from connector.cli.render import cell, visible
 from connector.errors import NOT_FOUND_HINT, ConfigError, ExitCode, UsageProblem
@@ -48,7 +49,8 @@ def plan(
     requested_emails(deactivate)
     settings = _settings()
     made = _run(
-        settings, lambda stitch: stitch.plan(deactivate, reason=reason, request_id=request_id)
+        settings,
+        lambda app, run: app.plan(deactivate, run, reason=reason, request_id=request_id),
     )
     text = made.model_dump_json(indent=2) + "\n"
     common.write_output(text, output)
@@ -76,7 +78,9 @@ def apply(
     _confirm(loaded, yes)
     outcomes = _run(
         settings,
-        lambda stitch: stitch.apply(loaded, actor=_actor(actor), override_budget=override_budget),
+        lambda app, run: app.apply(
+            loaded, run, actor=_actor(actor), override_budget=override_budget
+        ),
     )
     _report(outcomes, as_json)
 
@@ -110,8 +114,9 @@ def deactivate(
         _ask(f"Deactivate {len(emails)} member(s): {', '.join(emails)}?")
     outcomes = _run(
         settings,
-        lambda stitch: stitch.deactivate(
+        lambda app, run: app.deactivate(
             emails,
+            run,
             dry_run=dry_run,
             reason=reason,
             request_id=request_id,
@@ -131,23 +136,16 @@ def _settings() -> Settings:
     return settings
 
 
-def _run(settings: Settings, call: Callable[..., Awaitable[T]]) -> T:
-    from connector.client import StitchConnector
-
+def _run(settings: Settings, call: Callable[[App, RunOptions], Awaitable[T]]) -> T:
     run_id = new_run_id()
     common.start_logging(run_id)
-
-    async def go() -> T:
-        async with StitchConnector(
-            settings,
-            run_id=run_id,
-            trace="retain-on-failure",
-            command=common.command_line(),
-            step=common.step_prompt if common.state.step else None,
-        ) as stitch:
-            return await call(stitch)
-
-    return common.run(go)
+    run = RunOptions(
+        run_id,
+        command=common.command_line(),
+        trace="retain-on-failure",
+        step=common.step_prompt if common.state.step else None,
+    )
+    return common.run(lambda: call(App(settings), run))
 
 
 def _load_plan(path: Path) -> Plan:
