@@ -25,6 +25,7 @@ from connector.errors import AuditBroken, ConfidenceGate, ConfigError
 from connector.logs import get_logger
 from connector.models import MemberList, Outcome, Plan, Progress
 from connector.settings import Settings
+from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotInfo, SnapshotStore
 from connector.sync import SyncReport, store_roster
 
@@ -172,6 +173,20 @@ class App:
             keep=options.keep,
             removed_by_connector=self.removed_by_connector(),
         )
+
+    def latest_snapshot(self) -> tuple[MemberList, int | None]:
+        """The latest stored roster and its snapshot id (None if a sync stored another one in
+        between). Never creates an empty store just by looking."""
+        path = self.settings.state_dir / SNAPSHOTS_FILE
+        hint = "Run `stitch-connector sync` first, or pass --fresh to read Stitch now."
+        if not path.is_file():
+            raise ConfigError(f"no roster snapshot yet: {path} does not exist", hint=hint)
+        roster = self._snapshots.latest_roster()
+        if roster is None:
+            raise ConfigError(f"no roster snapshot yet in {path}", hint=hint)
+        newest = self._snapshots.history(1)
+        same = newest and newest[0].fingerprint == roster.fingerprint
+        return roster, newest[0].id if same else None
 
     def history(self, limit: int) -> list[SnapshotInfo]:
         return self._snapshots.history(limit)

@@ -268,3 +268,18 @@ class LoginReport(BaseModel):
         description="The earliest expiry of the app's cookies; None: a browser-session "
         "cookie, which lasts until Stitch's own session timeout (not documented).",
     )
+
+
+class SnapshotInfo(BaseModel):
+    """One stored snapshot, without its members."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    taken_at: datetime
+    client_id: int
+    company_name: str | None
+    count: int
+    fingerprint: str
+    connector_version: str | None  # None: stored before schema version 2
+    accepted_drop: str | None = None  # the gate's finding a person overrode (--accept-drop)

@@ -11,11 +11,17 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from connector.database import Database, to_text, transaction
 from connector.errors import ConfigError
-from connector.models import Account, Member, MemberList, Role, Status
+from connector.models import Account, Member, MemberList, Role, SnapshotInfo, Status
+
+__all__ = [
+    "FILE_NAME",
+    "SnapshotInfo",
+    "SnapshotStore",
+]  # SnapshotInfo: the model, kept importable here
 
 FILE_NAME = "snapshots.sqlite3"
 
@@ -68,21 +74,6 @@ _INFO_FIELDS = (
     "connector_version",
     "accepted_drop",
 )
-
-
-class SnapshotInfo(BaseModel):
-    """One stored snapshot, without its members."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: int
-    taken_at: datetime
-    client_id: int
-    company_name: str | None
-    count: int
-    fingerprint: str
-    connector_version: str | None  # None: stored before schema version 2
-    accepted_drop: str | None = None  # the gate's finding a person overrode (--accept-drop)
 
 
 class SnapshotStore:

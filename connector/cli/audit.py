@@ -6,11 +6,10 @@ import sys
 from datetime import datetime
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from connector.app import App
-from connector.cli import common
+from connector.cli import common, render
 from connector.cli.render import cell
 from connector.errors import ConfigError, ExitCode
 
@@ -64,7 +63,7 @@ def show(
             cell(r.outcome),
             cell(r.rule or r.reason),
         )
-    Console().print(table)
+    render.stdout_console().print(table)
 
 
 @app.command()

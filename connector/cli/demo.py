@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from connector.cli import common, render
 from connector.cli.members import scrape
@@ -54,4 +53,4 @@ def demo(
     if as_json:
         common.write_output(render.to_json(roster), None)
     else:
-        render.print_table(roster, Console())
+        render.print_table(roster, render.stdout_console())

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from connector.cli import common
+from connector.cli import common, render
 from connector.cli.render import cell
 from connector.errors import ExitCode
 from connector.logs import new_run_id
@@ -58,7 +57,7 @@ def doctor(
             status = c.status if c.required or c.status == "found" else f"{c.status} (optional)"
             seen = c.matched + (f" (x{c.count})" if c.count > 1 else "") if c.matched else ""
             table.add_row(c.page, cell(c.element), status, cell(seen or c.detail or ""))
-        Console().print(table)
+        render.stdout_console().print(table)
     if not report.ok:
         common.stderr.print(
             "A required element is missing or the list does not add up. Add an alternative for "

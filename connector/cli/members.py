@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from connector.app import App, RunOptions
 from connector.cli import common, render
@@ -56,7 +55,7 @@ def members(
     elif output is not None:
         common.write_output(render.to_json(roster), output)
     else:
-        render.print_table(roster, Console())
+        render.print_table(roster, render.stdout_console())
 
 
 def scrape(settings: Settings, *, progress: bool, run_id: str | None = None) -> MemberList:

@@ -10,12 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from connector import reconcile as rec
-from connector.cli import common
+from connector.app import App
+from connector.cli import common, render
 from connector.cli.render import cell
-from connector.errors import ConfigError
 from connector.models import MemberList
 from connector.settings import Settings
-from connector.store import SnapshotStore
 
 
 def reconcile(
@@ -66,7 +65,7 @@ def reconcile(
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:
-        print_report(report, Console())
+        print_report(report, render.stdout_console())
 
 
 def _fresh_roster(settings: Settings) -> MemberList:
@@ -78,17 +77,7 @@ def _fresh_roster(settings: Settings) -> MemberList:
 
 def _snapshot(settings: Settings) -> tuple[MemberList, int | None]:
     """The latest stored roster, and its snapshot id."""
-    path = settings.state_dir / "snapshots.sqlite3"
-    hint = "Run `stitch-connector sync` first, or pass --fresh to read Stitch now."
-    if not path.is_file():  # never create an empty store just by looking
-        raise ConfigError(f"no roster snapshot yet: {path} does not exist", hint=hint)
-    store = SnapshotStore(path)
-    roster = store.latest_roster()
-    if roster is None:
-        raise ConfigError(f"no roster snapshot yet in {path}", hint=hint)
-    newest = store.history(1)  # its id, unless a sync stored another one in between
-    same = newest and newest[0].fingerprint == roster.fingerprint
-    return roster, newest[0].id if same else None
+    return App(settings).latest_snapshot()
 
 
 def print_report(report: rec.ReconcileReport, console: Console) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
 
 from rich.console import Console
 from rich.markup import escape
@@ -61,6 +62,18 @@ def to_csv(roster: MemberList) -> str:
             ]
         )
     return out.getvalue()
+
+
+# A pipe, a file or a CI log has no width: a table there is as wide as its content.
+_NO_WIDTH = 100_000
+
+
+def stdout_console() -> Console:
+    """Where tables go. A terminal folds cells to its width; anything else (cron's mail, a CI
+    log, `> file`, `| grep`) gets each row on one line, no cell wrapped or cut."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=_NO_WIDTH, no_color=True)
 
 
 def print_table(roster: MemberList, console: Console) -> None:

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from connector.app import App, RunOptions, SyncOptions, write_failed_sync_metrics
@@ -18,8 +17,7 @@ from connector.cli import common, render
 from connector.cli.render import cell
 from connector.errors import ConfigError
 from connector.logs import new_run_id
-from connector.models import MemberList
-from connector.store import SnapshotInfo
+from connector.models import MemberList, SnapshotInfo
 from connector.sync import SyncReport
 
 
@@ -106,7 +104,7 @@ def history(
             s.fingerprint[:19] + "…",
             cell(s.connector_version or "—"),
         )
-    Console().print(table)
+    render.stdout_console().print(table)
 
 
 def diff_command(

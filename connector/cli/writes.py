@@ -11,11 +11,10 @@ from typing import TypeVar
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from connector.app import App, RunOptions
-from connector.cli import common
+from connector.cli import common, render
 from connector.cli.render import cell, visible
 from connector.errors import NOT_FOUND_HINT, ConfigError, ExitCode, UsageProblem
 from connector.logs import new_run_id
@@ -211,7 +210,7 @@ def _report(outcomes: list[Outcome], as_json: bool) -> None:
         table = Table("Email", "Outcome", "Rule / reason")
         for o in outcomes:
             table.add_row(cell(o.email), o.status.value, cell(o.rule or o.reason))
-        Console().print(table)
+        render.stdout_console().print(table)
     code = exit_code(outcomes)
     if any(o.status is OutcomeStatus.NOT_FOUND for o in outcomes):
         common.stderr.print(cell(f"hint: {NOT_FOUND_HINT}"), highlight=False)

@@ -221,3 +221,53 @@ def test_unreachable_stitch_is_a_transient_failure_in_one_line(tmp_path: Path) -
     error = next(line for line in lines if line.startswith("error: "))
     assert "ERR_CONNECTION_REFUSED" in error and "pw-secret-123" not in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+LONG_EMAIL = (
+    "first.middle.very-long-last-name.contractor@subsidiary-with-a-long-name.eu-west.example.com"
+)
+
+
+def test_tables_piped_to_a_file_never_wrap_or_cut_a_cell(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """stdout is a pipe here (as in cron, CI logs, `> file`): every member's row is one line with
+    its whole email, however long; a terminal still folds cells to its width."""
+    assert len(LONG_EMAIL) > 80
+    people = [
+        {"email": "boss@example.com", "name": "Boss", "role": "Administrator",
+         "status": "active", "invoice_admin": True, "is_login_user": True},
+        {"email": LONG_EMAIL, "name": "A Person With A Rather Long Display Name Indeed",
+         "role": "General User", "status": "active", "invoice_admin": False},
+    ]  # fmt: skip
+    roster_file = tmp_path / "roster.json"
+    roster_file.write_text(json.dumps(people))
+    box = make_sandbox(members_file=roster_file, latency_ms=10)
+    table = run_cli("members", env=env_for(box, tmp_path / "state"))
+    assert table.returncode == 0, table.stderr
+    rows = [line for line in table.stdout.splitlines() if LONG_EMAIL in line]
+    assert len(rows) == 1, table.stdout
+    assert "A Person With A Rather Long Display Name Indeed" in rows[0]
+    assert "General User" in rows[0] and "active" in rows[0]
+
+
+def test_audit_show_piped_keeps_each_record_on_one_line(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from connector.audit import AuditLog
+
+    state = tmp_path / "state"
+    state.mkdir()
+    now = datetime.now(UTC)
+    AuditLog(state / "audit.jsonl").append(
+        run_id="r1", request_id="HR-1", actor="api:airflow-offboarding-production",
+        target=LONG_EMAIL, action="deactivate", outcome="refused", rule="protected_domain",
+        reason=None, started_at=now, finished_at=now, connector_version="test", row_before=None,
+        roster_fingerprint_before=None, roster_fingerprint_after=None, evidence=[],
+    )  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    shown = run_cli("audit", "show", env={**env, "STITCH_STATE_DIR": str(state)})
+    assert shown.returncode == 0, shown.stderr
+    rows = [line for line in shown.stdout.splitlines() if LONG_EMAIL in line]
+    assert len(rows) == 1, shown.stdout
+    assert "api:airflow-offboarding-production" in rows[0] and "protected_domain" in rows[0]
