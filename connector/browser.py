@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from connector.errors import ConfigError
 from connector.logs import get_logger
@@ -24,9 +25,8 @@ from connector.tracing import PageLog
 
 log = get_logger(__name__)
 
-# Flags that make Chromium behave on a closed network, as root, without a GPU.
+# Flags that make Chromium behave on a closed network without a GPU.
 CHROMIUM_ARGS = (
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
@@ -35,6 +35,17 @@ CHROMIUM_ARGS = (
 )
 _SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 _BLOCKED_RESOURCES = frozenset({"image", "font", "media"})
+
+
+def chromium_args(sandbox: str = "auto", euid: int | None = None) -> list[str]:
+    """CHROMIUM_ARGS, plus --no-sandbox only where Chromium's own sandbox cannot run.
+
+    Chromium refuses to start its sandbox as root, so root gets --no-sandbox; any other user keeps
+    the sandbox unless the setting says "off" (a platform that forbids the namespaces it needs).
+    """
+    uid = os.geteuid() if euid is None else euid
+    off = sandbox == "off" or uid == 0
+    return [*CHROMIUM_ARGS, *(["--no-sandbox"] if off else [])]
 
 
 @dataclass(frozen=True)
@@ -188,12 +199,21 @@ async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserC
     headless = settings.headless and not settings.devtools
     log.info("browser.launch", source=choice.source, path=str(choice.path or ""), headless=headless)
     devtools = ["--auto-open-devtools-for-tabs"] if settings.devtools else []
-    browser = await pw.chromium.launch(
-        executable_path=str(choice.path) if choice.path else None,
-        headless=headless,
-        args=[*CHROMIUM_ARGS, *devtools],
-        slow_mo=settings.slow_mo_ms,
-    )
+    try:
+        browser = await pw.chromium.launch(
+            executable_path=str(choice.path) if choice.path else None,
+            headless=headless,
+            args=[*chromium_args(settings.browser_sandbox), *devtools],
+            slow_mo=settings.slow_mo_ms,
+        )
+    except PlaywrightError as exc:
+        if "sandbox" not in str(exc).lower():
+            raise
+        raise ConfigError(
+            "Chromium cannot start its sandbox here",
+            hint="Allow user namespaces for this container (seccomp/AppArmor), or, where the "
+            "platform cannot, set STITCH_BROWSER_SANDBOX=off to run Chromium without it.",
+        ) from None
     return browser, choice
 
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     headless: bool = True
     browser_path: Path | None = Field(None, description="A Chromium binary to use.")
+    browser_sandbox: Literal["auto", "off"] = Field(
+        "auto", description="Chromium's sandbox: auto keeps it for every user but root."
+    )
     timeout_ms: int = Field(30_000, ge=1_000, le=600_000, description="Per-step wait.")
     retries: int = Field(4, ge=1, le=10, description="Attempts for timeouts and 5xx.")
     selectors_path: Path | None = Field(None, description="Override selectors/stitch.toml.")

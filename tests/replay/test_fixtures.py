@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Route, async_playwright
 
-from connector.browser import CHROMIUM_ARGS, find_browser
+from connector.browser import chromium_args, find_browser
 from connector.recorder import APP_ORIGIN, LOGIN_ORIGIN
 from connector.selector_set import load_selectors
 from connector.stitch.members import MembersView, parse_page
@@ -34,7 +34,7 @@ class Replayer:
         self._pw = await async_playwright().start()
         choice = find_browser(None, self._pw.chromium.executable_path)
         return await self._pw.chromium.launch(
-            executable_path=str(choice.path) if choice.path else None, args=list(CHROMIUM_ARGS)
+            executable_path=str(choice.path) if choice.path else None, args=chromium_args()
         )
 
     def run(self, html_file: Path, expected: dict[str, Any]) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import sync_playwright
 
-from connector.browser import CHROMIUM_ARGS, find_browser
+from connector.browser import chromium_args, find_browser
 from connector.sandbox.options import Variant
 
 CID = 116078
@@ -24,7 +24,7 @@ def chromium_browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         choice = find_browser(None, playwright.chromium.executable_path)
         browser = playwright.chromium.launch(
-            executable_path=str(choice.path) if choice.path else None, args=list(CHROMIUM_ARGS)
+            executable_path=str(choice.path) if choice.path else None, args=chromium_args()
         )
         yield browser
         browser.close()
