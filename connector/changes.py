@@ -58,45 +58,9 @@ def diff(
         m = new[email]
         changes.append(Change(kind=ChangeKind.JOINED, email=email, after=m.status.value, member=m))
     for email in sorted(old.keys() - new.keys()):
-        m = old[email]
-        removed_at = ours.get(email)
-        if removed_at is not None and (
-            removed_at >= before.scraped_at or m.status == Status.DEACTIVATED
-        ):
-            changes.append(
-                Change(
-                    kind=ChangeKind.DEACTIVATED,
-                    email=email,
-                    before=m.status.value,
-                    after=Status.DEACTIVATED.value,
-                    member=m,
-                    by_connector=True,
-                )
-            )
-            continue
-        changes.append(Change(kind=ChangeKind.LEFT, email=email, before=m.status.value, member=m))
+        changes.append(_gone(old[email], ours.get(email), before.scraped_at))
     for email in sorted(old.keys() & new.keys()):
-        was, now = old[email], new[email]
-        if was.role != now.role:
-            changes.append(
-                Change(
-                    kind=ChangeKind.ROLE_CHANGED,
-                    email=email,
-                    before=was.role.value,
-                    after=now.role.value,
-                    member=now,
-                )
-            )
-        if was.status != now.status:
-            changes.append(
-                Change(
-                    kind=_status_kind(was.status, now.status),
-                    email=email,
-                    before=was.status.value,
-                    after=now.status.value,
-                    member=now,
-                )
-            )
+        changes += _changed(old[email], new[email])
     was_billing, now_billing = _invoice_admin(before), _invoice_admin(after)
     if _email(was_billing) != _email(now_billing):
         holder = now_billing or was_billing
@@ -111,6 +75,46 @@ def diff(
         )
     order = list(ChangeKind)
     return sorted(changes, key=lambda c: (order.index(c.kind), c.email or ""))
+
+
+def _gone(m: Member, removed_at: datetime | None, read_at: datetime) -> Change:
+    """A member the new roster lacks: deactivated by us (proved after the old read, or already
+    deactivated then), otherwise left."""
+    if removed_at is not None and (removed_at >= read_at or m.status == Status.DEACTIVATED):
+        return Change(
+            kind=ChangeKind.DEACTIVATED,
+            email=m.email,
+            before=m.status.value,
+            after=Status.DEACTIVATED.value,
+            member=m,
+            by_connector=True,
+        )
+    return Change(kind=ChangeKind.LEFT, email=m.email, before=m.status.value, member=m)
+
+
+def _changed(was: Member, now: Member) -> list[Change]:
+    found: list[Change] = []
+    if was.role != now.role:
+        found.append(
+            Change(
+                kind=ChangeKind.ROLE_CHANGED,
+                email=now.email,
+                before=was.role.value,
+                after=now.role.value,
+                member=now,
+            )
+        )
+    if was.status != now.status:
+        found.append(
+            Change(
+                kind=_status_kind(was.status, now.status),
+                email=now.email,
+                before=was.status.value,
+                after=now.status.value,
+                member=now,
+            )
+        )
+    return found
 
 
 def count_by_kind(changes: list[Change]) -> dict[ChangeKind, int]:

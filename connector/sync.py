@@ -100,29 +100,8 @@ def store_roster(
     compare_with = baselines(store, roster.scraped_at)
     previous_info = compare_with[0].snapshot if compare_with else None
     previous = store.get(previous_info.id) if previous_info else None
-    if previous is not None and previous.account.client_id != roster.account.client_id:
-        raise ConfigError(
-            f"the snapshots in {store.path} are of account {previous.account.client_id}, "
-            f"this is account {roster.account.client_id}",
-            hint="Use one STITCH_STATE_DIR per Stitch account.",
-        )
-    problem = None
-    loaded = {previous_info.id: previous} if previous_info and previous else {}
-    for baseline in compare_with:
-        before = loaded.get(baseline.snapshot.id) or store.get(baseline.snapshot.id)
-        gone = set(removed_by_us) | {
-            email for email, at in ours.items() if at >= baseline.snapshot.taken_at
-        }
-        expected = before.model_copy(
-            update={"members": [m for m in before.members if m.email not in gone]}
-        )
-        problem = confidence_problem(expected, roster, max_drop=max_drop, baseline=baseline.label)
-        if problem:
-            problem += (
-                f" (the baseline that refused it: snapshot {baseline.snapshot.id} of "
-                f"{baseline.snapshot.taken_at:%Y-%m-%d %H:%M} UTC)"
-            )
-            break
+    _same_account(store, previous, roster)
+    problem = _gate(store, roster, compare_with, set(removed_by_us), ours, max_drop=max_drop)
     if problem and not accept_drop:
         evidence = evidence_dir / "rejected-roster.json"
         _write_private(evidence, roster.model_dump_json(indent=2) + "\n")
@@ -149,6 +128,43 @@ def store_roster(
         accepted_drop=problem,
         pruned=pruned,
     )
+
+
+def _same_account(store: SnapshotStore, previous: MemberList | None, roster: MemberList) -> None:
+    if previous is not None and previous.account.client_id != roster.account.client_id:
+        raise ConfigError(
+            f"the snapshots in {store.path} are of account {previous.account.client_id}, "
+            f"this is account {roster.account.client_id}",
+            hint="Use one STITCH_STATE_DIR per Stitch account.",
+        )
+
+
+def _gate(
+    store: SnapshotStore,
+    roster: MemberList,
+    compare_with: list[Baseline],
+    removed_by_us: set[str],
+    ours: Mapping[str, datetime],
+    *,
+    max_drop: float,
+) -> str | None:
+    """The first baseline that refuses `roster`, as the gate's finding (None: every one passes).
+
+    Members this connector proved removed are taken out of a baseline older than the removal:
+    a verified removal is not a drop."""
+    for baseline in compare_with:
+        before = store.get(baseline.snapshot.id)
+        gone = removed_by_us | {e for e, at in ours.items() if at >= baseline.snapshot.taken_at}
+        expected = before.model_copy(
+            update={"members": [m for m in before.members if m.email not in gone]}
+        )
+        problem = confidence_problem(expected, roster, max_drop=max_drop, baseline=baseline.label)
+        if problem:
+            return (
+                f"{problem} (the baseline that refused it: snapshot {baseline.snapshot.id} of "
+                f"{baseline.snapshot.taken_at:%Y-%m-%d %H:%M} UTC)"
+            )
+    return None
 
 
 def _write_private(path: Path, text: str) -> None:
