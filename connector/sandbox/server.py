@@ -16,10 +16,12 @@ import uvicorn
 from starlette.applications import Starlette
 
 from connector.listen import bind, url
-from connector.sandbox.app import Origins, create_app_origin, create_login_origin
+from connector.sandbox.app_origin import create_app_origin
+from connector.sandbox.login_origin import create_login_origin
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.roster import GENERAL_USER, Role, Status, login_member
 from connector.sandbox.state import SandboxState
+from connector.sandbox.web import Origins
 
 LOGIN_HOST = "localhost"  # a different host from the app origin, so the browser sees two origins
 _STARTUP_TIMEOUT = 15.0

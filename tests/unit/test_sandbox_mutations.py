@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from connector.cli.app import app as cli_app
 from connector.errors import ConfigError
-from connector.sandbox.app import hashed_id
 from connector.sandbox.mutations import MUTATIONS, Mutation, check_names
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
+from connector.sandbox.web import hashed_id
 
 ADMIN = "admin@example.com"
 PASSWORD = "sandbox-password"
