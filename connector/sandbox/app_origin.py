@@ -17,15 +17,8 @@ from starlette.staticfiles import StaticFiles
 from connector.sandbox.controls import SandboxControls
 from connector.sandbox.options import is_plausible_email
 from connector.sandbox.roster import ADMINISTRATOR, Member
-from connector.sandbox.state import (
-    MSG_NO_SUCH_MEMBER,
-    SandboxState,
-    WriteAction,
-    WriteResult,
-)
+from connector.sandbox.state import SandboxState
 from connector.sandbox.web import (
-    _STATIC_DIR,
-    _TEMPLATES,
     MSG_BAD_CODE,
     MSG_BAD_CREDENTIALS,
     MSG_EMAIL_INVALID,
@@ -34,6 +27,8 @@ from connector.sandbox.web import (
     PAGE_SIZE,
     REMEMBER_SECONDS,
     SESSION_COOKIE,
+    STATIC_DIR,
+    TEMPLATES,
     AppPaths,
     Origins,
     SafeJSONResponse,
@@ -43,6 +38,7 @@ from connector.sandbox.web import (
     sign_in_path,
     stay_signed_in_page,
 )
+from connector.sandbox.write_answers import MSG_NO_SUCH_MEMBER, WriteAction, WriteResult
 
 # ---------------------------------------------------------------- the app origin
 
@@ -67,13 +63,13 @@ class _AppOrigin:
             **mutation_context(self.state, request, template),
         }
         base.update(context)
-        return _TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
+        return TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
 
     def _viewer(self, request: Request) -> Member | None:
         return self.state.session_member(request.cookies.get(SESSION_COOKIE))
 
     def _signed_in_response(self, email: str, redirect: str, remember: bool = False) -> Response:
-        token = self.state.create_session(email)
+        token = self.state.tickets.create_session(email)
         response = RedirectResponse(redirect, status_code=303)
         # remember: "Yes" on the signin-stay-signed-in page [P]; otherwise a browser-session cookie
         response.set_cookie(
@@ -119,7 +115,7 @@ class _AppOrigin:
             return RedirectResponse(f"/sso/{self.state.sso_connection}", status_code=303)
 
         if not self.paths.legacy:
-            token = self.state.start_login(email, target, "password")
+            token = self.state.tickets.start_login(email, target, "password")
             return RedirectResponse(
                 f"{self.origins.login_url}/login?{urlencode({'state': token})}", status_code=303
             )
@@ -130,10 +126,10 @@ class _AppOrigin:
             error = self.state.lockout_message() if outcome == "locked" else MSG_BAD_CREDENTIALS
             return self._sign_in_page(request, redirect=redirect, email=email, error=error)
         if self.options.mfa == "totp":
-            token = self.state.start_login(email, target, "totp")
+            token = self.state.tickets.start_login(email, target, "totp")
             return RedirectResponse(f"/session/mfa?{urlencode({'state': token})}", status_code=303)
         if self._stay_active():
-            token = self.state.start_login(email, target, "stay")
+            token = self.state.tickets.start_login(email, target, "stay")
             return RedirectResponse(f"/session/stay?{urlencode({'state': token})}", status_code=303)
         return self._signed_in_response(email, target)
 
@@ -143,7 +139,7 @@ class _AppOrigin:
             return self._not_found(request)
         if request.method == "GET":
             token = request.query_params.get("state", "")
-            pending = self.state.pending_login(token)
+            pending = self.state.tickets.pending_login(token)
             if pending is None or pending.stage != "totp":
                 return self._render(
                     request, "login_expired.html", {"restart": "/session/create"}, status_code=400
@@ -153,7 +149,7 @@ class _AppOrigin:
             )
         form = await request.form()
         token = str(form.get("state") or "")
-        pending = self.state.pending_login(token)
+        pending = self.state.tickets.pending_login(token)
         if pending is None or pending.stage != "totp":
             return self._render(
                 request, "login_expired.html", {"restart": "/session/create"}, status_code=400
@@ -165,9 +161,9 @@ class _AppOrigin:
                 {"state": token, "action": "/session/mfa", "error": MSG_BAD_CODE},
             )
         if self._stay_active():
-            self.state.advance_login(token, "stay")
+            self.state.tickets.advance_login(token, "stay")
             return RedirectResponse(f"/session/stay?{urlencode({'state': token})}", status_code=303)
-        finished = self.state.finish_login(token)
+        finished = self.state.tickets.finish_login(token)
         if finished is None:
             return RedirectResponse("/session/create", status_code=303)
         return self._signed_in_response(finished.email, finished.redirect)
@@ -181,23 +177,23 @@ class _AppOrigin:
         )
         if request.method == "GET":
             token = request.query_params.get("state", "")
-            pending = self.state.pending_login(token)
+            pending = self.state.tickets.pending_login(token)
             if pending is None or pending.stage != "stay":
                 return expired
             return stay_signed_in_page(self._render, request, token, "/session/stay")
         form = await request.form()
         token = str(form.get("state") or "")
-        pending = self.state.pending_login(token)
+        pending = self.state.tickets.pending_login(token)
         if pending is None or pending.stage != "stay":
             return expired
-        finished = self.state.finish_login(token)
+        finished = self.state.tickets.finish_login(token)
         if finished is None:
             return RedirectResponse("/session/create", status_code=303)
         remember = str(form.get("stay") or "") == "yes"
         return self._signed_in_response(finished.email, finished.redirect, remember)
 
     async def session_callback(self, request: Request) -> Response:
-        redeemed = self.state.redeem_code(request.query_params.get("code", ""))
+        redeemed = self.state.tickets.redeem_code(request.query_params.get("code", ""))
         if redeemed is None:
             return RedirectResponse("/session/create", status_code=303)
         email, redirect = redeemed
@@ -205,7 +201,7 @@ class _AppOrigin:
         return self._signed_in_response(email, redirect, remember)
 
     async def session_destroy(self, request: Request) -> Response:
-        self.state.end_session(request.cookies.get(SESSION_COOKIE))
+        self.state.tickets.end_session(request.cookies.get(SESSION_COOKIE))
         response = RedirectResponse("/session/create", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
         return response
@@ -401,7 +397,7 @@ def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
         ),
         Route("/client/{rest:path}", app.client_page),
         Route("/v2/client/{rest:path}", app.client_page),
-        Mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static"),
+        Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
         Route("/{rest:path}", app.not_found),
     ]
     return Starlette(routes=routes)

@@ -9,9 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from connector.errors import ConfigError
-from connector.sandbox.state import (
-    SandboxState,
-)
+from connector.sandbox.state import SandboxState
 from connector.sandbox.web import (
     SafeJSONResponse,
     serve_mutation_script,

@@ -11,15 +11,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from connector.sandbox.state import (
-    SandboxState,
-)
+from connector.sandbox.state import SandboxState
 from connector.sandbox.web import (
-    _STATIC_DIR,
-    _TEMPLATES,
     MSG_BAD_CODE,
     MSG_BAD_CREDENTIALS,
     MUTATION_SCRIPT_PATH,
+    STATIC_DIR,
+    TEMPLATES,
     Origins,
     mutation_context,
     serve_mutation_script,
@@ -44,7 +42,7 @@ class _LoginOrigin:
             **mutation_context(self.state, request, template),
         }
         base.update(context)
-        return _TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
+        return TEMPLATES.TemplateResponse(request, template, base, status_code=status_code)
 
     def _expired(self, request: Request) -> Response:
         restart = f"{self.origins.app_url}/session/create"
@@ -61,10 +59,10 @@ class _LoginOrigin:
         )
 
     def _finish(self, token: str, remember: bool = False) -> Response:
-        finished = self.state.finish_login(token)
+        finished = self.state.tickets.finish_login(token)
         if finished is None:
             return RedirectResponse(f"{self.origins.app_url}/session/create", status_code=303)
-        code = self.state.issue_code(finished.email, finished.redirect)
+        code = self.state.tickets.issue_code(finished.email, finished.redirect)
         query = {"code": code, **({"remember": "1"} if remember else {})}
         return RedirectResponse(
             f"{self.origins.app_url}/session/callback?{urlencode(query)}", status_code=303
@@ -73,7 +71,7 @@ class _LoginOrigin:
     def _signed_in(self, token: str) -> Response:
         """The last step passed: the app, or first signin-stay-signed-in's question [P]."""
         if "signin-stay-signed-in" in self.state.mutations():
-            self.state.advance_login(token, "stay")
+            self.state.tickets.advance_login(token, "stay")
             return RedirectResponse(f"/login/stay?{urlencode({'state': token})}", status_code=303)
         return self._finish(token)
 
@@ -81,13 +79,13 @@ class _LoginOrigin:
         """signin-stay-signed-in [P]: "Stay signed in?" between the last step and the app."""
         if request.method == "GET":
             token = request.query_params.get("state", "")
-            pending = self.state.pending_login(token)
+            pending = self.state.tickets.pending_login(token)
             if pending is None or pending.stage != "stay":
                 return self._expired(request)
             return stay_signed_in_page(self._render, request, token, "/login/stay")
         form = await request.form()
         token = str(form.get("state") or "")
-        pending = self.state.pending_login(token)
+        pending = self.state.tickets.pending_login(token)
         if pending is None or pending.stage != "stay":
             return self._expired(request)
         return self._finish(token, remember=str(form.get("stay") or "") == "yes")
@@ -98,7 +96,7 @@ class _LoginOrigin:
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             token = request.query_params.get("state", "")
-            pending = self.state.pending_login(token)
+            pending = self.state.tickets.pending_login(token)
             if pending is None:
                 return self._expired(request)
             if pending.stage == "totp":
@@ -113,7 +111,7 @@ class _LoginOrigin:
 
         form = await request.form()
         token = str(form.get("state") or "")
-        pending = self.state.pending_login(token)
+        pending = self.state.tickets.pending_login(token)
         if pending is None or pending.stage != "password":
             return self._expired(request)
         outcome = self.state.check_password(pending.email, str(form.get("password") or ""))
@@ -122,7 +120,7 @@ class _LoginOrigin:
         if outcome == "invalid":
             return self._password_page(request, token, pending.email, MSG_BAD_CREDENTIALS)
         if self.options.mfa == "totp":
-            self.state.advance_login(token, "totp")
+            self.state.tickets.advance_login(token, "totp")
             return RedirectResponse(f"/login/mfa?{urlencode({'state': token})}", status_code=303)
         return self._signed_in(token)
 
@@ -131,7 +129,7 @@ class _LoginOrigin:
             return self._expired(request)
         if request.method == "GET":
             token = request.query_params.get("state", "")
-            pending = self.state.pending_login(token)
+            pending = self.state.tickets.pending_login(token)
             if pending is None:
                 return self._expired(request)
             if pending.stage != "totp":  # no skipping the password
@@ -141,7 +139,7 @@ class _LoginOrigin:
             )
         form = await request.form()
         token = str(form.get("state") or "")
-        pending = self.state.pending_login(token)
+        pending = self.state.tickets.pending_login(token)
         if pending is None or pending.stage != "totp":
             return self._expired(request)
         if not self.state.check_totp(str(form.get("code") or "")):
@@ -168,7 +166,7 @@ def create_login_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/login/mfa", app.login_mfa, methods=["GET", "POST"]),
         Route("/login/stay", app.login_stay, methods=["GET", "POST"]),
         Route(MUTATION_SCRIPT_PATH, app.mutation_script),
-        Mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static"),
+        Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
         Route("/{rest:path}", app.not_found),
     ]
     return Starlette(routes=routes)

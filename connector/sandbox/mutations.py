@@ -8,9 +8,10 @@ Stitch release. Each is labelled by what a careful person reading the changed pa
 - "loud": the page became unreadable or ambiguous, so the connector must fail with a typed error.
 
 Most transforms live in `static/mutations.js` (`window.StitchMutations`); the sign-in and app
-interruptions also have server-side pieces in `web.py`, `app_origin.py` and the templates. docs/sandbox-dom.md
-"Drift corpus" lists them all. Mutations never change the server's behaviour (writes, counts,
-/__sandbox__/state), except that `signin-stay-signed-in` adds one page to the sign-in flow.
+interruptions also have server-side pieces in `web.py`, `app_origin.py` and the templates.
+docs/sandbox-dom.md "Drift corpus" lists them all. Mutations never change the server's behaviour
+(writes, counts, /__sandbox__/state), except that `signin-stay-signed-in` adds one page to the
+sign-in flow.
 """
 
 from __future__ import annotations

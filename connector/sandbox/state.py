@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import math
 import random
-import secrets
 import threading
 import time
 import uuid
@@ -31,15 +30,19 @@ from connector.sandbox.roster import (
     build_roster,
     sort_members,
 )
+from connector.sandbox.tickets import Tickets
+from connector.sandbox.write_answers import (
+    MSG_LAST_ADMIN,
+    MSG_NO_SUCH_MEMBER,
+    MSG_NOT_ADMIN,
+    MSG_SELF,
+    MSG_SERVER_ERROR,
+    WriteAction,
+    WriteOutcome,
+    WriteResult,
+)
 
 PasswordCheck = Literal["ok", "invalid", "locked"]
-LoginStage = Literal["password", "totp", "stay"]  # "stay": signin-stay-signed-in
-WriteAction = Literal["deactivate", "cancel_invitation", "resend_invitation"]
-WriteOutcome = Literal["ok", "refused", "fault"]
-
-# [P] How long the hops of a sign-in may take; long enough for a person, short enough to matter.
-PENDING_LOGIN_SECONDS = 600.0
-ONE_TIME_CODE_SECONDS = 60.0
 
 
 class _Totp(pyotp.TOTP):
@@ -51,66 +54,6 @@ class _Totp(pyotp.TOTP):
 def totp(secret: str) -> pyotp.TOTP:
     """A TOTP generator/verifier for `secret` that also accepts 80-bit secrets."""
     return _Totp(secret)
-
-
-@dataclasses.dataclass
-class PendingLogin:
-    """A sign-in between step 1 (email) and the session: carried by an opaque `state` token."""
-
-    email: str
-    redirect: str
-    stage: LoginStage
-    expires_at: float
-
-
-@dataclasses.dataclass(frozen=True)
-class _Session:
-    email: str
-    expires_at: float
-
-
-@dataclasses.dataclass(frozen=True)
-class _OneTimeCode:
-    email: str
-    redirect: str
-    expires_at: float
-
-
-# Answers of the write requests (docs/sandbox-dom.md "Write flows"). [P] texts unless noted; the
-# same texts serve all three writes, as the contract lists one text per status.
-MSG_NOT_ADMIN = "Only Administrators can deactivate team members."  # [P] text, [S] rule
-MSG_LAST_ADMIN = "An account must have at least one Administrator."  # [P] text, [D] rule
-MSG_SELF = "You can't deactivate yourself."  # [P]
-MSG_NO_SUCH_MEMBER = "This team member no longer exists."  # [P]
-MSG_SERVER_ERROR = "Something went wrong. Please try again."  # [P]
-
-_ERROR_CODES = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    409: "Conflict",
-    500: "InternalServerError",
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class WriteResult:
-    """The HTTP answer to one write request: a status and its JSON body."""
-
-    status: int
-    body: dict[str, object]
-
-    @classmethod
-    def ok(cls) -> WriteResult:
-        return cls(200, {"ok": True})
-
-    @classmethod
-    def error(cls, status: int, message: str | None) -> WriteResult:
-        body: dict[str, object] = {"code": _ERROR_CODES[status]}
-        if message is not None:
-            body["message"] = message
-        return cls(status, body)
 
 
 def _hide_rows(members: list[Member], share: float) -> list[Member]:
@@ -159,9 +102,7 @@ class SandboxState:
             uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox:{options.client_id}:{options.seed}")
         )
         self._members: list[Member] = []
-        self._sessions: dict[str, _Session] = {}
-        self._pending: dict[str, PendingLogin] = {}
-        self._codes: dict[str, _OneTimeCode] = {}
+        self.tickets = Tickets(clock, options.session_ttl)
         self._failures: dict[str, list[float]] = {}
         self._locked_until: dict[str, float] = {}
         self._totp_used: set[int] = set()  # TOTP windows already spent
@@ -179,17 +120,14 @@ class SandboxState:
         with self._lock:
             self._members = list(self._initial_members)
             self._writes.clear()
-            self._sessions.clear()
-            self._pending.clear()
-            self._codes.clear()
+            self.tickets.clear()
             self._failures.clear()
             self._locked_until.clear()
             self._totp_used.clear()
             self._fault_rng = random.Random(self.options.seed)  # noqa: S311
 
     def expire_sessions(self) -> None:
-        with self._lock:
-            self._sessions.clear()
+        self.tickets.expire_sessions()
 
     def mutations(self) -> tuple[str, ...]:
         """The active drift-corpus mutations (connector/sandbox/mutations.py)."""
@@ -382,85 +320,19 @@ class SandboxState:
                     return True
         return False
 
-    # ------------------------------------------------------------ sign-in hops
-
-    def start_login(self, email: str, redirect: str, stage: LoginStage) -> str:
-        token = secrets.token_urlsafe(24)
-        with self._lock:
-            self._drop_expired_locked()
-            self._pending[token] = PendingLogin(
-                email=email.strip(),
-                redirect=redirect,
-                stage=stage,
-                expires_at=self._clock() + PENDING_LOGIN_SECONDS,
-            )
-        return token
-
-    def pending_login(self, token: str) -> PendingLogin | None:
-        with self._lock:
-            pending = self._pending.get(token)
-            if pending is None or pending.expires_at <= self._clock():
-                self._pending.pop(token, None)
-                return None
-            return dataclasses.replace(pending)
-
-    def advance_login(self, token: str, stage: LoginStage) -> None:
-        with self._lock:
-            pending = self._pending.get(token)
-            if pending is not None:
-                pending.stage = stage
-
-    def finish_login(self, token: str) -> PendingLogin | None:
-        with self._lock:
-            pending = self._pending.pop(token, None)
-        if pending is None or pending.expires_at <= self._clock():
-            return None
-        return pending
-
-    def issue_code(self, email: str, redirect: str) -> str:
-        """A one-time code that carries a finished sign-in from the login origin to the app."""
-        code = secrets.token_urlsafe(24)
-        with self._lock:
-            self._codes[code] = _OneTimeCode(email, redirect, self._clock() + ONE_TIME_CODE_SECONDS)
-        return code
-
-    def redeem_code(self, code: str) -> tuple[str, str] | None:
-        with self._lock:
-            entry = self._codes.pop(code, None)
-        if entry is None or entry.expires_at <= self._clock():
-            return None
-        return entry.email, entry.redirect
-
     # ------------------------------------------------------------ sessions
-
-    def create_session(self, email: str) -> str:
-        token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._drop_expired_locked()
-            self._sessions[token] = _Session(email, self._clock() + self.options.session_ttl)
-        return token
 
     def session_member(self, token: str | None) -> Member | None:
         """The signed-in member, or None when the session is unknown, expired or deactivated."""
-        if not token:
+        email = self.tickets.session_email(token)
+        if email is None:
             return None
         with self._lock:
-            session = self._sessions.get(token)
-            if session is None:
-                return None
-            if session.expires_at <= self._clock():
-                del self._sessions[token]
-                return None
-            key = session.email.lower()
+            key = email.lower()
             member = next((m for m in self._members if m.email.lower() == key), None)
         if member is None or member.status != "active":
             return None
         return member
-
-    def end_session(self, token: str | None) -> None:
-        if token:
-            with self._lock:
-                self._sessions.pop(token, None)
 
     # ------------------------------------------------------------ writes
 
@@ -556,12 +428,3 @@ class SandboxState:
         with self._lock:
             draw = self._fault_rng.random()
         return draw < self.options.fault_rate
-
-    # ------------------------------------------------------------ internals
-
-    def _drop_expired_locked(self) -> None:
-        now = self._clock()
-        for store in (self._sessions, self._pending, self._codes):
-            expired = [key for key, value in store.items() if value.expires_at <= now]
-            for key in expired:
-                del store[key]

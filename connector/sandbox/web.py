@@ -19,18 +19,16 @@ from starlette.templating import Jinja2Templates
 
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.roster import Member
-from connector.sandbox.state import (
-    SandboxState,
-)
+from connector.sandbox.state import SandboxState
 
 SESSION_COOKIE = "stitch_session"
 PAGE_SIZE = 50
 
 _HERE = Path(__file__).parent
-_TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
-_TEMPLATES.env.trim_blocks = True  # tidy HTML: block tags leave no blank lines behind
-_TEMPLATES.env.lstrip_blocks = True
-_STATIC_DIR = _HERE / "static"
+TEMPLATES = Jinja2Templates(directory=str(_HERE / "templates"))
+TEMPLATES.env.trim_blocks = True  # tidy HTML: block tags leave no blank lines behind
+TEMPLATES.env.lstrip_blocks = True
+STATIC_DIR = _HERE / "static"
 
 # [P] texts from the research (§4.2) unless the DOM contract says otherwise.
 MSG_EMAIL_REQUIRED = "Email is required"

@@ -1,0 +1,45 @@
+"""The sandbox's answers to write requests: a status and a JSON body with Stitch's texts."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+WriteAction = Literal["deactivate", "cancel_invitation", "resend_invitation"]
+WriteOutcome = Literal["ok", "refused", "fault"]
+
+# Answers of the write requests (docs/sandbox-dom.md "Write flows"). [P] texts unless noted; the
+# same texts serve all three writes, as the contract lists one text per status.
+MSG_NOT_ADMIN = "Only Administrators can deactivate team members."  # [P] text, [S] rule
+MSG_LAST_ADMIN = "An account must have at least one Administrator."  # [P] text, [D] rule
+MSG_SELF = "You can't deactivate yourself."  # [P]
+MSG_NO_SUCH_MEMBER = "This team member no longer exists."  # [P]
+MSG_SERVER_ERROR = "Something went wrong. Please try again."  # [P]
+
+_ERROR_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    500: "InternalServerError",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteResult:
+    """The HTTP answer to one write request: a status and its JSON body."""
+
+    status: int
+    body: dict[str, object]
+
+    @classmethod
+    def ok(cls) -> WriteResult:
+        return cls(200, {"ok": True})
+
+    @classmethod
+    def error(cls, status: int, message: str | None) -> WriteResult:
+        body: dict[str, object] = {"code": _ERROR_CODES[status]}
+        if message is not None:
+            body["message"] = message
+        return cls(status, body)
