@@ -12,6 +12,7 @@ import pytest
 
 from connector.errors import ConfigError, UsageProblem
 from connector.models import Account, Member, MemberList, OutcomeStatus, Plan, Role, Status
+from connector.planner import History
 from connector.policy import PolicyConfig, decide, sticky_protections
 from connector.reconcile import (
     AliasOf,
@@ -536,20 +537,20 @@ def test_report_json_round_trip() -> None:
     assert ReconcileReport.model_validate(data).rows == report.rows
 
 
+PAY_WAS_INVOICE_ADMIN = Member(
+    email="pay@corp.com", role=Role.GENERAL_USER, status=Status.ACTIVE, invoice_admin=True
+)
+
+
 def test_a_reconcile_plan_never_lists_a_target_apply_would_refuse() -> None:
     """Apply decides on the audit trail and the last accepted roster too (batch.py): the
     reconcile plan decides on the same history, and reports whom apply would refuse, by rule."""
-    from connector.planner import History
-
     roster = stitch_roster([ME, m("gone@corp.com"), m("pay@corp.com"), m("u@corp.com")])
     idp = parse("email,status\nme@corp.com,active\nu@corp.com,active\n")
     config = PolicyConfig()
     history = History(
         unresolved=frozenset({"gone@corp.com"}),  # its last removal ended unknown
-        last_accepted=[  # pay@ was the Invoice Admin: a fresh read never switches that off
-            Member(email="pay@corp.com", role=Role.GENERAL_USER, status=Status.ACTIVE,
-                   invoice_admin=True),
-        ],  # fmt: skip
+        last_accepted=[PAY_WAS_INVOICE_ADMIN],  # a fresh read never switches that off
     )
     report = reconcile(roster, idp, config, history=history)
     rows = {r.email: (r.classification, r.rule) for r in report.rows}
