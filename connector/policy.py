@@ -147,52 +147,44 @@ def decide(
     success); None means there is no history yet, and then it is `already_absent` as before."""
     by_email = {m.email: m for m in roster.members}
     sticky = protected_before or {}
-    targets: list[PlanTarget] = []
-    for email in requested_emails(emails):
-        member = by_email.get(email)
-        if member is None and email in roster.mentioned:
-            targets.append(
-                PlanTarget(
-                    email=email, expected=OutcomeStatus.REFUSED, rule=Rule.SHOWN_BUT_NOT_READ
-                )
-            )
-            continue
-        if member is None and known is not None and email not in known:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.NOT_FOUND, rule=Rule.NEVER_A_MEMBER)
-            )
-            continue
-        if member is None or member.status is Status.DEACTIVATED:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.ALREADY_ABSENT, member=member)
-            )
-            continue
-        rule = protection(member, roster, config) or sticky.get(email)
-        if rule is None and email in unresolved:
-            rule = Rule.UNRESOLVED_UNKNOWN
-        if rule is not None:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=rule, member=member)
-            )
-        elif member.status is Status.PENDING:
-            targets.append(
-                PlanTarget(
-                    email=email,
-                    expected=OutcomeStatus.INVITATION_CANCELLED,
-                    action=Action.CANCEL_INVITATION,
-                    member=member,
-                )
-            )
-        else:
-            targets.append(
-                PlanTarget(
-                    email=email,
-                    expected=OutcomeStatus.DEACTIVATED,
-                    action=Action.DEACTIVATE,
-                    member=member,
-                )
-            )
+    targets = [
+        _decide_one(email, by_email.get(email), roster, config, sticky, unresolved, known)
+        for email in requested_emails(emails)
+    ]
     return _last_admin_across_the_batch(targets, roster)
+
+
+def _decide_one(
+    email: str,
+    member: Member | None,
+    roster: MemberList,
+    config: PolicyConfig,
+    sticky: Mapping[str, str],
+    unresolved: frozenset[str],
+    known: frozenset[str] | None,
+) -> PlanTarget:
+    """One address on its own (decide's parameters); the batch rules come after."""
+    if member is None and email in roster.mentioned:
+        return PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=Rule.SHOWN_BUT_NOT_READ)
+    if member is None and known is not None and email not in known:
+        return PlanTarget(email=email, expected=OutcomeStatus.NOT_FOUND, rule=Rule.NEVER_A_MEMBER)
+    if member is None or member.status is Status.DEACTIVATED:
+        return PlanTarget(email=email, expected=OutcomeStatus.ALREADY_ABSENT, member=member)
+    rule = protection(member, roster, config) or sticky.get(email)
+    if rule is None and email in unresolved:
+        rule = Rule.UNRESOLVED_UNKNOWN
+    if rule is not None:
+        return PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=rule, member=member)
+    if member.status is Status.PENDING:
+        return PlanTarget(
+            email=email,
+            expected=OutcomeStatus.INVITATION_CANCELLED,
+            action=Action.CANCEL_INVITATION,
+            member=member,
+        )
+    return PlanTarget(
+        email=email, expected=OutcomeStatus.DEACTIVATED, action=Action.DEACTIVATE, member=member
+    )
 
 
 def _last_admin_across_the_batch(targets: list[PlanTarget], roster: MemberList) -> list[PlanTarget]:
