@@ -17,7 +17,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from connector import policy
+from connector import planner, policy
 from connector.accepted import last_accepted_roster, save_accepted_roster
 from connector.actions import StepPrompt
 from connector.artifacts import RunArtifacts
@@ -46,6 +46,7 @@ from connector.models import (
     Status,
     TargetRequest,
 )
+from connector.planner import History, PlanRequest
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.members import MembersView
@@ -321,29 +322,32 @@ class StitchConnector:
         reason: str | None,
         request_id: str | None,
         requests: Mapping[str, TargetRequest] | None = None,
+        whole_batch: bool = False,
+        override_budget: bool = False,
     ) -> Plan:
+        """planner.plan on this roster and what earlier runs tell. `whole_batch`: refuse the
+        whole request (PolicyRefused) as apply would; a dry run answers what apply would do."""
         audit = AuditLog(self.settings.audit_path)
         audit.require_sound()  # AuditBroken (exit 14): no plan on a trail that fails to verify
-        unresolved = audit.unresolved_unknowns()
-        targets = policy.decide(
-            emails,
-            roster,
-            self.settings.policy(),
-            unresolved=unresolved,
-            protected_before=self._protected_before(),
-            known=self._known_members(audit),
-        )
-        if requests:
-            targets = [t.model_copy(update={"request": requests.get(t.email)}) for t in targets]
-        return Plan(
-            created_at=datetime.now(UTC),
+        request = PlanRequest(
+            emails=emails,
             base_url=self.settings.base_url,
-            account=roster.account,
-            roster_fingerprint=roster.fingerprint,
-            roster_count=roster.count,
-            targets=targets,
             reason=reason,
             request_id=request_id,
+            requests=requests or {},
+            whole_batch=whole_batch,
+            override_budget=override_budget,
+        )
+        return planner.plan(roster, request, self.settings.policy(), self._history(audit))
+
+    def _history(self, audit: AuditLog) -> History:
+        """What earlier runs tell the planner, read from the state dir (the planner is pure)."""
+        return History(
+            last_accepted=self._previous.members if self._previous else None,
+            previous_count=self._previous_count,
+            unresolved=audit.unresolved_unknowns(),
+            known=self._known_members(audit),
+            removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
         )
 
     async def deactivate(
@@ -369,28 +373,15 @@ class StitchConnector:
             async with self._typed_browser_errors():
                 roster = await self._list_members(wanted)
             plan = self._plan_on(
-                roster, emails, reason=reason, request_id=request_id, requests=requests
-            )
-            policy.check_batch(
-                plan.targets,
                 roster,
-                self.settings.policy(),
-                previous_count=self._previous_count,
+                emails,
+                reason=reason,
+                request_id=request_id,
+                requests=requests,
+                whole_batch=True,
                 override_budget=override_budget,
-                removed_last_day=AuditLog(self.settings.audit_path).removals_since(
-                    datetime.now(UTC) - timedelta(days=1)
-                ),
             )
-            return [
-                Outcome(
-                    email=t.email,
-                    status=OutcomeStatus.PLANNED if t.action else t.expected,
-                    action=t.action,
-                    rule=t.rule,
-                    member_before=t.member,
-                )
-                for t in plan.targets
-            ]
+            return planner.dry_run_outcomes(plan)
         # The lock first: every guard must see the roster as it is while nobody else writes.
         with self._write_lock(actor) as lock:
             async with self._typed_browser_errors():
@@ -461,7 +452,7 @@ class StitchConnector:
         save_accepted_roster(self.settings.last_roster_path, roster)
 
     def _known_members(self, audit: AuditLog) -> frozenset[str] | None:
-        """Every address ever on the roster, for `not_found` (policy.decide): the stored
+        """Every address ever on the roster, for `not_found` (History.known): the stored
         snapshots, the last accepted roster as it was when this run started (not the read this
         run just made), and the audit trail's targets that were members (a row before, or a
         click). None when there is no history at all: a first run keeps `already_absent`."""
@@ -488,9 +479,8 @@ class StitchConnector:
     def _protected_before(self) -> dict[str, str]:
         """Members protected in the last accepted roster: they stay protected whatever one
         fresh read says (a restyled badge must never switch a protection off)."""
-        if self._previous is None or self._previous.members is None:
-            return {}
-        return policy.sticky_protections(self._previous.members, self.settings.policy())
+        previous = self._previous.members if self._previous else None
+        return dict(History(last_accepted=previous).protected_before(self.settings.policy()))
 
     # ------------------------------------------------------------------ helpers
     async def _signed_in(self) -> None:

@@ -6,7 +6,10 @@ a fresh roster right before any click, whatever the caller checked before.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from connector.errors import PolicyRefused, UsageProblem
 from connector.models import (
@@ -19,6 +22,36 @@ from connector.models import (
     Status,
     is_requested_email,
 )
+
+
+class Rule(StrEnum):
+    """Every rule that refuses a removal. The values are what JSON output, audit records and
+    plan files carry: never rename one."""
+
+    # protection(): who is never removed
+    SIGNED_IN_ACCOUNT = "signed_in_account"
+    PROTECTED_EMAIL = "protected_email"
+    PROTECTED_DOMAIN = "protected_domain"
+    DOMAIN_NOT_ALLOWED = "domain_not_allowed"
+    INVOICE_ADMIN = "invoice_admin"
+    SSO_ADMIN = "sso_admin"
+    LAST_ADMINISTRATOR = "last_administrator"
+    # sticky_protections(): protected in the last accepted roster
+    WAS_SIGNED_IN_ACCOUNT = "was_signed_in_account"
+    WAS_INVOICE_ADMIN = "was_invoice_admin"
+    WAS_SSO_ADMIN = "was_sso_admin"
+    # decide(): what the roster and the history say about one address
+    SHOWN_BUT_NOT_READ = "shown_but_not_read"
+    NEVER_A_MEMBER = "never_a_member"
+    UNRESOLVED_UNKNOWN = "unresolved_unknown"
+    # check_batch(): the whole request
+    ROSTER_IMPLAUSIBLE = "roster_implausible"
+    BUDGET_MAX_REMOVALS = "budget_max_removals"
+    BUDGET_PER_DAY = "budget_per_day"
+    BUDGET_MAX_FRACTION = "budget_max_fraction"
+    # a person at the --step prompt (actions.py)
+    HUMAN_SKIP = "human_skip"
+    HUMAN_QUIT = "human_quit"
 
 
 @dataclass(frozen=True)
@@ -48,21 +81,21 @@ def _domain(email: str) -> str:
     return email.rsplit("@", 1)[-1].lower()
 
 
-def protection(member: Member, roster: MemberList, config: PolicyConfig) -> str | None:
+def protection(member: Member, roster: MemberList, config: PolicyConfig) -> Rule | None:
     """The rule that protects this member from removal, or None. First match wins."""
     if member.is_self:
-        return "signed_in_account"
+        return Rule.SIGNED_IN_ACCOUNT
     if member.email in config.protected_emails:
-        return "protected_email"
+        return Rule.PROTECTED_EMAIL
     if _domain(member.email) in config.protected_domains:
-        return "protected_domain"
+        return Rule.PROTECTED_DOMAIN
     if config.allowed_domains and _domain(member.email) not in config.allowed_domains:
-        return "domain_not_allowed"
+        return Rule.DOMAIN_NOT_ALLOWED
     if member.invoice_admin:
-        return "invoice_admin"
+        return Rule.INVOICE_ADMIN
     if member.role is Role.ADMINISTRATOR and member.status is Status.ACTIVE:
         if config.sso_enabled:
-            return "sso_admin"
+            return Rule.SSO_ADMIN
         others = [
             m
             for m in roster.members
@@ -71,26 +104,26 @@ def protection(member: Member, roster: MemberList, config: PolicyConfig) -> str 
             and m.email != member.email
         ]
         if not others:
-            return "last_administrator"
+            return Rule.LAST_ADMINISTRATOR
     return None
 
 
-def sticky_protections(previous: list[Member], config: PolicyConfig) -> dict[str, str]:
+def sticky_protections(previous: list[Member], config: PolicyConfig) -> dict[str, Rule]:
     """Who was protected in the last accepted roster, by the rule that protected them. They stay
     protected until a read that passed every check has been accepted without it: one fresh read
     (a restyled badge, a relabelled role) never switches a protection off."""
-    sticky: dict[str, str] = {}
+    sticky: dict[str, Rule] = {}
     for member in previous:
         if member.is_self:
-            sticky[member.email] = "was_signed_in_account"
+            sticky[member.email] = Rule.WAS_SIGNED_IN_ACCOUNT
         elif member.invoice_admin:
-            sticky[member.email] = "was_invoice_admin"
+            sticky[member.email] = Rule.WAS_INVOICE_ADMIN
         elif (
             config.sso_enabled
             and member.role is Role.ADMINISTRATOR
             and member.status is Status.ACTIVE
         ):
-            sticky[member.email] = "was_sso_admin"
+            sticky[member.email] = Rule.WAS_SSO_ADMIN
     return sticky
 
 
@@ -100,7 +133,7 @@ def decide(
     config: PolicyConfig,
     *,
     unresolved: frozenset[str] = frozenset(),
-    protected_before: dict[str, str] | None = None,
+    protected_before: Mapping[str, str] | None = None,
     known: frozenset[str] | None = None,
 ) -> list[PlanTarget]:
     """The expected outcome for each requested email, on this roster. Exact email matches only.
@@ -114,50 +147,44 @@ def decide(
     success); None means there is no history yet, and then it is `already_absent` as before."""
     by_email = {m.email: m for m in roster.members}
     sticky = protected_before or {}
-    targets: list[PlanTarget] = []
-    for email in requested_emails(emails):
-        member = by_email.get(email)
-        if member is None and email in roster.mentioned:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule="shown_but_not_read")
-            )
-            continue
-        if member is None and known is not None and email not in known:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.NOT_FOUND, rule="never_a_member")
-            )
-            continue
-        if member is None or member.status is Status.DEACTIVATED:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.ALREADY_ABSENT, member=member)
-            )
-            continue
-        rule = protection(member, roster, config) or sticky.get(email)
-        if rule is None and email in unresolved:
-            rule = "unresolved_unknown"
-        if rule is not None:
-            targets.append(
-                PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=rule, member=member)
-            )
-        elif member.status is Status.PENDING:
-            targets.append(
-                PlanTarget(
-                    email=email,
-                    expected=OutcomeStatus.INVITATION_CANCELLED,
-                    action=Action.CANCEL_INVITATION,
-                    member=member,
-                )
-            )
-        else:
-            targets.append(
-                PlanTarget(
-                    email=email,
-                    expected=OutcomeStatus.DEACTIVATED,
-                    action=Action.DEACTIVATE,
-                    member=member,
-                )
-            )
+    targets = [
+        _decide_one(email, by_email.get(email), roster, config, sticky, unresolved, known)
+        for email in requested_emails(emails)
+    ]
     return _last_admin_across_the_batch(targets, roster)
+
+
+def _decide_one(
+    email: str,
+    member: Member | None,
+    roster: MemberList,
+    config: PolicyConfig,
+    sticky: Mapping[str, str],
+    unresolved: frozenset[str],
+    known: frozenset[str] | None,
+) -> PlanTarget:
+    """One address on its own (decide's parameters); the batch rules come after."""
+    if member is None and email in roster.mentioned:
+        return PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=Rule.SHOWN_BUT_NOT_READ)
+    if member is None and known is not None and email not in known:
+        return PlanTarget(email=email, expected=OutcomeStatus.NOT_FOUND, rule=Rule.NEVER_A_MEMBER)
+    if member is None or member.status is Status.DEACTIVATED:
+        return PlanTarget(email=email, expected=OutcomeStatus.ALREADY_ABSENT, member=member)
+    rule = protection(member, roster, config) or sticky.get(email)
+    if rule is None and email in unresolved:
+        rule = Rule.UNRESOLVED_UNKNOWN
+    if rule is not None:
+        return PlanTarget(email=email, expected=OutcomeStatus.REFUSED, rule=rule, member=member)
+    if member.status is Status.PENDING:
+        return PlanTarget(
+            email=email,
+            expected=OutcomeStatus.INVITATION_CANCELLED,
+            action=Action.CANCEL_INVITATION,
+            member=member,
+        )
+    return PlanTarget(
+        email=email, expected=OutcomeStatus.DEACTIVATED, action=Action.DEACTIVATE, member=member
+    )
 
 
 def _last_admin_across_the_batch(targets: list[PlanTarget], roster: MemberList) -> list[PlanTarget]:
@@ -175,7 +202,7 @@ def _last_admin_across_the_batch(targets: list[PlanTarget], roster: MemberList) 
                 update={
                     "expected": OutcomeStatus.REFUSED,
                     "action": None,
-                    "rule": "last_administrator",
+                    "rule": Rule.LAST_ADMINISTRATOR,
                 }
             )
             if t is last
@@ -202,13 +229,13 @@ def check_batch(
         raise PolicyRefused(
             f"the roster just read has only {roster.count} member(s), down from {previous_count}: "
             "that is far likelier a page problem than a team that left",
-            rule="roster_implausible",
+            rule=Rule.ROSTER_IMPLAUSIBLE,
         )
     if previous_count and roster.count < previous_count / 2:
         raise PolicyRefused(
             f"the roster dropped from {previous_count} to {roster.count} members since the last "
             "read: more than half, which looks like UI drift, not departures",
-            rule="roster_implausible",
+            rule=Rule.ROSTER_IMPLAUSIBLE,
         )
     acting = [t for t in targets if t.action is not None]
     if override_budget:
@@ -216,41 +243,69 @@ def check_batch(
     if len(acting) > config.max_removals:
         raise PolicyRefused(
             f"{len(acting)} removals requested; the budget is {config.max_removals} per run",
-            rule="budget_max_removals",
+            rule=Rule.BUDGET_MAX_REMOVALS,
         )
     if acting and removed_last_day + len(acting) > config.max_removals_per_day:
         raise PolicyRefused(
             f"{len(acting)} removal(s) requested and {removed_last_day} done in the last 24 hours; "
             f"the budget is {config.max_removals_per_day} a day (STITCH_MAX_REMOVALS_PER_DAY)",
-            rule="budget_per_day",
+            rule=Rule.BUDGET_PER_DAY,
         )
-    # A single removal is never refused by the fraction: in a team of four it would be 25 %.
-    if len(acting) > 1 and len(acting) / roster.count > config.max_fraction:
+    if len(acting) > _by_fraction(roster.count, config):
         raise PolicyRefused(
             f"{len(acting)} of {roster.count} members is more than the "
             f"{config.max_fraction:.0%} a run may remove",
-            rule="budget_max_fraction",
+            rule=Rule.BUDGET_MAX_FRACTION,
         )
 
 
-_EXPLANATIONS = {
-    "signed_in_account": "the account the connector signs in as is never removed",
-    "protected_email": "on the protected list (STITCH_PROTECTED_EMAILS)",
-    "protected_domain": "its domain is protected (STITCH_PROTECTED_DOMAINS)",
-    "domain_not_allowed": "its domain is not in STITCH_ALLOWED_DOMAINS",
-    "invoice_admin": "the Invoice Admin receives the account's invoices",
-    "sso_admin": "an Administrator on an SSO account (an SSO Admin, the break-glass login)",
-    "last_administrator": "an account must keep at least one Administrator",
-    "was_signed_in_account": "the signed-in account in the last accepted roster",
-    "was_invoice_admin": "the Invoice Admin in the last accepted roster: stays protected until "
+def remaining_budget(
+    config: PolicyConfig, *, roster_count: int | None, removed_last_day: int
+) -> int:
+    """How many removals one run may still make: the per-run budget, what is left of the day's
+    (`removed_last_day`: AuditLog.removals_since, 24 hours back) and the share of a roster of
+    `roster_count` members (None: no roster known yet, so one). 0 only when the per-run or the
+    day's budget is used up. check_batch refuses exactly the runs that ask for more.
+
+    Replaces the arithmetic of service/worker.py `Worker._batch_limit` (which sizes a batch of
+    queued jobs from the latest snapshot's count): call it with that count instead."""
+    left_today = config.max_removals_per_day - removed_last_day
+    by_fraction = 1 if roster_count is None else _by_fraction(roster_count, config)
+    return max(0, min(config.max_removals, left_today, by_fraction))
+
+
+def _by_fraction(count: int, config: PolicyConfig) -> int:
+    """The most removals `max_fraction` of `count` members allows, by the same division
+    check_batch used to make (no float rounding surprise). A single removal is always allowed:
+    in a team of four it would be 25 %."""
+    if count <= 0:
+        return 1
+    most = min(count, math.floor(config.max_fraction * count))
+    while most < count and (most + 1) / count <= config.max_fraction:
+        most += 1
+    while most > 0 and most / count > config.max_fraction:
+        most -= 1
+    return max(1, most)
+
+
+_EXPLANATIONS: dict[str, str] = {
+    Rule.SIGNED_IN_ACCOUNT: "the account the connector signs in as is never removed",
+    Rule.PROTECTED_EMAIL: "on the protected list (STITCH_PROTECTED_EMAILS)",
+    Rule.PROTECTED_DOMAIN: "its domain is protected (STITCH_PROTECTED_DOMAINS)",
+    Rule.DOMAIN_NOT_ALLOWED: "its domain is not in STITCH_ALLOWED_DOMAINS",
+    Rule.INVOICE_ADMIN: "the Invoice Admin receives the account's invoices",
+    Rule.SSO_ADMIN: "an Administrator on an SSO account (an SSO Admin, the break-glass login)",
+    Rule.LAST_ADMINISTRATOR: "an account must keep at least one Administrator",
+    Rule.WAS_SIGNED_IN_ACCOUNT: "the signed-in account in the last accepted roster",
+    Rule.WAS_INVOICE_ADMIN: "the Invoice Admin in the last accepted roster: stays protected until "
     "a read that passed every check no longer shows them as such (run `stitch-connector sync`)",
-    "was_sso_admin": "an Administrator on an SSO account in the last accepted roster",
-    "shown_but_not_read": "the member list shows this address but no row for it could be read: "
+    Rule.WAS_SSO_ADMIN: "an Administrator on an SSO account in the last accepted roster",
+    Rule.SHOWN_BUT_NOT_READ: "the member list shows this address but no row for it could be read: "
     "the UI may have changed (run `stitch-connector doctor`); nothing was clicked",
-    "never_a_member": "this address was never on the roster in any stored snapshot, the last "
+    Rule.NEVER_A_MEMBER: "this address was never on the roster in any stored snapshot, the last "
     "accepted roster nor the audit trail: check it for a typo (the person's real address may "
     "still have access); nothing was clicked",
-    "unresolved_unknown": "an earlier removal of this member ended unknown (clicked, never "
+    Rule.UNRESOLVED_UNKNOWN: "an earlier removal of this member ended unknown (clicked, never "
     "proven); check them in Stitch, then record it with `stitch-connector audit resolve`",
 }
 

@@ -23,9 +23,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from connector import policy
+from connector import planner, policy
 from connector.errors import ConfigError, UsageProblem
 from connector.models import Account, Member, MemberList, OutcomeStatus, Plan, Role, Status
+from connector.planner import History, PlanRequest
 from connector.policy import PolicyConfig
 
 # ------------------------------------------------------------------ the IdP file
@@ -417,14 +418,17 @@ def reconcile(
     source: Literal["snapshot", "fresh"] = "snapshot",
     snapshot_id: int | None = None,
     now: datetime | None = None,
+    history: History | None = None,
 ) -> ReconcileReport:
     """Classify every Stitch member against the IdP. Exact (normalised) emails only.
 
     `domains`: the company's domains; empty means the domains present in the IdP file.
+    `history`: what earlier runs tell (planner.History), so that an orphan apply would refuse
+    is `protected` here; None: no history.
     """
     company = domains or idp.domains
     rows = [_classify(member, roster, idp, config, company) for member in roster.members]
-    rows = _refused_across_the_batch(rows, roster, config)
+    rows = _refused_across_the_batch(rows, roster, config, history or History())
     return ReconcileReport(
         created_at=now or datetime.now(UTC),
         account=roster.account,
@@ -489,18 +493,13 @@ def _classify(
 
 
 def _refused_across_the_batch(
-    rows: list[ReconcileRow], roster: MemberList, config: PolicyConfig
+    rows: list[ReconcileRow], roster: MemberList, config: PolicyConfig, history: History
 ) -> list[ReconcileRow]:
-    """Rules that only a whole batch shows (removing every Administrator): those orphans
-    are protected too, exactly as `apply` would refuse them."""
-    emails = [r.email for r in rows if r.classification is Classification.ORPHAN]
-    if not emails:
-        return rows
-    refused = {
-        t.email: t.rule
-        for t in policy.decide(emails, roster, config)
-        if t.expected is OutcomeStatus.REFUSED
-    }
+    """What only the planner shows (removing every Administrator at once, an unresolved
+    earlier removal, a sticky protection): those orphans are protected too, by the rule apply
+    would refuse them with."""
+    orphans = [r.email for r in rows if r.classification is Classification.ORPHAN]
+    refused = planner.refusals(orphans, roster, config, history)
     return [
         r.model_copy(update={"classification": Classification.PROTECTED, "rule": refused[r.email]})
         if r.email in refused and r.classification is Classification.ORPHAN
@@ -516,24 +515,25 @@ def plan_for(
     *,
     base_url: str,
     now: datetime | None = None,
+    history: History | None = None,
 ) -> Plan:
-    """The orphans as a Plan for `apply`, bound to this roster's fingerprint.
+    """The orphans as a Plan for `apply`, bound to this roster's fingerprint: planner.plan on
+    the same roster and `history` apply decides on (None: no history, a first run).
 
-    Protected orphans are not targets. No orphans: a plan with no targets.
-    """
+    Protected rows are not targets. An orphan apply would refuse (the report was made
+    without this history) is a `refused` target with its rule, never one to act on. No
+    orphans: a plan with no targets."""
     if report.source.fingerprint != roster.fingerprint:
         raise ValueError("the report was made against another roster")
-    emails = [r.email for r in report.orphans]
-    targets = policy.decide(emails, roster, config) if emails else []
-    return Plan(
-        created_at=now or datetime.now(UTC),
+    request = PlanRequest(
+        emails=[r.email for r in report.orphans],
         base_url=base_url,
-        account=roster.account,
-        roster_fingerprint=roster.fingerprint,
-        roster_count=roster.count,
-        targets=[t for t in targets if t.action is not None],
         reason=f"reconcile: not active in the identity provider ({report.idp.path})",
+        now=now,
     )
+    made = planner.plan(roster, request, config, history or History())
+    kept = [t for t in made.targets if t.action is not None or t.expected is OutcomeStatus.REFUSED]
+    return made.model_copy(update={"targets": kept})
 
 
 def _domain(email: str) -> str:

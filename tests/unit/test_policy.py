@@ -10,9 +10,11 @@ from connector.errors import PolicyRefused, UsageProblem
 from connector.models import Account, Member, MemberList, OutcomeStatus, Role, Status
 from connector.policy import (
     PolicyConfig,
+    Rule,
     check_batch,
     decide,
     explain,
+    remaining_budget,
     requested_emails,
     sticky_protections,
 )
@@ -223,3 +225,54 @@ def test_an_address_still_shown_on_the_page_is_never_already_absent() -> None:
     assert (t.expected, t.rule, t.action) == (OutcomeStatus.REFUSED, "shown_but_not_read", None)
     (t,) = decide(["nobody@corp.com"], shown, DEFAULT)
     assert t.expected is OutcomeStatus.ALREADY_ABSENT
+
+
+def test_rule_names_are_the_strings_records_and_plan_files_carry() -> None:
+    assert {r.value for r in Rule} == {
+        "signed_in_account", "protected_email", "protected_domain", "domain_not_allowed",
+        "invoice_admin", "sso_admin", "last_administrator", "was_signed_in_account",
+        "was_invoice_admin", "was_sso_admin", "shown_but_not_read", "never_a_member",
+        "unresolved_unknown", "roster_implausible", "budget_max_removals", "budget_per_day",
+        "budget_max_fraction", "human_skip", "human_quit",
+    }  # fmt: skip
+    assert explain(Rule.INVOICE_ADMIN) == explain("invoice_admin")
+    (t,) = decide(["pay@corp.com"], TEAM, DEFAULT)
+    assert t.model_dump(mode="json")["rule"] == "invoice_admin"
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.2, 0.25, 1 / 3, 0.5, 0.7, 1.0])
+@pytest.mark.parametrize("day", [0, 3, 18, 20, 25])
+def test_remaining_budget_is_exactly_what_check_batch_accepts(fraction: float, day: int) -> None:
+    config = PolicyConfig(max_removals=6, max_fraction=fraction, max_removals_per_day=20)
+    for size in (1, 2, 3, 4, 7, 10, 21, 30):
+        team = roster(*[m(f"u{i}@corp.com") for i in range(size)])
+        left = remaining_budget(config, roster_count=size, removed_last_day=day)
+
+        def accepted(n: int, team: MemberList = team) -> bool:
+            targets = decide([f"u{i}@corp.com" for i in range(n)], team, config) if n else []
+            try:
+                check_batch(
+                    targets,
+                    team,
+                    config,
+                    previous_count=None,
+                    override_budget=False,
+                    removed_last_day=day,
+                )
+            except PolicyRefused:
+                return False
+            return True
+
+        assert accepted(left), (size, left)
+        if left < size:
+            assert not accepted(left + 1), (size, left)
+
+
+def test_remaining_budget_without_a_roster_and_when_the_day_is_spent() -> None:
+    config = PolicyConfig(max_removals=5, max_removals_per_day=20)
+    assert remaining_budget(config, roster_count=None, removed_last_day=0) == 1
+    assert remaining_budget(config, roster_count=100, removed_last_day=0) == 5
+    assert remaining_budget(config, roster_count=100, removed_last_day=17) == 3
+    assert remaining_budget(config, roster_count=100, removed_last_day=20) == 0
+    assert remaining_budget(config, roster_count=100, removed_last_day=26) == 0
+    assert remaining_budget(config, roster_count=4, removed_last_day=0) == 1  # 20 % of 4: one

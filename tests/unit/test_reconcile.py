@@ -12,7 +12,8 @@ import pytest
 
 from connector.errors import ConfigError, UsageProblem
 from connector.models import Account, Member, MemberList, OutcomeStatus, Plan, Role, Status
-from connector.policy import PolicyConfig
+from connector.planner import History
+from connector.policy import PolicyConfig, decide, sticky_protections
 from connector.reconcile import (
     AliasOf,
     Classification,
@@ -534,3 +535,44 @@ def test_report_json_round_trip() -> None:
     alias = next(r for r in data["rows"] if r["email"] == "ann+etl@corp.com")["alias_of"]
     assert alias == {"email": "ann@corp.com", "in_idp": True, "idp_status": "active"}
     assert ReconcileReport.model_validate(data).rows == report.rows
+
+
+PAY_WAS_INVOICE_ADMIN = Member(
+    email="pay@corp.com", role=Role.GENERAL_USER, status=Status.ACTIVE, invoice_admin=True
+)
+
+
+def test_a_reconcile_plan_never_lists_a_target_apply_would_refuse() -> None:
+    """Apply decides on the audit trail and the last accepted roster too (batch.py): the
+    reconcile plan decides on the same history, and reports whom apply would refuse, by rule."""
+    roster = stitch_roster([ME, m("gone@corp.com"), m("pay@corp.com"), m("u@corp.com")])
+    idp = parse("email,status\nme@corp.com,active\nu@corp.com,active\n")
+    config = PolicyConfig()
+    history = History(
+        unresolved=frozenset({"gone@corp.com"}),  # its last removal ended unknown
+        last_accepted=[PAY_WAS_INVOICE_ADMIN],  # a fresh read never switches that off
+    )
+    report = reconcile(roster, idp, config, history=history)
+    rows = {r.email: (r.classification, r.rule) for r in report.rows}
+    assert rows["gone@corp.com"] == (C.PROTECTED, "unresolved_unknown")
+    assert rows["pay@corp.com"] == (C.PROTECTED, "was_invoice_admin")
+    plan = plan_for(report, roster, config, base_url="https://x.test", history=history)
+    assert plan.targets == []
+    # A report made without the history: the plan still refuses them, naming the rule.
+    blind = reconcile(roster, idp, config)
+    assert {r.email for r in blind.orphans} == {"gone@corp.com", "pay@corp.com"}
+    plan = plan_for(blind, roster, config, base_url="https://x.test", history=history)
+    assert [(t.email, t.expected, t.action, t.rule) for t in plan.targets] == [
+        ("gone@corp.com", OutcomeStatus.REFUSED, None, "unresolved_unknown"),
+        ("pay@corp.com", OutcomeStatus.REFUSED, None, "was_invoice_admin"),
+    ]
+    # What apply decides on that plan (batch.py's call), with the same history.
+    applied = decide(
+        [t.email for t in plan.targets],
+        roster,
+        config,
+        unresolved=history.unresolved,
+        protected_before=sticky_protections(list(history.last_accepted or []), config),
+        known=history.known,
+    )
+    assert [t.action for t in applied] == [t.action for t in plan.targets] == [None, None]
