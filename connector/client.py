@@ -19,10 +19,10 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector import policy
 from connector.accepted import last_accepted_roster, save_accepted_roster
-from connector.actions import StepPrompt
+from connector.removal import StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
-from connector.batch import PlanRunner
+from connector.apply import PlanRunner
 from connector.browser import BrowserSession, SharedBrowser
 from connector.doctor import Doctor, DoctorReport
 from connector.errors import (

@@ -1,7 +1,7 @@
 """Row actions on the member list: find one member's row, then Deactivate or Cancel invitation.
 
 This module clicks; it does not decide. It reports what the page showed after the click
-(a success banner, an error banner, or nothing in time) and leaves the verdict to actions.py,
+(a success banner, an error banner, or nothing in time) and leaves the verdict to removal.py,
 which proves it with a fresh read.
 """
 

@@ -12,7 +12,7 @@ from typing import Any
 from playwright.async_api import Page
 
 from connector import __version__, policy
-from connector.actions import Remover, StepPrompt
+from connector.removal import Remover, StepPrompt
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
 from connector.errors import PlanStale, PolicyRefused
