@@ -1,22 +1,23 @@
 """Apply a plan: the guards on a fresh roster, one proven removal per target, the audit
 trail, and undo.json. StitchConnector.apply runs this under the account's write lock.
+
+It works through the MembersUI protocol only (no browser here): StitchUI in a run, a fake in
+the unit tests.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page
-
 from connector import __version__, policy
-from connector.removal import Remover, StepPrompt
-from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
 from connector.errors import PlanStale, PolicyRefused
 from connector.logs import get_logger
+from connector.members_ui import MembersUI
 from connector.models import (
     Member,
     MemberList,
@@ -26,27 +27,20 @@ from connector.models import (
     PlanTarget,
     TargetRequest,
 )
-from connector.selector_set import SelectorSet
+from connector.removal import Remover, StepPrompt
 from connector.settings import Settings
-from connector.stitch.members import MembersView
-from connector.stitch.navigation import Navigator
-from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
-ClickRecorder = Callable[..., None]
 
 
 class PlanRunner:
     def __init__(
         self,
-        page: Page,
-        selectors: SelectorSet,
+        ui: MembersUI,
         settings: Settings,
-        nav: Navigator,
-        artifacts: RunArtifacts,
+        run_dir: Path,
         *,
         run_id: str,
-        read_roster: Callable[[], Awaitable[MemberList]],
         previous_count: int | None,
         step: StepPrompt | None = None,
         protected_before: dict[str, str] | None = None,
@@ -54,14 +48,11 @@ class PlanRunner:
         known: frozenset[str] | None = None,
     ) -> None:
         """`fence` raises unless this run still holds the account's write lock; it runs right
-        before every click that may change Stitch."""
-        self.page = page
-        self.selectors = selectors
+        before every click that may change Stitch. `run_dir`: where undo.json goes."""
+        self.ui = ui
         self.settings = settings
-        self.nav = nav
-        self.artifacts = artifacts
+        self.run_dir = run_dir
         self.run_id = run_id
-        self.read_roster = read_roster
         self.previous_count = previous_count
         self.protected_before = protected_before or {}
         self.known = known  # every address ever on the roster (policy.decide: not_found)
@@ -87,7 +78,8 @@ class PlanRunner:
         audit.require_sound()  # no click while the trail of earlier clicks fails verification
         if plan.base_url != self.settings.base_url:
             raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
-        roster = roster or await self.read_roster()
+        needles = tuple(t.email for t in plan.targets)
+        roster = roster or await self.ui.members(needles)
         if roster.fingerprint != plan.roster_fingerprint or roster.account != plan.account:
             raise PlanStale(
                 f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
@@ -156,7 +148,15 @@ class PlanRunner:
                 )
             raise
 
-        remover = self._remover(roster.account.client_id, on_click=record)
+        remover = Remover(
+            self.ui,
+            needles=needles,
+            attempts=self.settings.retries,
+            client_id=roster.account.client_id,
+            step=self.step,
+            on_click=lambda target: record(target, "clicked", datetime.now(UTC)),
+            fence=self.fence,
+        )
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
@@ -210,41 +210,12 @@ class PlanRunner:
             )
         return outcomes
 
-    def _remover(self, client_id: int, *, on_click: ClickRecorder) -> Remover:
-        page = self.page
-        view = MembersView(page, self.selectors, self.settings.origin)
-        rows = RowActions(
-            page,
-            self.selectors,
-            view,
-            self.artifacts,
-            timeout_ms=self.settings.timeout_ms,
-            write_timeout_ms=self.settings.write_timeout_ms,
-            login_email=self.settings.email,
-        )
-
-        async def open_list() -> None:
-            await self.nav.open_members(self.nav.remembered_members_url())
-
-        return Remover(
-            page,
-            rows,
-            open_list=open_list,
-            read_roster=self.read_roster,
-            transient_errors=self.selectors.banners.transient_errors,
-            attempts=self.settings.retries,
-            client_id=client_id,
-            step=self.step,
-            on_click=lambda target: on_click(target, "clicked", datetime.now(UTC)),
-            fence=self.fence,
-        )
-
     def _write_undo(self, removed: list[Member]) -> None:
         """Deactivation is undone by inviting again (Stitch docs): keep what that needs."""
         if not removed:
             return
-        self.artifacts.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.artifacts.dir / "undo.json"
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.run_dir / "undo.json"
         path.write_text(
             json.dumps(
                 {

@@ -1,24 +1,26 @@
 """Selector health: sign in from scratch, visit every page the connector uses, and check every
 element it would use there: found, missing, or ambiguous, and which alternative matched.
 
-It makes no writes. After sign-in every request that is not a GET is aborted in the browser,
-so even a rehearsal (open the Deactivate dialog, then Cancel) cannot reach Stitch.
+It makes no writes. After sign-in every request that is not a GET is aborted in the browser
+(StitchUI.block_writes), so even a rehearsal (open the Deactivate dialog, then Cancel: the row
+controls' own clicks) cannot reach Stitch. Doctor clicks nothing itself.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from playwright.async_api import Locator, Page, Route
+from playwright.async_api import Locator, Page
 from pydantic import BaseModel
 
 from connector.errors import PageNotRecognised
 from connector.logs import get_logger
 from connector.selector_set import ElementName, SelectorSet
-from connector.stitch.locate import Match, resolve, wait_for_first
+from connector.stitch.locate import Match, resolve
 from connector.stitch.members import MembersView
 from connector.stitch.read_page import columns_of, parse_page
-from connector.stitch.row_actions import RowActions
+from connector.stitch.row_actions import Sighting
+from connector.stitch.ui import StitchUI
 
 log = get_logger(__name__)
 
@@ -155,81 +157,39 @@ class Doctor:
                 )
             )
 
-    # ---------------------------------------------------------------- writes guard
-    async def block_writes(self, route: Route) -> None:
-        if route.request.method in ("GET", "HEAD", "OPTIONS"):
-            await route.fallback()
-            return
-        self.blocked.append(f"{route.request.method} {route.request.url.split('?', 1)[0]}")
-        log.warning("doctor.write_blocked", method=route.request.method)
-        await route.abort()
-
     # ---------------------------------------------------------------- row actions
-    async def row_actions(
-        self,
-        page: Page,
-        rows: RowActions,
-        wanted: str | None,
-        rehearse: bool,
-        timeout_ms: float,
-    ) -> None:
+    async def row_actions(self, ui: StitchUI, wanted: str | None, rehearse: bool) -> None:
         """The controls a removal uses, on the row of `wanted` (on whichever page it is); with
-        `rehearse`, the confirm dialog too, which must name the member."""
+        `rehearse`, the confirm dialog too, which must name the member. The row controls do the
+        clicking (the same ones a removal makes); this only records what they saw."""
         label = "members-row"
         try:
-            found = await rows.find_row(wanted) if wanted else None
+            row = await ui.row(wanted) if wanted else None
         except PageNotRecognised as exc:
             self.finding(label, exc.element or f"row {wanted}", False, str(exc))
             return
-        if found is None:
+        if row is None:
             self.finding(
                 label, f"row {wanted or '(any)'}", False, "not on any page", required=rehearse
             )
             return
-        row = found[0]
-        direct = await self.element(row, label, "row_deactivate_button", required=False)
-        menu = None if direct else await self.element(row, label, "row_menu_button")
-        if menu is not None:
-            await menu.click()
-            shown = await wait_for_first(page, self.selectors, ("menu_deactivate",), timeout_ms)
-            item = await self.element(page, label, "menu_deactivate") if shown else None
-            if item is None and shown is None:
-                offered = await page.get_by_role("menuitem").filter(visible=True).all_inner_texts()
-                self.finding(
-                    label,
-                    "menu_deactivate",
-                    False,
-                    f"the row menu offers {[' '.join(t.split()) for t in offered]}",
-                )
-            if rehearse and item is not None:
-                await item.click()
-                await self._dialog(page, wanted or "", timeout_ms)
-            else:
-                await page.keyboard.press("Escape")
-        elif direct is not None and rehearse:
-            await direct.click()
-            await self._dialog(page, wanted or "", timeout_ms)
-
-    async def _dialog(self, page: Page, email: str, timeout_ms: float) -> None:
-        label = "confirm-dialog"
-        shown = await wait_for_first(page, self.selectors, ("confirm_dialog",), timeout_ms)
-        dialog = await self.element(page, label, "confirm_dialog") if shown else None
-        if dialog is None:
-            if shown is None:
-                self.finding(label, "confirm_dialog", False, "no dialog after Deactivate")
-            return
-        text = " ".join((await dialog.inner_text()).split())
-        self.finding(
-            label,
-            "confirm_dialog names the member",
-            email in text.lower(),
-            None if email in text.lower() else f"the dialog says {text[:200]!r}",
-        )
-        await self.element(dialog, label, "confirm_deactivate")
-        dismiss = await self.element(dialog, label, "dialog_dismiss")
-        if dismiss is not None:
-            await dismiss.click()
-            await dialog.wait_for(state="hidden", timeout=timeout_ms)
+        for seen in await row.rehearse(open_dialog=rehearse):
+            self.checks.append(_check(seen))
 
     def report(self) -> DoctorReport:
         return DoctorReport(checks=self.checks, blocked_writes=self.blocked)
+
+
+def _check(seen: Sighting) -> ElementCheck:
+    status: CheckStatus = (
+        "missing" if not seen.found else "ambiguous" if seen.count > 1 else "found"
+    )
+    return ElementCheck(
+        page="members-row" if seen.where == "row" else "confirm-dialog",
+        element=seen.element,
+        required=seen.required,
+        status=status,
+        matched=seen.matched,
+        count=seen.count,
+        detail=seen.detail,
+    )

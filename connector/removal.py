@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from playwright.async_api import Locator, Page
-
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
+from connector.members_ui import MemberRow, MembersUI
 from connector.models import (
     Action,
     Member,
@@ -28,7 +27,6 @@ from connector.models import (
     PlanTarget,
     Status,
 )
-from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
 
@@ -77,12 +75,9 @@ def gone(roster: MemberList, email: str) -> bool:
 class Remover:
     def __init__(
         self,
-        page: Page,
-        rows: RowActions,
+        ui: MembersUI,
         *,
-        open_list: Callable[[], Awaitable[None]],
-        read_roster: Callable[[], Awaitable[MemberList]],
-        transient_errors: tuple[str, ...],
+        needles: tuple[str, ...],
         attempts: int,
         client_id: int,
         step: StepPrompt | None = None,
@@ -90,12 +85,10 @@ class Remover:
         fence: Callable[[], None] | None = None,
     ) -> None:
         """`on_click(target)` runs just before each click that may change Stitch (the audit
-        trail's `clicked` record), so a run killed mid-click still leaves a trace."""
-        self.page = page
-        self.rows = rows
-        self.open_list = open_list
-        self.read_roster = read_roster
-        self.transient_errors = transient_errors
+        trail's `clicked` record), so a run killed mid-click still leaves a trace. `needles`: the
+        emails every fresh read looks for in the list's text (the whole plan's targets)."""
+        self.ui = ui
+        self.needles = needles
         self.attempts = attempts
         self.client_id = client_id
         self.step = step
@@ -130,11 +123,11 @@ class Remover:
                         reason="the roster lists them, but no row for them was found; not clicked",
                     )
                     return
-            if found is None or found[1].status is Status.DEACTIVATED:
+            if found is None or found.member.status is Status.DEACTIVATED:
                 status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
                 self._finish(result, target, status, reason="not on the list when looked up")
                 return
-            row, member = found
+            member = found.member
             if member.status is not _ROW_STATUS[action]:
                 self._finish(
                     result,
@@ -143,7 +136,7 @@ class Remover:
                     reason=f"the row now shows {member.status.value}; not clicked",
                 )
                 return
-            self._shot(result, await self.rows.evidence(row, f"{email}-before"))
+            self._shot(result, await found.evidence(f"{email}-before"))
             if self.step is not None:
                 decision = await self.step(_describe(action, member, self.client_id))
                 if decision != "go":  # a person said no: recorded as their decision
@@ -164,8 +157,8 @@ class Remover:
                 if self.on_click is not None:
                     self.on_click(target)
 
-            after = await self.rows.act(row, email, action, committed)
-            self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))
+            after = await found.act(action, committed)
+            self._shot(result, await self.ui.evidence(f"{email}-after"))
             log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
             if after.shown == "cancelled":
                 # We cancelled the dialog ourselves: nothing was confirmed. The read proves it.
@@ -206,7 +199,7 @@ class Remover:
             # that had ended) is clicked again, after a fresh read shows the member still there
             # (the read above signs in again when it must).
             transient = after.shown == "signed_out" or any(
-                t in (after.text or "") for t in self.transient_errors
+                t in (after.text or "") for t in self.ui.transient_errors
             )
             if not transient or attempt == self.attempts:
                 self._finish(result, target, OutcomeStatus.FAILED, reason=after.text)
@@ -214,12 +207,14 @@ class Remover:
             log.warning("removal.retry", email=email, attempt=attempt, text=after.text)
         self._finish(result, target, OutcomeStatus.FAILED, reason="gave up")  # pragma: no cover
 
-    async def _find(self, email: str) -> tuple[Locator, Member] | None:
+    async def read_roster(self) -> MemberList:
+        return await self.ui.members(self.needles)
+
+    async def _find(self, email: str) -> MemberRow | None:
         """Open the list and look for the row; a list that failed to load is opened again."""
         for attempt in range(1, self.attempts + 1):
-            await self.open_list()
             try:
-                return await self.rows.find_row(email)
+                return await self.ui.row(email)
             except TransientFailure as exc:
                 if attempt == self.attempts:
                     raise
