@@ -10,29 +10,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from playwright.async_api import Locator, Page
 from pydantic import BaseModel
 
 from connector.errors import PageNotRecognised
-from connector.logs import get_logger
-from connector.selector_set import ElementName, SelectorSet
-from connector.stitch.locate import Match, resolve
-from connector.stitch.members import MembersView
-from connector.stitch.read_page import columns_of, parse_page
-from connector.stitch.row_actions import Sighting
+from connector.selector_set import SelectorSet
+from connector.stitch.checks import PageChecks, Sighting
+from connector.stitch.locate import Match
+from connector.stitch.signin import Observer
 from connector.stitch.ui import StitchUI
 
-log = get_logger(__name__)
-
 CheckStatus = Literal["found", "missing", "ambiguous"]
-
-# The elements each sign-in step uses (what SignIn would touch on that page).
-_SIGNIN_USES: dict[str, tuple[ElementName, ...]] = {
-    "signin-email": ("signin_email", "signin_continue"),
-    "signin-password": ("signin_password", "signin_password_submit"),
-    "signin-totp": ("signin_totp", "signin_totp_submit"),
-    "signin-sso": ("sso_marker",),
-}
 
 
 class ElementCheck(BaseModel):
@@ -55,90 +42,35 @@ class DoctorReport(BaseModel):
 
 
 class Doctor:
+    """Collects what the run saw into a report: the pages (PageChecks, as the connector's
+    observer), the navigation's clicks, and a rehearsal on a member's row (the row controls)."""
+
     def __init__(self, selectors: SelectorSet) -> None:
         self.selectors = selectors
         self.checks: list[ElementCheck] = []
-        self.blocked: list[str] = []
-
-    # ---------------------------------------------------------------- checks
-    async def element(
-        self, scope: Page | Locator, page: str, name: ElementName, *, required: bool = True
-    ) -> Locator | None:
-        """Check one element on this page; ambiguous when its first matching alternative
-        matches more than one visible element."""
-        match = await resolve(scope, self.selectors, name)
-        if match is None:
-            self.checks.append(
-                ElementCheck(page=page, element=name, required=required, status="missing")
-            )
-            return None
-        status: CheckStatus = "ambiguous" if match.count > 1 else "found"
-        self.checks.append(
-            ElementCheck(
-                page=page,
-                element=name,
-                required=required,
-                status=status,
-                matched=match.alternative.describe(),
-                count=match.count,
-            )
-        )
-        return match.locator
+        self.blocked: list[str] = []  # requests the write guard aborted (StitchUI.block_writes)
+        self.observe: Observer = PageChecks(selectors, self._record).observe
 
     def finding(
         self, page: str, element: str, ok: bool, detail: str | None = None, *, required: bool = True
     ) -> None:
         """A check that is not one element: a page read as a whole, a cross-check, a text."""
+        self._record(Sighting(page, element, ok, required=required, detail=detail))
+
+    def _record(self, seen: Sighting) -> None:
+        status: CheckStatus = (
+            "missing" if not seen.found else "ambiguous" if seen.count > 1 else "found"
+        )
         self.checks.append(
             ElementCheck(
-                page=page,
-                element=element,
-                required=required,
-                status="found" if ok else "missing",
-                detail=detail,
+                page=seen.page,
+                element=seen.element,
+                required=seen.required,
+                status=status,
+                matched=seen.matched,
+                count=seen.count,
+                detail=seen.detail,
             )
-        )
-
-    # ---------------------------------------------------------------- pages
-    async def observe(self, label: str, page: Page) -> None:
-        """The connector's observer hook: called on each page before the connector acts."""
-        if label in _SIGNIN_USES:
-            for name in _SIGNIN_USES[label]:
-                await self.element(page, label, name)
-        elif label.startswith("members-p"):
-            await self.members_page(page, label)
-
-    async def members_page(self, page: Page, label: str) -> None:
-        """Read this page of the list as the connector does, and name what it could not read."""
-        if await self.element(page, label, "members_container") is None:
-            return
-        raw = await MembersView(page, self.selectors).read()
-        for table in [t for t in raw.tables if t.headers][:1]:
-            try:
-                found = columns_of(table.headers, self.selectors.extract)
-            except PageNotRecognised as exc:
-                self.finding(label, exc.element or "extract.columns", False, str(exc))
-                continue
-            for key in ("name", "email", "role", "status", "member", "invoice_admin"):
-                optional = key in ("member", "invoice_admin", "name")
-                if key in found or not optional:
-                    self.finding(
-                        label,
-                        f"extract.columns.{key}",
-                        key in found,
-                        f"column {found[key] + 1}" if key in found else "no header means this",
-                        required=not optional,
-                    )
-        try:
-            parsed = parse_page(raw, self.selectors, None)
-        except PageNotRecognised as exc:
-            self.finding(label, exc.element or "extract", False, str(exc))
-            return
-        self.finding(
-            label,
-            "extract (this page)",
-            True,
-            f"{len(parsed.members)} rows; count {parsed.member_count}; next {parsed.has_next}",
         )
 
     async def navigation(self, clicked: list[Match]) -> None:
@@ -174,22 +106,7 @@ class Doctor:
             )
             return
         for seen in await row.rehearse(open_dialog=rehearse):
-            self.checks.append(_check(seen))
+            self._record(seen)
 
     def report(self) -> DoctorReport:
         return DoctorReport(checks=self.checks, blocked_writes=self.blocked)
-
-
-def _check(seen: Sighting) -> ElementCheck:
-    status: CheckStatus = (
-        "missing" if not seen.found else "ambiguous" if seen.count > 1 else "found"
-    )
-    return ElementCheck(
-        page="members-row" if seen.where == "row" else "confirm-dialog",
-        element=seen.element,
-        required=seen.required,
-        status=status,
-        matched=seen.matched,
-        count=seen.count,
-        detail=seen.detail,
-    )

@@ -9,8 +9,6 @@ which proves it with a fresh read. Each click of a removal lives here, once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from playwright.async_api import Locator, Page
 
@@ -19,13 +17,14 @@ from connector.logs import get_logger
 from connector.members_ui import AfterClick
 from connector.models import Action, Member
 from connector.selector_set import ElementName
+from connector.stitch.checks import Sighting, sight
 from connector.stitch.context import PageContext
 from connector.stitch.locate import resolve, wait_for_first
 from connector.stitch.members import MembersView, parse_page
 
 log = get_logger(__name__)
 
-Where = Literal["row", "dialog"]
+_ROW, _DIALOG = "members-row", "confirm-dialog"  # doctor's page labels for what it saw
 _NO_DIALOG = "no dialog after Deactivate"
 
 _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
@@ -37,19 +36,6 @@ _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
         "confirm_cancel_invitation",
     ),
 }
-
-
-@dataclass(frozen=True)
-class Sighting:
-    """One element a rehearsal looked for: found or not, and which alternative matched."""
-
-    where: Where  # on the row (and its menu), or in the confirm dialog
-    element: str
-    found: bool
-    required: bool = True
-    matched: str | None = None
-    count: int = 0
-    detail: str | None = None  # what was read, or why it is missing
 
 
 class RowActions:
@@ -139,17 +125,17 @@ class RowActions:
         shown = await wait_for_first(
             self.page, self.selectors, ("confirm_dialog",), self.write_timeout_ms
         )
-        dialog = await self._look(self.page, "confirm_dialog", seen, "dialog") if shown else None
+        dialog = await self._look(self.page, "confirm_dialog", seen, _DIALOG) if shown else None
         if dialog is None:
             if shown is None:
-                seen.append(Sighting("dialog", "confirm_dialog", False, detail=_NO_DIALOG))
+                seen.append(Sighting(_DIALOG, "confirm_dialog", False, detail=_NO_DIALOG))
             return seen
         text = " ".join((await dialog.inner_text()).split())
         named = email in text.lower()
         detail = None if named else f"the dialog says {text[:200]!r}"
-        seen.append(Sighting("dialog", "confirm_dialog names the member", named, detail=detail))
-        await self._look(dialog, "confirm_deactivate", seen, "dialog")
-        dismiss = await self._look(dialog, "dialog_dismiss", seen, "dialog")
+        seen.append(Sighting(_DIALOG, "confirm_dialog names the member", named, detail=detail))
+        await self._look(dialog, "confirm_deactivate", seen, _DIALOG)
+        dismiss = await self._look(dialog, "dialog_dismiss", seen, _DIALOG)
         if dismiss is not None:
             await self._dismiss(dialog, dismiss)
         return seen
@@ -160,10 +146,10 @@ class RowActions:
         """The control that asks Stitch to act: the row's own button [legacy], or the item of
         the row's ⋮ menu (opened here). None when there is none; and whether the menu is open."""
         row_button, menu_item, _ = _STEPS[action]
-        direct = await self._look(row, row_button, seen, "row", required=False)
+        direct = await self._look(row, row_button, seen, _ROW, required=False)
         if direct is not None:
             return direct, False
-        menu = await self._look(row, "row_menu_button", seen, "row")
+        menu = await self._look(row, "row_menu_button", seen, _ROW)
         if menu is None:
             return None, False
         await menu.click()
@@ -173,9 +159,9 @@ class RowActions:
                     await self.page.get_by_role("menuitem").filter(visible=True).all_inner_texts()
                 )
                 detail = f"the row menu offers {[' '.join(t.split()) for t in offered]}"
-                seen.append(Sighting("row", menu_item, False, detail=detail))
+                seen.append(Sighting(_ROW, menu_item, False, detail=detail))
             return None, True
-        return await self._look(self.page, menu_item, seen, "row"), True
+        return await self._look(self.page, menu_item, seen, _ROW), True
 
     async def _press(self, control: Locator, on_commit: Callable[[], None]) -> None:
         """The one click that may change Stitch: `on_commit` first (it may raise: no click)."""
@@ -187,24 +173,15 @@ class RowActions:
         scope: Locator | Page,
         name: ElementName,
         seen: list[Sighting] | None,
-        where: Where,
+        page: str,
         *,
         required: bool = True,
     ) -> Locator | None:
         """Resolve an element; a rehearsal (`seen`) also notes what matched."""
-        match = await resolve(scope, self.selectors, name)
-        if seen is not None:
-            seen.append(
-                Sighting(
-                    where,
-                    name,
-                    match is not None,
-                    required=required,
-                    matched=match.alternative.describe() if match else None,
-                    count=match.count if match else 0,
-                )
-            )
-        return match.locator if match else None
+        if seen is None:
+            match = await resolve(scope, self.selectors, name)
+            return match.locator if match else None
+        return await sight(scope, self.selectors, name, page, seen.append, required=required)
 
     async def _confirm(self, email: str, confirm: ElementName) -> str | None:
         """Confirm the dialog, if it is about this member; else cancel it and say why."""

@@ -13,11 +13,12 @@ from playwright.async_api import Locator, Route
 from connector.logs import get_logger
 from connector.members_ui import AfterClick
 from connector.models import Action, Member, MemberList, Progress
+from connector.stitch.checks import Sighting
 from connector.stitch.context import PageContext
 from connector.stitch.members import MembersView
 from connector.stitch.navigation import Navigator
 from connector.stitch.roster import RosterReader
-from connector.stitch.row_actions import RowActions, Sighting
+from connector.stitch.row_actions import RowActions
 from connector.stitch.signin import Observer
 from connector.tracing import Tracer
 
