@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,59 +86,49 @@ class PlanRunner:
                 f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
-        config = self.settings.policy()
+        trail = _Trail(audit, plan, self.run_id, actor, override_budget)
+        targets = self._decide(plan, roster, audit)
+        self._check_batch(targets, roster, trail)
+        remover = Remover(
+            self.ui,
+            needles=needles,
+            attempts=self.settings.retries,
+            client_id=roster.account.client_id,
+            step=self.step,
+            on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
+            fence=self.fence,
+        )
+        return await self._remove_each(targets, roster, remover, trail, should_stop)
+
+    def _decide(self, plan: Plan, roster: MemberList, audit: AuditLog) -> list[PlanTarget]:
+        """Policy again, on the fresh roster: each target keeps its own request."""
         asked = {t.email: t.request for t in plan.targets}
-        targets = [
+        return [
             t.model_copy(update={"request": asked.get(t.email)})
             for t in policy.decide(
                 list(asked),
                 roster,
-                config,
+                self.settings.policy(),
                 unresolved=audit.unresolved_unknowns(),
                 protected_before=self.protected_before,
                 known=self.known,
             )
         ]
 
-        def record(target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
-            request = target.request or TargetRequest()
-            audit.append(
-                run_id=self.run_id,
-                request_id=request.request_id or plan.request_id,
-                actor=request.actor or actor,
-                target=target.email,
-                action=target.action.value if target.action else None,
-                outcome=outcome,
-                request_reason=request.reason or plan.reason,
-                requested_by=request.requested_by,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                connector_version=__version__,
-                row_before=target.member,
-                override_budget=override_budget,
-                **{
-                    "rule": None,
-                    "reason": None,
-                    "evidence": [],
-                    "roster_fingerprint_before": None,
-                    "roster_fingerprint_after": None,
-                    **fields,
-                },
-            )
-
+    def _check_batch(self, targets: list[PlanTarget], roster: MemberList, trail: _Trail) -> None:
         try:
             policy.check_batch(
                 targets,
                 roster,
-                config,
+                self.settings.policy(),
                 previous_count=self.previous_count,
-                override_budget=override_budget,
-                removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
+                override_budget=trail.override_budget,
+                removed_last_day=trail.audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
             )
         except PolicyRefused as exc:  # refused whole: the trail says so for every target
             now = datetime.now(UTC)
             for target in (t for t in targets if t.action is not None):
-                record(
+                trail.record(
                     target,
                     OutcomeStatus.REFUSED.value,
                     now,
@@ -148,15 +139,16 @@ class PlanRunner:
                 )
             raise
 
-        remover = Remover(
-            self.ui,
-            needles=needles,
-            attempts=self.settings.retries,
-            client_id=roster.account.client_id,
-            step=self.step,
-            on_click=lambda target: record(target, "clicked", datetime.now(UTC)),
-            fence=self.fence,
-        )
+    async def _remove_each(
+        self,
+        targets: list[PlanTarget],
+        roster: MemberList,
+        remover: Remover,
+        trail: _Trail,
+        should_stop: Callable[[], bool] | None,
+    ) -> list[Outcome]:
+        """One removal per target with an action, in order, until one halts the batch: the
+        rest are then skipped (refused, after a quit), not attempted."""
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
@@ -167,22 +159,9 @@ class PlanRunner:
             started = datetime.now(UTC)
             before = roster.fingerprint
             if target.action is None:
-                outcome = Outcome(
-                    email=target.email,
-                    status=target.expected,
-                    rule=target.rule,
-                    member_before=target.member,
-                    reason=policy.explain(target.rule),
-                )
+                outcome = _unchanged(target)
             elif stop is not None:
-                outcome = Outcome(
-                    email=target.email,
-                    status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.SKIPPED,
-                    action=target.action,
-                    rule="human_quit" if quit_ else None,
-                    member_before=target.member,
-                    reason=f"not attempted: {stop}",
-                )
+                outcome = _not_attempted(target, stop, quit_)
             else:
                 removal = await remover.remove(target)
                 outcome = removal.outcome
@@ -198,7 +177,7 @@ class PlanRunner:
                 removed.append(target.member)
                 self._write_undo(removed)  # after each one: a run killed later keeps it
             outcomes.append(outcome)
-            record(
+            trail.record(
                 target,
                 outcome.status.value,
                 started,
@@ -239,3 +218,62 @@ class PlanRunner:
             encoding="utf-8",
         )
         log.info("undo.written", path=str(path))
+
+
+def _unchanged(target: PlanTarget) -> Outcome:
+    """A target the policy gave no action: its expected outcome, nothing clicked."""
+    return Outcome(
+        email=target.email,
+        status=target.expected,
+        rule=target.rule,
+        member_before=target.member,
+        reason=policy.explain(target.rule),
+    )
+
+
+def _not_attempted(target: PlanTarget, stop: str, quit_: bool) -> Outcome:
+    return Outcome(
+        email=target.email,
+        status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.SKIPPED,
+        action=target.action,
+        rule="human_quit" if quit_ else None,
+        member_before=target.member,
+        reason=f"not attempted: {stop}",
+    )
+
+
+@dataclass(frozen=True)
+class _Trail:
+    """The audit trail of this run of this plan: one record per target and outcome."""
+
+    audit: AuditLog
+    plan: Plan
+    run_id: str
+    actor: str
+    override_budget: bool
+
+    def record(self, target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
+        request = target.request or TargetRequest()
+        self.audit.append(
+            run_id=self.run_id,
+            request_id=request.request_id or self.plan.request_id,
+            actor=request.actor or self.actor,
+            target=target.email,
+            action=target.action.value if target.action else None,
+            outcome=outcome,
+            request_reason=request.reason or self.plan.reason,
+            requested_by=request.requested_by,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            connector_version=__version__,
+            row_before=target.member,
+            override_budget=self.override_budget,
+            **{
+                "rule": None,
+                "reason": None,
+                "evidence": [],
+                "roster_fingerprint_before": None,
+                "roster_fingerprint_after": None,
+                **fields,
+            },
+        )
