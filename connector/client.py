@@ -19,10 +19,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector import planner, policy
 from connector.accepted import last_accepted_roster, save_accepted_roster
-from connector.actions import StepPrompt
+from connector.apply import PlanRunner
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
-from connector.batch import PlanRunner
 from connector.browser import BrowserSession, SharedBrowser
 from connector.doctor import Doctor, DoctorReport
 from connector.errors import (
@@ -47,14 +46,13 @@ from connector.models import (
     TargetRequest,
 )
 from connector.planner import History, PlanRequest
+from connector.removal import StepPrompt
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
-from connector.stitch.members import MembersView
-from connector.stitch.navigation import Navigator
+from connector.stitch.context import PageContext
 from connector.stitch.pages import current_state
-from connector.stitch.roster import RosterReader
-from connector.stitch.row_actions import RowActions
 from connector.stitch.signin import Observer
+from connector.stitch.ui import StitchUI
 from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotStore
 from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
@@ -118,15 +116,16 @@ class StitchConnector:
         self._tracer = Tracer(
             self._session.context, self._trace_mode, self.artifacts.dir, self.settings.secrets()
         )
-        self._nav = Navigator(
-            self._session.page,
-            self.selectors,
-            self.settings,
-            self.artifacts,
-            self._signed_in,
-            self._observer,
-            self._tracer,
+        self._ui = StitchUI(
+            PageContext(self._session.page, self.selectors, self.settings, self.artifacts),
+            on_signed_in=self._signed_in,
+            observer=self._observer,
+            tracer=self._tracer,
+            progress=self._report,
+            previous=self._previous.members if self._previous else None,
+            on_roster=self._read_done,
         )
+        self._nav = self._ui.nav
         return self
 
     async def __aexit__(
@@ -186,35 +185,12 @@ class StitchConnector:
 
     async def _list_members(self, needles: Iterable[str] = ()) -> MemberList:
         """`needles`: emails to look for in the list's text (MemberList.mentioned)."""
-        self._report(Progress(step="open"))
-        await self._nav.open_members(self._nav.remembered_members_url())
-        await self._tracer.start()  # signed in by now: nothing secret left to type
-        account = await self._nav.account()
-        self._nav.remember_members_url(account)
-        reader = RosterReader(
-            self._session.page,
-            self.selectors,
-            self.settings,
-            self._nav,
-            self.artifacts,
-            observer=self._observer,
-            progress=self._report,
-            previous=self._previous.members if self._previous else None,
-        )
-        members, pages, mentioned = await reader.read(needles)
-        roster = MemberList(
-            account=account,
-            members=members,
-            scraped_at=datetime.now(UTC),
-            pages=pages,
-            source_url=self._session.page.url.split("?", 1)[0],
-            selectors_version=self.selectors.version,
-            mentioned=mentioned,
-        )
-        log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
+        return await self._ui.members(needles)  # _read_done keeps it
+
+    def _read_done(self, roster: MemberList) -> None:
+        """Every complete read (the apply's fresh reads too): the caller's newest roster."""
         self._remember_roster_size(roster)
         self.last_roster = roster
-        return roster
 
     async def check_session(self) -> Account:
         """Open Members (signing in if the saved session has ended) and name the account:
@@ -267,10 +243,9 @@ class StitchConnector:
 
         Reads the whole list as `members` does (every page, the cross-checks), so doctor fails
         whenever `members` would, and names the element."""
-        page = self._session.page
         try:
             await self._nav.open_members(None)  # the UI's own navigation, from the sign-in page
-            await self._session.context.route("**/*", doc.block_writes)  # signed in: no writes
+            await self._ui.block_writes(doc.blocked.append)  # signed in: no writes
             await doc.navigation(self._nav.clicked)
             try:
                 roster = await self._list_members([rehearse] if rehearse else [])
@@ -287,19 +262,7 @@ class StitchConnector:
                 (m.email for m in roster.members if not m.is_self and m.status is Status.ACTIVE),
                 None,
             )
-            await self._nav.open_members(self._nav.remembered_members_url())
-            rows = RowActions(
-                page,
-                self.selectors,
-                MembersView(page, self.selectors, self.settings.origin),
-                self.artifacts,
-                timeout_ms=self.settings.timeout_ms,
-                write_timeout_ms=self.settings.write_timeout_ms,
-                login_email=self.settings.email,
-            )
-            await doc.row_actions(
-                page, rows, wanted, rehearse is not None, self.settings.write_timeout_ms
-            )
+            await doc.row_actions(self._ui, wanted, rehearse is not None)
         except PageNotRecognised as exc:  # what broke is the finding, not a crash
             doc.finding("(stopped here)", exc.element or str(exc), False, str(exc))
         return doc.report()
@@ -417,13 +380,10 @@ class StitchConnector:
         checked before every click (the fencing token): a run that lost it clicks nothing."""
         async with self._typed_browser_errors():
             runner = PlanRunner(
-                self._session.page,
-                self.selectors,
+                self._ui,
                 self.settings,
-                self._nav,
-                self.artifacts,
+                self.artifacts.dir,
                 run_id=self.run_id,
-                read_roster=lambda: self._list_members(t.email for t in plan.targets),
                 previous_count=self._previous_count,
                 protected_before=self._protected_before(),
                 known=self._known_members(AuditLog(self.settings.audit_path)),

@@ -14,17 +14,15 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from connector.artifacts import RunArtifacts
 from connector.browser import write_private_json
 from connector.errors import PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.models import Account
 from connector.retry import Retryable, retrying
-from connector.selector_set import ElementName, SelectorSet
-from connector.settings import Settings
+from connector.selector_set import ElementName
+from connector.stitch.context import PageContext
 from connector.stitch.locate import Match, resolve, union
 from connector.stitch.pages import (
     ALL_STATES,
@@ -50,18 +48,15 @@ _BENEATH_MS = 1_000.0  # what an interruption covers is already on the page: a s
 class Navigator:
     def __init__(
         self,
-        page: Page,
-        selectors: SelectorSet,
-        settings: Settings,
-        artifacts: RunArtifacts,
+        ctx: PageContext,
         on_signed_in: Callable[[], Awaitable[None]],
         observer: Observer | None = None,
         tracer: Tracer | None = None,
     ) -> None:
-        self.page = page
-        self.selectors = selectors
-        self.settings = settings
-        self.artifacts = artifacts
+        self.page = ctx.page
+        self.selectors = ctx.selectors
+        self.settings = ctx.settings
+        self.artifacts = ctx.artifacts
         self._on_signed_in = on_signed_in
         self.observer = observer
         self.tracer = tracer

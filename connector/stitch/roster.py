@@ -10,16 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from playwright.async_api import Page
-
 from connector import crosscheck
-from connector.artifacts import RunArtifacts
 from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
 from connector.logs import get_logger
 from connector.models import Member, Progress
 from connector.retry import Retryable, retrying
-from connector.selector_set import SelectorSet
-from connector.settings import Settings
+from connector.stitch.context import PageContext
 from connector.stitch.members import MembersView, ParsedPage, parse_page
 from connector.stitch.navigation import Navigator
 from connector.stitch.signin import Observer
@@ -33,22 +29,19 @@ _MAX_SIGNINS = 2  # sign-ins per read after the session ends mid-run
 class RosterReader:
     def __init__(
         self,
-        page: Page,
-        selectors: SelectorSet,
-        settings: Settings,
+        ctx: PageContext,
         nav: Navigator,
-        artifacts: RunArtifacts,
         *,
         observer: Observer | None,
         progress: Callable[[Progress], None],
         previous: list[Member] | None = None,
     ) -> None:
         """`previous`: the members of the last accepted roster, to cross-check the read with."""
-        self.page = page
-        self.selectors = selectors
-        self.settings = settings
+        self.page = ctx.page
+        self.selectors = ctx.selectors
+        self.settings = ctx.settings
         self.nav = nav
-        self.artifacts = artifacts
+        self.artifacts = ctx.artifacts
         self.observer = observer
         self.on_progress = progress
         self._signins = 0

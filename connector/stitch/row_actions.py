@@ -1,32 +1,31 @@
-"""Row actions on the member list: find one member's row, then Deactivate or Cancel invitation.
+"""Row actions on the member list: find one member's row, then Deactivate or Cancel invitation,
+or rehearse a Deactivate for doctor (the same clicks, the dialog cancelled).
 
 This module clicks; it does not decide. It reports what the page showed after the click
-(a success banner, an error banner, or nothing in time) and leaves the verdict to actions.py,
-which proves it with a fresh read.
+(a success banner, an error banner, or nothing in time) and leaves the verdict to removal.py,
+which proves it with a fresh read. Each click of a removal lives here, once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from playwright.async_api import Locator, Page
 
-from connector.artifacts import RunArtifacts
 from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
 from connector.logs import get_logger
+from connector.members_ui import AfterClick
 from connector.models import Action, Member
-from connector.selector_set import ElementName, SelectorSet
+from connector.selector_set import ElementName
+from connector.stitch.checks import Sighting, sight
+from connector.stitch.context import PageContext
 from connector.stitch.locate import resolve, wait_for_first
 from connector.stitch.members import MembersView, parse_page
 
 log = get_logger(__name__)
 
-# "cancelled": we cancelled the confirm dialog ourselves (it did not name the member), so
-# nothing was confirmed and nothing can have changed. "signed_out": the app answered the write
-# by sending us to sign in (its session had ended): it refused the write before acting.
-Shown = Literal["success", "error", "nothing", "cancelled", "signed_out"]
+_ROW, _DIALOG = "members-row", "confirm-dialog"  # doctor's page labels for what it saw
+_NO_DIALOG = "no dialog after Deactivate"
 
 _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
     # action: (button on the row itself [legacy], item in the row's ⋮ menu, confirm button)
@@ -39,32 +38,15 @@ _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
 }
 
 
-@dataclass(frozen=True)
-class AfterClick:
-    shown: Shown
-    text: str | None
-    expected_text: bool  # the success banner says exactly what the selectors promise
-
-
 class RowActions:
-    def __init__(
-        self,
-        page: Page,
-        selectors: SelectorSet,
-        view: MembersView,
-        artifacts: RunArtifacts,
-        *,
-        timeout_ms: float,
-        write_timeout_ms: float,
-        login_email: str | None,
-    ) -> None:
-        self.page = page
-        self.selectors = selectors
+    def __init__(self, ctx: PageContext, view: MembersView) -> None:
+        self.page = ctx.page
+        self.selectors = ctx.selectors
         self.view = view
-        self.artifacts = artifacts
-        self.timeout_ms = timeout_ms
-        self.write_timeout_ms = write_timeout_ms
-        self.login_email = login_email
+        self.artifacts = ctx.artifacts
+        self.timeout_ms = ctx.settings.timeout_ms
+        self.write_timeout_ms = ctx.settings.write_timeout_ms
+        self.login_email = ctx.settings.email
 
     async def find_row(self, email: str) -> tuple[Locator, Member] | None:
         """Walk the list from the page shown now; the row whose email is exactly `email`."""
@@ -108,25 +90,13 @@ class RowActions:
     ) -> AfterClick:
         """Click through. `on_commit` runs just before the first click that may change
         something (with no confirm dialog, the menu item itself removes the member)."""
-        row_button, menu_item, confirm = _STEPS[action]
-        direct = await resolve(row, self.selectors, row_button)
-        if direct is not None:
-            on_commit()
-            await direct.locator.click()
-        else:
-            menu = await resolve(row, self.selectors, "row_menu_button")
-            if menu is None:
-                raise PageNotRecognised(f"no {action.value} control on the row of {email}")
-            await menu.locator.click()
-            if (
-                await wait_for_first(self.page, self.selectors, (menu_item,), self.timeout_ms)
-                is None
-            ):
+        _, menu_item, confirm = _STEPS[action]
+        control, menu_open = await self._control(row, action, None)
+        if control is None:
+            if menu_open:
                 raise PageNotRecognised(f"the row menu of {email} has no {menu_item}")
-            item = await resolve(self.page, self.selectors, menu_item)
-            assert item is not None
-            on_commit()
-            await item.locator.click()
+            raise PageNotRecognised(f"no {action.value} control on the row of {email}")
+        await self._press(control, on_commit)
         log.info("row.clicked", email=email, action=action.value)
 
         first = await wait_for_first(
@@ -140,6 +110,78 @@ class RowActions:
             if refused is not None:
                 return AfterClick("cancelled", refused, False)
         return await self._after(action)
+
+    async def rehearse(self, row: Locator, email: str, *, open_dialog: bool) -> list[Sighting]:
+        """Doctor's dry walk of a Deactivate, reporting every element looked for: the row's
+        control (menu and item); with `open_dialog`, press it, check the confirm dialog names
+        the member, and Cancel it. The caller blocks writes: with no dialog, the press sends."""
+        seen: list[Sighting] = []
+        control, menu_open = await self._control(row, Action.DEACTIVATE, seen)
+        if control is None or not open_dialog:
+            if menu_open:
+                await self.page.keyboard.press("Escape")  # close the menu: nothing chosen
+            return seen
+        await self._press(control, lambda: None)
+        shown = await wait_for_first(
+            self.page, self.selectors, ("confirm_dialog",), self.write_timeout_ms
+        )
+        dialog = await self._look(self.page, "confirm_dialog", seen, _DIALOG) if shown else None
+        if dialog is None:
+            if shown is None:
+                seen.append(Sighting(_DIALOG, "confirm_dialog", False, detail=_NO_DIALOG))
+            return seen
+        text = " ".join((await dialog.inner_text()).split())
+        named = email in text.lower()
+        detail = None if named else f"the dialog says {text[:200]!r}"
+        seen.append(Sighting(_DIALOG, "confirm_dialog names the member", named, detail=detail))
+        await self._look(dialog, "confirm_deactivate", seen, _DIALOG)
+        dismiss = await self._look(dialog, "dialog_dismiss", seen, _DIALOG)
+        if dismiss is not None:
+            await self._dismiss(dialog, dismiss)
+        return seen
+
+    async def _control(
+        self, row: Locator, action: Action, seen: list[Sighting] | None
+    ) -> tuple[Locator | None, bool]:
+        """The control that asks Stitch to act: the row's own button [legacy], or the item of
+        the row's ⋮ menu (opened here). None when there is none; and whether the menu is open."""
+        row_button, menu_item, _ = _STEPS[action]
+        direct = await self._look(row, row_button, seen, _ROW, required=False)
+        if direct is not None:
+            return direct, False
+        menu = await self._look(row, "row_menu_button", seen, _ROW)
+        if menu is None:
+            return None, False
+        await menu.click()
+        if await wait_for_first(self.page, self.selectors, (menu_item,), self.timeout_ms) is None:
+            if seen is not None:
+                offered = (
+                    await self.page.get_by_role("menuitem").filter(visible=True).all_inner_texts()
+                )
+                detail = f"the row menu offers {[' '.join(t.split()) for t in offered]}"
+                seen.append(Sighting(_ROW, menu_item, False, detail=detail))
+            return None, True
+        return await self._look(self.page, menu_item, seen, _ROW), True
+
+    async def _press(self, control: Locator, on_commit: Callable[[], None]) -> None:
+        """The one click that may change Stitch: `on_commit` first (it may raise: no click)."""
+        on_commit()
+        await control.click()
+
+    async def _look(
+        self,
+        scope: Locator | Page,
+        name: ElementName,
+        seen: list[Sighting] | None,
+        page: str,
+        *,
+        required: bool = True,
+    ) -> Locator | None:
+        """Resolve an element; a rehearsal (`seen`) also notes what matched."""
+        if seen is None:
+            match = await resolve(scope, self.selectors, name)
+            return match.locator if match else None
+        return await sight(scope, self.selectors, name, page, seen.append, required=required)
 
     async def _confirm(self, email: str, confirm: ElementName) -> str | None:
         """Confirm the dialog, if it is about this member; else cancel it and say why."""
@@ -157,10 +199,14 @@ class RowActions:
         dismiss = await resolve(dialog.locator, self.selectors, "dialog_dismiss")
         if dismiss is None:
             raise PageNotRecognised(f"{reason}, and no way to cancel it", element="dialog_dismiss")
-        await dismiss.locator.click()
-        await dialog.locator.wait_for(state="hidden", timeout=self.timeout_ms)
+        await self._dismiss(dialog.locator, dismiss.locator)
         log.warning("row.dialog_cancelled", email=email, reason=reason)
         return reason
+
+    async def _dismiss(self, dialog: Locator, dismiss: Locator) -> None:
+        """Cancel the confirm dialog and wait for it to close: nothing was confirmed."""
+        await dismiss.click()
+        await dialog.wait_for(state="hidden", timeout=self.timeout_ms)
 
     async def _after(self, action: Action) -> AfterClick:
         shown = await wait_for_first(

@@ -12,8 +12,8 @@ CORE_INTERNALS = (
     "connector.store",
     "connector.audit",
     "connector.lock",
-    "connector.batch",
-    "connector.actions",
+    "connector.apply",
+    "connector.removal",
     "connector.stitch",
     "connector.database",
 )

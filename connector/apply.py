@@ -1,22 +1,24 @@
 """Apply a plan: the guards on a fresh roster, one proven removal per target, the audit
 trail, and undo.json. StitchConnector.apply runs this under the account's write lock.
+
+It works through the MembersUI protocol only (no browser here): StitchUI in a run, a fake in
+the unit tests.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Page
-
 from connector import __version__, policy
-from connector.actions import Remover, StepPrompt
-from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
 from connector.errors import PlanStale, PolicyRefused
 from connector.logs import get_logger
+from connector.members_ui import MembersUI
 from connector.models import (
     Member,
     MemberList,
@@ -26,27 +28,20 @@ from connector.models import (
     PlanTarget,
     TargetRequest,
 )
-from connector.selector_set import SelectorSet
+from connector.removal import Remover, StepPrompt
 from connector.settings import Settings
-from connector.stitch.members import MembersView
-from connector.stitch.navigation import Navigator
-from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
-ClickRecorder = Callable[..., None]
 
 
 class PlanRunner:
     def __init__(
         self,
-        page: Page,
-        selectors: SelectorSet,
+        ui: MembersUI,
         settings: Settings,
-        nav: Navigator,
-        artifacts: RunArtifacts,
+        run_dir: Path,
         *,
         run_id: str,
-        read_roster: Callable[[], Awaitable[MemberList]],
         previous_count: int | None,
         step: StepPrompt | None = None,
         protected_before: dict[str, str] | None = None,
@@ -54,14 +49,11 @@ class PlanRunner:
         known: frozenset[str] | None = None,
     ) -> None:
         """`fence` raises unless this run still holds the account's write lock; it runs right
-        before every click that may change Stitch."""
-        self.page = page
-        self.selectors = selectors
+        before every click that may change Stitch. `run_dir`: where undo.json goes."""
+        self.ui = ui
         self.settings = settings
-        self.nav = nav
-        self.artifacts = artifacts
+        self.run_dir = run_dir
         self.run_id = run_id
-        self.read_roster = read_roster
         self.previous_count = previous_count
         self.protected_before = protected_before or {}
         self.known = known  # every address ever on the roster (policy.decide: not_found)
@@ -87,65 +79,56 @@ class PlanRunner:
         audit.require_sound()  # no click while the trail of earlier clicks fails verification
         if plan.base_url != self.settings.base_url:
             raise PlanStale(f"the plan is for {plan.base_url}, not {self.settings.base_url}")
-        roster = roster or await self.read_roster()
+        needles = tuple(t.email for t in plan.targets)
+        roster = roster or await self.ui.members(needles)
         if roster.fingerprint != plan.roster_fingerprint or roster.account != plan.account:
             raise PlanStale(
                 f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
-        config = self.settings.policy()
+        trail = _Trail(audit, plan, self.run_id, actor, override_budget)
+        targets = self._decide(plan, roster, audit)
+        self._check_batch(targets, roster, trail)
+        remover = Remover(
+            self.ui,
+            needles=needles,
+            attempts=self.settings.retries,
+            client_id=roster.account.client_id,
+            step=self.step,
+            on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
+            fence=self.fence,
+        )
+        return await self._remove_each(targets, roster, remover, trail, should_stop)
+
+    def _decide(self, plan: Plan, roster: MemberList, audit: AuditLog) -> list[PlanTarget]:
+        """Policy again, on the fresh roster: each target keeps its own request."""
         asked = {t.email: t.request for t in plan.targets}
-        targets = [
+        return [
             t.model_copy(update={"request": asked.get(t.email)})
             for t in policy.decide(
                 list(asked),
                 roster,
-                config,
+                self.settings.policy(),
                 unresolved=audit.unresolved_unknowns(),
                 protected_before=self.protected_before,
                 known=self.known,
             )
         ]
 
-        def record(target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
-            request = target.request or TargetRequest()
-            audit.append(
-                run_id=self.run_id,
-                request_id=request.request_id or plan.request_id,
-                actor=request.actor or actor,
-                target=target.email,
-                action=target.action.value if target.action else None,
-                outcome=outcome,
-                request_reason=request.reason or plan.reason,
-                requested_by=request.requested_by,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                connector_version=__version__,
-                row_before=target.member,
-                override_budget=override_budget,
-                **{
-                    "rule": None,
-                    "reason": None,
-                    "evidence": [],
-                    "roster_fingerprint_before": None,
-                    "roster_fingerprint_after": None,
-                    **fields,
-                },
-            )
-
+    def _check_batch(self, targets: list[PlanTarget], roster: MemberList, trail: _Trail) -> None:
         try:
             policy.check_batch(
                 targets,
                 roster,
-                config,
+                self.settings.policy(),
                 previous_count=self.previous_count,
-                override_budget=override_budget,
-                removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
+                override_budget=trail.override_budget,
+                removed_last_day=trail.audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
             )
         except PolicyRefused as exc:  # refused whole: the trail says so for every target
             now = datetime.now(UTC)
             for target in (t for t in targets if t.action is not None):
-                record(
+                trail.record(
                     target,
                     OutcomeStatus.REFUSED.value,
                     now,
@@ -156,7 +139,16 @@ class PlanRunner:
                 )
             raise
 
-        remover = self._remover(roster.account.client_id, on_click=record)
+    async def _remove_each(
+        self,
+        targets: list[PlanTarget],
+        roster: MemberList,
+        remover: Remover,
+        trail: _Trail,
+        should_stop: Callable[[], bool] | None,
+    ) -> list[Outcome]:
+        """One removal per target with an action, in order, until one halts the batch: the
+        rest are then skipped (refused, after a quit), not attempted."""
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
@@ -167,22 +159,9 @@ class PlanRunner:
             started = datetime.now(UTC)
             before = roster.fingerprint
             if target.action is None:
-                outcome = Outcome(
-                    email=target.email,
-                    status=target.expected,
-                    rule=target.rule,
-                    member_before=target.member,
-                    reason=policy.explain(target.rule),
-                )
+                outcome = _unchanged(target)
             elif stop is not None:
-                outcome = Outcome(
-                    email=target.email,
-                    status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.SKIPPED,
-                    action=target.action,
-                    rule="human_quit" if quit_ else None,
-                    member_before=target.member,
-                    reason=f"not attempted: {stop}",
-                )
+                outcome = _not_attempted(target, stop, quit_)
             else:
                 removal = await remover.remove(target)
                 outcome = removal.outcome
@@ -198,7 +177,7 @@ class PlanRunner:
                 removed.append(target.member)
                 self._write_undo(removed)  # after each one: a run killed later keeps it
             outcomes.append(outcome)
-            record(
+            trail.record(
                 target,
                 outcome.status.value,
                 started,
@@ -210,41 +189,12 @@ class PlanRunner:
             )
         return outcomes
 
-    def _remover(self, client_id: int, *, on_click: ClickRecorder) -> Remover:
-        page = self.page
-        view = MembersView(page, self.selectors, self.settings.origin)
-        rows = RowActions(
-            page,
-            self.selectors,
-            view,
-            self.artifacts,
-            timeout_ms=self.settings.timeout_ms,
-            write_timeout_ms=self.settings.write_timeout_ms,
-            login_email=self.settings.email,
-        )
-
-        async def open_list() -> None:
-            await self.nav.open_members(self.nav.remembered_members_url())
-
-        return Remover(
-            page,
-            rows,
-            open_list=open_list,
-            read_roster=self.read_roster,
-            transient_errors=self.selectors.banners.transient_errors,
-            attempts=self.settings.retries,
-            client_id=client_id,
-            step=self.step,
-            on_click=lambda target: on_click(target, "clicked", datetime.now(UTC)),
-            fence=self.fence,
-        )
-
     def _write_undo(self, removed: list[Member]) -> None:
         """Deactivation is undone by inviting again (Stitch docs): keep what that needs."""
         if not removed:
             return
-        self.artifacts.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.artifacts.dir / "undo.json"
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.run_dir / "undo.json"
         path.write_text(
             json.dumps(
                 {
@@ -268,3 +218,62 @@ class PlanRunner:
             encoding="utf-8",
         )
         log.info("undo.written", path=str(path))
+
+
+def _unchanged(target: PlanTarget) -> Outcome:
+    """A target the policy gave no action: its expected outcome, nothing clicked."""
+    return Outcome(
+        email=target.email,
+        status=target.expected,
+        rule=target.rule,
+        member_before=target.member,
+        reason=policy.explain(target.rule),
+    )
+
+
+def _not_attempted(target: PlanTarget, stop: str, quit_: bool) -> Outcome:
+    return Outcome(
+        email=target.email,
+        status=OutcomeStatus.REFUSED if quit_ else OutcomeStatus.SKIPPED,
+        action=target.action,
+        rule="human_quit" if quit_ else None,
+        member_before=target.member,
+        reason=f"not attempted: {stop}",
+    )
+
+
+@dataclass(frozen=True)
+class _Trail:
+    """The audit trail of this run of this plan: one record per target and outcome."""
+
+    audit: AuditLog
+    plan: Plan
+    run_id: str
+    actor: str
+    override_budget: bool
+
+    def record(self, target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
+        request = target.request or TargetRequest()
+        self.audit.append(
+            run_id=self.run_id,
+            request_id=request.request_id or self.plan.request_id,
+            actor=request.actor or self.actor,
+            target=target.email,
+            action=target.action.value if target.action else None,
+            outcome=outcome,
+            request_reason=request.reason or self.plan.reason,
+            requested_by=request.requested_by,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            connector_version=__version__,
+            row_before=target.member,
+            override_budget=self.override_budget,
+            **{
+                "rule": None,
+                "reason": None,
+                "evidence": [],
+                "roster_fingerprint_before": None,
+                "roster_fingerprint_after": None,
+                **fields,
+            },
+        )

@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from playwright.async_api import Locator, Page
-
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
+from connector.members_ui import AfterClick, MemberRow, MembersUI
 from connector.models import (
     Action,
     Member,
@@ -28,7 +27,6 @@ from connector.models import (
     PlanTarget,
     Status,
 )
-from connector.stitch.row_actions import RowActions
 
 log = get_logger(__name__)
 
@@ -77,12 +75,9 @@ def gone(roster: MemberList, email: str) -> bool:
 class Remover:
     def __init__(
         self,
-        page: Page,
-        rows: RowActions,
+        ui: MembersUI,
         *,
-        open_list: Callable[[], Awaitable[None]],
-        read_roster: Callable[[], Awaitable[MemberList]],
-        transient_errors: tuple[str, ...],
+        needles: tuple[str, ...],
         attempts: int,
         client_id: int,
         step: StepPrompt | None = None,
@@ -90,12 +85,10 @@ class Remover:
         fence: Callable[[], None] | None = None,
     ) -> None:
         """`on_click(target)` runs just before each click that may change Stitch (the audit
-        trail's `clicked` record), so a run killed mid-click still leaves a trace."""
-        self.page = page
-        self.rows = rows
-        self.open_list = open_list
-        self.read_roster = read_roster
-        self.transient_errors = transient_errors
+        trail's `clicked` record), so a run killed mid-click still leaves a trace. `needles`: the
+        emails every fresh read looks for in the list's text (the whole plan's targets)."""
+        self.ui = ui
+        self.needles = needles
         self.attempts = attempts
         self.client_id = client_id
         self.step = step
@@ -118,108 +111,118 @@ class Remover:
         email = target.email
         for attempt in range(1, self.attempts + 1):
             found = await self._find(email)
-            if found is None:
-                # Not finding a row is no proof (the plan just saw them): a counted read is.
-                roster = await self.read_roster()
-                result.roster_after = roster
-                if not gone(roster, email):
-                    self._finish(
-                        result,
-                        target,
-                        OutcomeStatus.FAILED if result.clicks == 0 else OutcomeStatus.UNKNOWN,
-                        reason="the roster lists them, but no row for them was found; not clicked",
-                    )
-                    return
-            if found is None or found[1].status is Status.DEACTIVATED:
-                status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
-                self._finish(result, target, status, reason="not on the list when looked up")
+            if found is None or not await self._clickable(target, action, result, found):
+                if found is None:
+                    await self._no_row(target, action, result)
                 return
-            row, member = found
-            if member.status is not _ROW_STATUS[action]:
-                self._finish(
-                    result,
-                    target,
-                    OutcomeStatus.FAILED,
-                    reason=f"the row now shows {member.status.value}; not clicked",
-                )
-                return
-            self._shot(result, await self.rows.evidence(row, f"{email}-before"))
-            if self.step is not None:
-                decision = await self.step(_describe(action, member, self.client_id))
-                if decision != "go":  # a person said no: recorded as their decision
-                    self._finish(
-                        result,
-                        target,
-                        OutcomeStatus.REFUSED,
-                        reason=f"{decision} at the --step prompt",
-                        rule=f"human_{decision}",
-                    )
-                    result.quit = decision == "quit"
-                    return
-
-            def committed() -> None:
-                if self.fence is not None:
-                    self.fence()  # raises before the click: a run without the lock clicks nothing
-                result.clicks += 1
-                if self.on_click is not None:
-                    self.on_click(target)
-
-            after = await self.rows.act(row, email, action, committed)
-            self._shot(result, await self.rows.evidence(self.page, f"{email}-after"))
+            after = await found.act(action, self._committed(target, result))
+            self._shot(result, await self.ui.evidence(f"{email}-after"))
             log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
-            if after.shown == "cancelled":
-                # We cancelled the dialog ourselves: nothing was confirmed. The read proves it.
-                roster = await self.read_roster()
-                result.roster_after = roster
-                result.page_not_recognised = True  # the dialog changed: stop the batch
-                self._finish(
-                    result,
-                    target,
-                    _DONE[action] if gone(roster, email) else OutcomeStatus.FAILED,
-                    reason=f"{after.text}; cancelled it, nothing was confirmed",
-                )
-                return
-
-            roster = await self.read_roster()  # the proof
-            result.roster_after = roster
-            if gone(roster, email):
-                note = None if after.expected_text else f"page showed {after.shown}: {after.text}"
-                self._finish(result, target, _DONE[action], reason=note)
-                return
-            if after.shown == "nothing":
-                self._finish(
-                    result,
-                    target,
-                    OutcomeStatus.UNKNOWN,
-                    reason="no banner in time and the member is still listed; not clicked again",
-                )
-                return
-            if after.shown == "success":
-                self._finish(
-                    result,
-                    target,
-                    OutcomeStatus.FAILED,
-                    reason=f"the page said {after.text!r} but a fresh read still lists them",
-                )
-                return
-            # A write the app refused before acting (an error it calls temporary, or a session
-            # that had ended) is clicked again, after a fresh read shows the member still there
-            # (the read above signs in again when it must).
-            transient = after.shown == "signed_out" or any(
-                t in (after.text or "") for t in self.transient_errors
-            )
-            if not transient or attempt == self.attempts:
-                self._finish(result, target, OutcomeStatus.FAILED, reason=after.text)
+            if await self._verdict(target, action, result, after, last=attempt == self.attempts):
                 return
             log.warning("removal.retry", email=email, attempt=attempt, text=after.text)
         self._finish(result, target, OutcomeStatus.FAILED, reason="gave up")  # pragma: no cover
 
-    async def _find(self, email: str) -> tuple[Locator, Member] | None:
+    async def _no_row(self, target: PlanTarget, action: Action, result: Removal) -> None:
+        """No row on any page. Not finding a row is no proof (the plan just saw them): a
+        counted read is."""
+        roster = await self.read_roster()
+        result.roster_after = roster
+        if not gone(roster, target.email):
+            self._finish(
+                result,
+                target,
+                OutcomeStatus.FAILED if result.clicks == 0 else OutcomeStatus.UNKNOWN,
+                reason="the roster lists them, but no row for them was found; not clicked",
+            )
+            return
+        status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
+        self._finish(result, target, status, reason="not on the list when looked up")
+
+    async def _clickable(
+        self, target: PlanTarget, action: Action, result: Removal, found: MemberRow
+    ) -> bool:
+        """Is this row still the one to click (and does the person at --step agree)? When
+        not, the outcome is settled here and nothing is clicked."""
+        member = found.member
+        if member.status is Status.DEACTIVATED:
+            status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
+            self._finish(result, target, status, reason="not on the list when looked up")
+            return False
+        if member.status is not _ROW_STATUS[action]:
+            reason = f"the row now shows {member.status.value}; not clicked"
+            self._finish(result, target, OutcomeStatus.FAILED, reason=reason)
+            return False
+        self._shot(result, await found.evidence(f"{target.email}-before"))
+        if self.step is None:
+            return True
+        decision = await self.step(_describe(action, member, self.client_id))
+        if decision == "go":
+            return True
+        self._finish(  # a person said no: recorded as their decision
+            result,
+            target,
+            OutcomeStatus.REFUSED,
+            reason=f"{decision} at the --step prompt",
+            rule=f"human_{decision}",
+        )
+        result.quit = decision == "quit"
+        return False
+
+    def _committed(self, target: PlanTarget, result: Removal) -> Callable[[], None]:
+        """Runs just before the click that may change Stitch."""
+
+        def committed() -> None:
+            if self.fence is not None:
+                self.fence()  # raises before the click: a run without the lock clicks nothing
+            result.clicks += 1
+            if self.on_click is not None:
+                self.on_click(target)
+
+        return committed
+
+    async def _verdict(
+        self, target: PlanTarget, action: Action, result: Removal, after: AfterClick, *, last: bool
+    ) -> bool:
+        """After the click, a fresh read decides. False: the app refused the write before
+        acting (an error it calls temporary, or a session that had ended) and the member is
+        still there, so it may be clicked again (the read signs in again when it must)."""
+        roster = await self.read_roster()  # the proof
+        result.roster_after = roster
+        email = target.email
+        reason: str | None
+        if after.shown == "cancelled":
+            # We cancelled the dialog ourselves: nothing was confirmed. The read proves it.
+            result.page_not_recognised = True  # the dialog changed: stop the batch
+            status = _DONE[action] if gone(roster, email) else OutcomeStatus.FAILED
+            reason = f"{after.text}; cancelled it, nothing was confirmed"
+        elif gone(roster, email):
+            status = _DONE[action]
+            reason = None if after.expected_text else f"page showed {after.shown}: {after.text}"
+        elif after.shown == "nothing":
+            status = OutcomeStatus.UNKNOWN
+            reason = "no banner in time and the member is still listed; not clicked again"
+        elif after.shown == "success":
+            status = OutcomeStatus.FAILED
+            reason = f"the page said {after.text!r} but a fresh read still lists them"
+        else:
+            transient = after.shown == "signed_out" or any(
+                t in (after.text or "") for t in self.ui.transient_errors
+            )
+            if transient and not last:
+                return False
+            status, reason = OutcomeStatus.FAILED, after.text
+        self._finish(result, target, status, reason=reason)
+        return True
+
+    async def read_roster(self) -> MemberList:
+        return await self.ui.members(self.needles)
+
+    async def _find(self, email: str) -> MemberRow | None:
         """Open the list and look for the row; a list that failed to load is opened again."""
         for attempt in range(1, self.attempts + 1):
-            await self.open_list()
             try:
-                return await self.rows.find_row(email)
+                return await self.ui.row(email)
             except TransientFailure as exc:
                 if attempt == self.attempts:
                     raise

@@ -1,0 +1,146 @@
+"""StitchUI, the root page object: built once per run, it owns the page objects (navigation,
+the roster reader, the row actions) and offers what a run does with Stitch's UI: sign in, read
+the members, and `row(email)` to deactivate or rehearse. It implements MembersUI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+
+from playwright.async_api import Locator, Route
+
+from connector.logs import get_logger
+from connector.members_ui import AfterClick
+from connector.models import Action, Member, MemberList, Progress
+from connector.stitch.checks import Sighting
+from connector.stitch.context import PageContext
+from connector.stitch.members import MembersView
+from connector.stitch.navigation import Navigator
+from connector.stitch.roster import RosterReader
+from connector.stitch.row_actions import RowActions
+from connector.stitch.signin import Observer
+from connector.tracing import Tracer
+
+log = get_logger(__name__)
+
+_READ_ONLY = ("GET", "HEAD", "OPTIONS")
+
+
+class RowControls:
+    """One member's row, found just now: act on it, or rehearse (implements MemberRow)."""
+
+    def __init__(self, rows: RowActions, locator: Locator, member: Member, email: str) -> None:
+        self._rows = rows
+        self._locator = locator
+        self._member = member
+        self._email = email
+
+    @property
+    def member(self) -> Member:
+        return self._member
+
+    async def act(self, action: Action, on_commit: Callable[[], None]) -> AfterClick:
+        return await self._rows.act(self._locator, self._email, action, on_commit)
+
+    async def deactivate(self, on_commit: Callable[[], None] = lambda: None) -> AfterClick:
+        return await self.act(Action.DEACTIVATE, on_commit)
+
+    async def rehearse(self, *, open_dialog: bool = True) -> list[Sighting]:
+        """Doctor's dry walk (see RowActions.rehearse); block writes first (block_writes)."""
+        return await self._rows.rehearse(self._locator, self._email, open_dialog=open_dialog)
+
+    async def evidence(self, label: str) -> str | None:
+        return await self._rows.evidence(self._locator, label)
+
+
+class StitchUI:
+    def __init__(
+        self,
+        ctx: PageContext,
+        *,
+        on_signed_in: Callable[[], Awaitable[None]],
+        observer: Observer | None = None,
+        tracer: Tracer | None = None,
+        progress: Callable[[Progress], None] = lambda _: None,
+        previous: list[Member] | None = None,
+        on_roster: Callable[[MemberList], None] = lambda _: None,
+    ) -> None:
+        """`previous`: the last accepted roster's members (the read's cross-checks);
+        `on_roster`: told of every complete read, for the caller's bookkeeping."""
+        self.ctx = ctx
+        self.nav = Navigator(ctx, on_signed_in, observer, tracer)
+        self.rows = RowActions(ctx, MembersView(ctx.page, ctx.selectors, ctx.settings.origin))
+        self._observer = observer
+        self._tracer = tracer
+        self._progress = progress
+        self._previous = previous
+        self._on_roster = on_roster
+
+    @property
+    def transient_errors(self) -> tuple[str, ...]:
+        return self.ctx.selectors.banners.transient_errors
+
+    async def sign_in(self) -> None:
+        """Sign in on the page shown now (the sign-in form), with tracing paused."""
+        await self.nav.sign_in()
+
+    async def open_members(self) -> None:
+        """End on the member list, signed in (the remembered URL first, else the UI's menus)."""
+        await self.nav.open_members(self.nav.remembered_members_url())
+
+    async def members(self, needles: Iterable[str] = ()) -> MemberList:
+        """Every member on every page, validated and cross-checked; never a partial roster."""
+        self._progress(Progress(step="open"))
+        await self.open_members()
+        if self._tracer is not None:
+            await self._tracer.start()  # signed in by now: nothing secret left to type
+        account = await self.nav.account()
+        self.nav.remember_members_url(account)
+        reader = RosterReader(
+            self.ctx,
+            self.nav,
+            observer=self._observer,
+            progress=self._progress,
+            previous=self._previous,
+        )
+        members, pages, mentioned = await reader.read(needles)
+        roster = MemberList(
+            account=account,
+            members=members,
+            scraped_at=datetime.now(UTC),
+            pages=pages,
+            source_url=self.ctx.page.url.split("?", 1)[0],
+            selectors_version=self.ctx.selectors.version,
+            mentioned=mentioned,
+        )
+        log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
+        self._on_roster(roster)
+        return roster
+
+    async def row(self, email: str) -> RowControls | None:
+        """Open the list and walk it for the row of exactly `email`; None if no page has it."""
+        await self.open_members()
+        found = await self.rows.find_row(email)
+        if found is None:
+            return None
+        locator, member = found
+        return RowControls(self.rows, locator, member, email)
+
+    async def evidence(self, label: str) -> str | None:
+        return await self.rows.evidence(self.ctx.page, label)
+
+    async def block_writes(self, on_blocked: Callable[[str], None]) -> None:
+        """From now on, abort in the browser every request that could change anything (doctor);
+        `on_blocked` hears "METHOD url" of each one."""
+
+        async def guard(route: Route) -> None:
+            method = route.request.method
+            if method in _READ_ONLY:
+                await route.fallback()
+                return
+            on_blocked(f"{method} {route.request.url.split('?', 1)[0]}")
+            log.warning("doctor.write_blocked", method=method)
+            await route.abort()
+
+        await self.ctx.page.context.route("**/*", guard)

@@ -1,0 +1,131 @@
+"""An in-memory MembersUI: the roster as data, and a script of what each click shows.
+
+The removal state machine (removal.py) and the apply layer (apply.py) run on it without a
+browser. It records every click it saw, so a test can prove a click was made once, or never.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from connector.members_ui import AfterClick
+from connector.models import Account, Action, Member, MemberList, Role, Status
+
+Banner = Literal["ok", "error", "lost", "signed_out", "cancelled"]
+Where = Literal["members", "row", "before_click", "after_click"]
+
+TRANSIENT = "Something went wrong, please try again."
+
+
+def member(
+    email: str, role: Role = Role.GENERAL_USER, status: Status = Status.ACTIVE, **kw: bool
+) -> Member:
+    return Member(email=email, name=email.split("@")[0], role=role, status=status, **kw)
+
+
+@dataclass
+class Click:
+    """What one click shows, and whether Stitch really did it."""
+
+    banner: Banner = "ok"
+    takes_effect: bool = True
+    text: str | None = None
+
+
+@dataclass
+class FakeUI:
+    roster: list[Member]
+    client_id: int = 1
+    # email -> what its clicks show, in order; the last one repeats. Default: Click().
+    script: dict[str, list[Click]] = field(default_factory=dict)
+    no_row: set[str] = field(default_factory=set)  # listed on the roster, but no row is found
+    # where -> errors raised there, one per call, in order (a fault, a failed re-read, ...)
+    faults: dict[Where, list[BaseException]] = field(default_factory=dict)
+    clicks: list[tuple[str, Action]] = field(default_factory=list)
+    reads: int = 0
+    sign_ins: int = 0  # the app asked to sign in (a write answered with the sign-in page)
+    shots: list[str] = field(default_factory=list)
+
+    @property
+    def transient_errors(self) -> tuple[str, ...]:
+        return (TRANSIENT,)
+
+    def status(self, email: str) -> Status | None:
+        return next((m.status for m in self.roster if m.email == email), None)
+
+    def fault(self, where: Where) -> None:
+        pending = self.faults.get(where)
+        if pending:
+            raise pending.pop(0)
+
+    def listed(self) -> MemberList:
+        return MemberList(
+            account=Account(client_id=self.client_id),
+            members=list(self.roster),
+            scraped_at=datetime.now(UTC),
+            pages=1,
+            source_url="fake://members",
+            selectors_version="fake",
+        )
+
+    async def members(self, needles: Iterable[str] = ()) -> MemberList:
+        self.reads += 1
+        self.fault("members")
+        return self.listed()
+
+    async def row(self, email: str) -> FakeRow | None:
+        self.fault("row")
+        found = next((m for m in self.roster if m.email == email), None)
+        if found is None or email in self.no_row:
+            return None
+        return FakeRow(self, found)
+
+    async def evidence(self, label: str) -> str | None:
+        self.shots.append(label)
+        return f"fake://{label}.png"
+
+    def click(self, email: str, action: Action) -> Click:
+        self.clicks.append((email, action))
+        queue = self.script.get(email) or [Click()]
+        step = queue.pop(0) if len(queue) > 1 else queue[0]
+        if step.takes_effect and action is Action.DEACTIVATE:
+            self.roster = [
+                m.model_copy(update={"status": Status.DEACTIVATED}) if m.email == email else m
+                for m in self.roster
+            ]
+        elif step.takes_effect:  # a cancelled invitation leaves the list
+            self.roster = [m for m in self.roster if m.email != email]
+        return step
+
+
+@dataclass
+class FakeRow:
+    ui: FakeUI
+    found: Member
+
+    @property
+    def member(self) -> Member:
+        return self.found
+
+    async def act(self, action: Action, on_commit: Callable[[], None]) -> AfterClick:
+        self.ui.fault("before_click")
+        on_commit()
+        step = self.ui.click(self.found.email, action)
+        self.ui.fault("after_click")
+        if step.banner == "ok":
+            return AfterClick("success", step.text or "Member deactivated", step.text is None)
+        if step.banner == "error":
+            return AfterClick("error", step.text or "Could not deactivate", False)
+        if step.banner == "signed_out":
+            self.ui.sign_ins += 1
+            return AfterClick("signed_out", "the session had ended", False)
+        if step.banner == "cancelled":
+            return AfterClick("cancelled", f"the dialog does not name {self.found.email}", False)
+        return AfterClick("nothing", None, False)
+
+    async def evidence(self, label: str) -> str | None:
+        self.ui.shots.append(label)
+        return f"fake://{label}.png"
