@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connector import __version__, policy
+from connector import __version__, planner, policy
 from connector.audit import AuditLog
 from connector.errors import PlanStale, PolicyRefused
 from connector.logs import get_logger
@@ -28,6 +28,7 @@ from connector.models import (
     PlanTarget,
     TargetRequest,
 )
+from connector.planner import History
 from connector.removal import Remover, StepPrompt
 from connector.settings import Settings
 
@@ -42,21 +43,19 @@ class PlanRunner:
         run_dir: Path,
         *,
         run_id: str,
-        previous_count: int | None,
+        history: History | None = None,
         step: StepPrompt | None = None,
-        protected_before: dict[str, str] | None = None,
         fence: Callable[[], None] | None = None,
-        known: frozenset[str] | None = None,
     ) -> None:
         """`fence` raises unless this run still holds the account's write lock; it runs right
-        before every click that may change Stitch. `run_dir`: where undo.json goes."""
+        before every click that may change Stitch. `run_dir`: where undo.json goes. `history`:
+        what the planner was given; the audit trail's part of it is read again here, under the
+        lock, right before the plan is decided again."""
         self.ui = ui
         self.settings = settings
         self.run_dir = run_dir
         self.run_id = run_id
-        self.previous_count = previous_count
-        self.protected_before = protected_before or {}
-        self.known = known  # every address ever on the roster (policy.decide: not_found)
+        self.history = history or History()
         self.fence = fence
         self.step = step
 
@@ -87,8 +86,14 @@ class PlanRunner:
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
         trail = _Trail(audit, plan, self.run_id, actor, override_budget)
-        targets = self._decide(plan, roster, audit)
-        self._check_batch(targets, roster, trail)
+        history = self.history.model_copy(
+            update={
+                "unresolved": audit.unresolved_unknowns(),
+                "removed_last_day": audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
+            }
+        )
+        targets = self._decide(plan, roster, history)
+        self._check_batch(targets, roster, history, trail)
         remover = Remover(
             self.ui,
             needles=needles,
@@ -100,30 +105,24 @@ class PlanRunner:
         )
         return await self._remove_each(targets, roster, remover, trail, should_stop)
 
-    def _decide(self, plan: Plan, roster: MemberList, audit: AuditLog) -> list[PlanTarget]:
-        """Policy again, on the fresh roster: each target keeps its own request."""
+    def _decide(self, plan: Plan, roster: MemberList, history: History) -> list[PlanTarget]:
+        """The planner again, on the fresh roster: each target keeps its own request."""
         asked = {t.email: t.request for t in plan.targets}
         return [
             t.model_copy(update={"request": asked.get(t.email)})
-            for t in policy.decide(
-                list(asked),
-                roster,
-                self.settings.policy(),
-                unresolved=audit.unresolved_unknowns(),
-                protected_before=self.protected_before,
-                known=self.known,
-            )
+            for t in planner.decide(list(asked), roster, self.settings.policy(), history)
         ]
 
-    def _check_batch(self, targets: list[PlanTarget], roster: MemberList, trail: _Trail) -> None:
+    def _check_batch(
+        self, targets: list[PlanTarget], roster: MemberList, history: History, trail: _Trail
+    ) -> None:
         try:
-            policy.check_batch(
+            planner.check_batch(
                 targets,
                 roster,
                 self.settings.policy(),
-                previous_count=self.previous_count,
+                history,
                 override_budget=trail.override_budget,
-                removed_last_day=trail.audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
             )
         except PolicyRefused as exc:  # refused whole: the trail says so for every target
             now = datetime.now(UTC)

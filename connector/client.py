@@ -384,9 +384,7 @@ class StitchConnector:
                 self.settings,
                 self.artifacts.dir,
                 run_id=self.run_id,
-                previous_count=self._previous_count,
-                protected_before=self._protected_before(),
-                known=self._known_members(AuditLog(self.settings.audit_path)),
+                history=self._history(AuditLog(self.settings.audit_path)),
                 step=self._step,
                 fence=lock.check,
             )
@@ -435,12 +433,6 @@ class StitchConnector:
             history = True
             found |= {r.target for r in records if r.row_before or r.outcome in _WAS_ROW}
         return frozenset(found) if history else None
-
-    def _protected_before(self) -> dict[str, str]:
-        """Members protected in the last accepted roster: they stay protected whatever one
-        fresh read says (a restyled badge must never switch a protection off)."""
-        previous = self._previous.members if self._previous else None
-        return dict(History(last_accepted=previous).protected_before(self.settings.policy()))
 
     # ------------------------------------------------------------------ helpers
     async def _signed_in(self) -> None:

@@ -67,7 +67,6 @@ def run(
         settings,
         settings.runs_dir / "run-1",
         run_id="run-1",
-        previous_count=None,
         step=step,
     )
     return asyncio.run(
