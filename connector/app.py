@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 from connector import __version__
+from connector.accepted import last_accepted_roster
 from connector.audit import AuditLog, AuditRecord
 from connector.changes import Change, count_by_kind, diff
 from connector.errors import AuditBroken, ConfidenceGate, ConfigError
+from connector.history import read_history
 from connector.logs import get_logger
 from connector.models import MemberList, Outcome, Plan, Progress
+from connector.planner import History
 from connector.settings import Settings
 from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotInfo, SnapshotStore
@@ -173,6 +176,12 @@ class App:
             keep=options.keep,
             removed_by_connector=self.removed_by_connector(),
         )
+
+    def planning_history(self) -> History:
+        """What earlier runs tell the planner, as a write run would find it now: a reconcile
+        plan decides on the same history apply will."""
+        accepted = last_accepted_roster(self.settings.last_roster_path)
+        return read_history(self.settings, accepted, self._audit)
 
     def latest_snapshot(self) -> tuple[MemberList, int | None]:
         """The latest stored roster and its snapshot id (None if a sync stored another one in

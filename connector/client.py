@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -31,6 +31,7 @@ from connector.errors import (
     PageNotRecognised,
     TransientFailure,
 )
+from connector.history import read_history
 from connector.lock import WriteLock
 from connector.logs import configure as configure_logs
 from connector.logs import first_line, get_logger, new_run_id, register_secrets
@@ -53,8 +54,6 @@ from connector.stitch.context import PageContext
 from connector.stitch.pages import current_state
 from connector.stitch.signin import Observer
 from connector.stitch.ui import StitchUI
-from connector.store import FILE_NAME as SNAPSHOTS_FILE
-from connector.store import SnapshotStore
 from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
 
 log = get_logger(__name__)
@@ -304,14 +303,9 @@ class StitchConnector:
         return planner.plan(roster, request, self.settings.policy(), self._history(audit))
 
     def _history(self, audit: AuditLog) -> History:
-        """What earlier runs tell the planner, read from the state dir (the planner is pure)."""
-        return History(
-            last_accepted=self._previous.members if self._previous else None,
-            previous_count=self._previous_count,
-            unresolved=audit.unresolved_unknowns(),
-            known=self._known_members(audit),
-            removed_last_day=audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
-        )
+        """What earlier runs tell the planner, the accepted roster as it was when this run
+        started (not the read this run just made)."""
+        return read_history(self.settings, self._previous, audit)
 
     async def deactivate(
         self,
@@ -409,31 +403,6 @@ class StitchConnector:
             return
         save_accepted_roster(self.settings.last_roster_path, roster)
 
-    def _known_members(self, audit: AuditLog) -> frozenset[str] | None:
-        """Every address ever on the roster, for `not_found` (History.known): the stored
-        snapshots, the last accepted roster as it was when this run started (not the read this
-        run just made), and the audit trail's targets that were members (a row before, or a
-        click). None when there is no history at all: a first run keeps `already_absent`."""
-        found: set[str] = set()
-        history = False
-        snapshots = self.settings.state_dir / SNAPSHOTS_FILE
-        if snapshots.is_file():  # never create the database just to look
-            ever = SnapshotStore(snapshots).emails_ever()
-            if ever is not None:
-                history = True
-                found |= ever
-        if self._previous is not None and self._previous.members is not None:
-            history = True
-            found |= {m.email for m in self._previous.members}
-        try:
-            records = audit.records()
-        except (OSError, ValueError):  # a broken trail: require_sound() refuses the run anyway
-            records = []
-        if records:
-            history = True
-            found |= {r.target for r in records if r.row_before or r.outcome in _WAS_ROW}
-        return frozenset(found) if history else None
-
     # ------------------------------------------------------------------ helpers
     async def _signed_in(self) -> None:
         await self._session.save_storage_state()
@@ -442,12 +411,6 @@ class StitchConnector:
     def _report(self, event: Progress) -> None:
         if self._on_progress is not None:
             self._on_progress(event)
-
-
-# Audit outcomes that only a member's row can have (a click, its proof, a person's check).
-_WAS_ROW = frozenset(
-    {"clicked", "deactivated", "invitation_cancelled", "unknown", "failed", "resolved"}
-)
 
 
 def _audited_runs(settings: Settings) -> frozenset[str]:

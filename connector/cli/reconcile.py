@@ -50,6 +50,8 @@ def reconcile(
     settings = common.settings_from()
     roster, snapshot_id = (_fresh_roster(settings), None) if fresh else _snapshot(settings)
     config = settings.policy()
+    # What apply will decide on: the plan never lists a target apply would refuse.
+    history = App(settings).planning_history()
     report = rec.reconcile(
         roster,
         directory,
@@ -57,9 +59,10 @@ def reconcile(
         domains=domains,
         source="fresh" if fresh else "snapshot",
         snapshot_id=snapshot_id,
+        history=history,
     )
     if plan_file is not None:
-        made = rec.plan_for(report, roster, config, base_url=settings.base_url)
+        made = rec.plan_for(report, roster, config, base_url=settings.base_url, history=history)
         common.write_output(made.model_dump_json(indent=2) + "\n", plan_file)
         common.stderr.print(f"plan: {len(made.targets)} target(s)", highlight=False)
     if as_json:

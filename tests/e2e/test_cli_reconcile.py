@@ -184,3 +184,37 @@ def test_bad_usage(tmp_path: Path, args: list[str], code: int, message: str) -> 
     result = run_cli(*args, env={"STITCH_STATE_DIR": str(tmp_path)}, timeout=30)
     assert result.returncode == code, result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr.splitlines()[0]
+
+
+@pytest.mark.e2e
+def test_a_plan_never_lists_an_orphan_whose_last_removal_is_unresolved(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Issue 13: the CLI's reconcile plan decides on the history apply decides on. An orphan
+    whose last click ended `unknown` (no person has resolved it) is refused by apply, so the plan
+    says so instead of listing it as a removal."""
+    from datetime import UTC, datetime
+
+    from connector import __version__
+    from connector.audit import AuditLog
+
+    box = team_box(make_sandbox, tmp_path, TEAM)
+    state = tmp_path / "state"
+    env = env_for(box, state)
+    now = datetime.now(UTC)
+    AuditLog(state / "audit.jsonl").append(
+        run_id="earlier-run", request_id=None, actor="cli", target="gone@corp.com",
+        action="deactivate", outcome="unknown", rule=None, reason="no banner, row still there",
+        started_at=now, finished_at=now, connector_version=__version__, row_before=None,
+        roster_fingerprint_before=None, roster_fingerprint_after=None, evidence=[],
+    )  # fmt: skip
+    plan_file = tmp_path / "plan.json"
+    idp = str(DATA / "okta-export.csv")
+    made = run_cli("reconcile", "--idp", idp, "--fresh", "--plan", str(plan_file), env=env)
+    assert made.returncode == 0, made.stderr
+    plan = Plan.model_validate_json(plan_file.read_text())
+    acting = sorted(t.email for t in plan.targets if t.action is not None)
+    assert acting == sorted(set(ORPHANS) - {"gone@corp.com"})
+    gone = [t for t in plan.targets if t.email == "gone@corp.com"]
+    assert all(t.action is None and t.rule == "unresolved_unknown" for t in gone)
+    assert writes(box) == []
