@@ -19,8 +19,8 @@ import time
 from connector.errors import TransientFailure
 from connector.lock import WriteLock
 from connector.models import Outcome
-from connector.service.jobs import Job, JobStatus, JobStore, OffboardingRequest
-from connector.service.worker import Worker
+from connector.offboard.jobs import Job, JobStatus, JobStore, OffboardingRequest
+from connector.offboard.worker import Worker
 from connector.settings import Settings, load_settings
 from connector.store import SnapshotStore
 

@@ -48,6 +48,9 @@ from connector.errors import (
 )
 from connector.logs import get_logger, register_secrets
 from connector.models import MemberList
+from connector.offboard.callbacks import AllowList, CallbackSender, check_callback_url
+from connector.offboard.jobs import JobStatus, JobStore, OffboardingRequest, job_body
+from connector.offboard.worker import Worker
 from connector.service import scim
 from connector.service.auth import (
     READ,
@@ -58,10 +61,7 @@ from connector.service.auth import (
     Unauthorized,
     area_of,
 )
-from connector.service.callbacks import AllowList, CallbackSender, check_callback_url
-from connector.service.jobs import JobStatus, JobStore, OffboardingRequest, job_body
 from connector.service.limits import BodyLimit
-from connector.service.worker import Worker
 from connector.settings import Settings
 from connector.store import SnapshotInfo, SnapshotStore
 

@@ -61,9 +61,9 @@ from connector.models import (
     is_requested_email,
     unsafe_char,
 )
+from connector.offboard.jobs import JobStatus, OffboardingRequest
 from connector.policy import explain
 from connector.service.auth import READ, WRITE, principal_of
-from connector.service.jobs import JobStatus, OffboardingRequest
 
 if TYPE_CHECKING:
     from connector.service.api import Service

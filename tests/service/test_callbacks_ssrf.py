@@ -23,15 +23,15 @@ import pytest
 from pydantic import SecretStr
 
 from connector.models import Outcome, OutcomeStatus
-from connector.service import callbacks
-from connector.service.callbacks import CallbackSender
-from connector.service.jobs import CallbackStatus, Job, JobStore, OffboardingRequest
+from connector.offboard import callbacks
+from connector.offboard.callbacks import CallbackSender
+from connector.offboard.jobs import CallbackStatus, Job, JobStore, OffboardingRequest
 from tests.conftest import MakeSandbox
 from tests.service.conftest import CALLBACK_SECRET, StartService, team_box
 from tests.service.receiver import Receiver
 
 if TYPE_CHECKING:
-    from connector.service.callbacks import IPAddress
+    from connector.offboard.callbacks import IPAddress
 
 SECRET = SecretStr(CALLBACK_SECRET)
 SUBJECT = ("-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test")

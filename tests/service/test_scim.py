@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connector.models import Role
-from connector.service.jobs import JobStore
+from connector.offboard.jobs import JobStore
 from connector.service.scim import user_id
 from tests.conftest import MakeSandbox
 from tests.service.conftest import (

@@ -9,7 +9,7 @@ import pytest
 
 from connector.errors import IdempotencyConflict
 from connector.models import Outcome, OutcomeStatus
-from connector.service.jobs import JobStatus, JobStore, OffboardingRequest
+from connector.offboard.jobs import JobStatus, JobStore, OffboardingRequest
 
 
 def ask(email: str, request_id: str, **extra: str) -> OffboardingRequest:

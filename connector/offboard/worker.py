@@ -39,9 +39,9 @@ from connector.errors import (
 )
 from connector.logs import first_line, get_logger, new_run_id, redact_text
 from connector.models import Account, MemberList, Outcome, OutcomeStatus, TargetRequest
+from connector.offboard.callbacks import CallbackSender
+from connector.offboard.jobs import Job, JobStore
 from connector.policy import requested_emails
-from connector.service.callbacks import CallbackSender
-from connector.service.jobs import Job, JobStore
 from connector.settings import Settings
 from connector.store import SnapshotStore
 from connector.sync import SyncReport, store_roster
