@@ -3,33 +3,26 @@
 A job is one person to remove, named by the caller's request id. The request id is the
 idempotency key: the same id with the same request finds the same job, with a different request it
 is a conflict. Jobs survive restarts; one left `running` by a crash is put back in the queue, and
-the removal path verifies on a fresh read before it clicks anything.
+the removal path verifies on a fresh read before it clicks anything. The same table is the
+callbacks' outbox, and SCIM's removed users are kept beside it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
-from urllib.parse import urlsplit
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from connector.database import Database, to_text, transaction
 from connector.errors import IdempotencyConflict
-from connector.models import (
-    Email,
-    Member,
-    Outcome,
-    OutcomeStatus,
-    RequestedEmail,
-    SafeHttpUrl,
-    SafeText,
+from connector.models import Member, Outcome
+from connector.offboard.models import (
+    CallbackStatus,
+    Job,
+    JobStatus,
+    OffboardingRequest,
+    Source,
 )
 
 FILE_NAME = "service.sqlite3"
@@ -83,99 +76,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX jobs_by_callback ON jobs (callback_status, callback_next_at)",
     ),
 )
-
-RequestId = Annotated[
-    SafeText,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^\S+$"),
-]
-Source = Literal["api", "scim", "python"]
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"  # deactivated, invitation cancelled, or already absent: all proven
-    REFUSED = "refused"  # a policy said no; the outcome names the rule
-    FAILED = "failed"  # nothing changed, as far as a fresh read shows
-    UNKNOWN = "unknown"  # a click happened and nothing proved its effect: check by hand
-    NOT_FOUND = "not_found"  # never a member (a typo?): not success; nothing was clicked
-
-    @property
-    def finished(self) -> bool:
-        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
-
-    @classmethod
-    def of(cls, outcome: Outcome) -> JobStatus:
-        if outcome.status.ok:
-            return cls.SUCCEEDED
-        if outcome.status is OutcomeStatus.REFUSED:
-            return cls.REFUSED
-        if outcome.status is OutcomeStatus.UNKNOWN:
-            return cls.UNKNOWN
-        if outcome.status is OutcomeStatus.NOT_FOUND:
-            return cls.NOT_FOUND
-        return cls.FAILED
-
-
-class OffboardingRequest(BaseModel):
-    """POST /v1/offboardings: remove this person from Stitch."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    email: RequestedEmail
-    request_id: RequestId = Field(
-        description="Your id for this request: the idempotency key. Retry with the same one."
-    )
-    reason: Annotated[SafeText, StringConstraints(max_length=1000)] | None = None
-    requested_by: Annotated[
-        SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ] = Field(description="Who asks: a system or a person; kept in the job and the audit trail.")
-    callback_url: SafeHttpUrl | None = Field(
-        None, description="POSTed the finished job, signed with HMAC-SHA256 (X-Stitch-Signature)."
-    )
-
-    def body_hash(self) -> str:
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-class CallbackStatus(StrEnum):
-    PENDING = "pending"
-    DELIVERED = "delivered"
-    GAVE_UP = "gave_up"
-    REFUSED = "refused"  # never attempted: the URL or its address is not allowed
-
-
-class Job(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    request_id: str
-    email: Email
-    reason: str | None
-    requested_by: str
-    callback_url: str | None
-    source: Source
-    status: JobStatus
-    outcome: Outcome | None = Field(None, description="Set once the job has finished.")
-    run_id: str | None = Field(None, description="The run that carried it out: runs/<run_id>/.")
-    attempts: int
-    note: str | None = None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None = None
-    callback_status: CallbackStatus | None = None
-    callback_attempts: int = 0
-    not_before: datetime | None = Field(None, description="Queued again: not claimed before.")
-    override_budget: bool = Field(
-        False, description="The run that decided it was let past the removal budget."
-    )
-    callback_next_at: datetime | None = Field(None, description="The next callback attempt.")
-    callback_error: str | None = Field(None, description="Why the last callback attempt failed.")
-    callback_delivery: str | None = Field(
-        None, description="The callback's X-Stitch-Delivery id: the same on every retry."
-    )
-    principal: str | None = None
 
 
 _COLUMNS = (
@@ -470,52 +370,3 @@ def _job(row: tuple[object, ...]) -> Job:
     return Job.model_validate(
         {**fields, "outcome": Outcome.model_validate_json(str(outcome)) if outcome else None}
     )
-
-
-def redact_url(url: str) -> str:
-    """A callback URL as readers see it: origin and path only. Its query, fragment and any
-    user name or password (they may carry the receiver's own token) are never shown."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid URL>"
-    shown = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{shown}{port}{parts.path}"
-
-
-def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
-    """The public form of a job: what the API returns and what callbacks carry. A callback
-    URL shows only its origin and path (redact_url)."""
-    hidden = {"not_before"} if job.not_before is None else set()
-    if job.callback_next_at is None:
-        hidden.add("callback_next_at")
-    body = job.model_dump(mode="json", exclude=hidden or None)
-    if isinstance(body.get("outcome"), dict):
-        # The state dir's place on the host is nobody's business: paths relative to it.
-        body["outcome"]["evidence"] = _relative_evidence(job, runs_dir.parent)
-    if job.callback_url:
-        body["callback_url"] = redact_url(job.callback_url)
-    return {**body, "links": job_links(job, runs_dir)}
-
-
-def _relative_evidence(job: Job, state_dir: Path) -> list[str]:
-    shown = []
-    for name in job.outcome.evidence if job.outcome else []:
-        try:
-            shown.append(Path(name).relative_to(state_dir).as_posix())
-        except ValueError:  # outside the state dir: its name only
-            shown.append(Path(name).name)
-    return shown
-
-
-def job_links(job: Job, runs_dir: Path) -> dict[str, object]:
-    """Where the caller finds the job and its evidence files (served by the API)."""
-    evidence = []
-    for name in job.outcome.evidence if job.outcome else []:
-        try:
-            evidence.append("/v1/evidence/" + Path(name).relative_to(runs_dir).as_posix())
-        except ValueError:  # not under runs/: not served
-            continue
-    return {"self": f"/v1/offboardings/{job.id}", "evidence": evidence}

@@ -12,7 +12,7 @@ import pytest
 
 from connector.models import Role
 from connector.offboard.jobs import JobStore
-from connector.service.scim import user_id
+from connector.service.scim.directory import user_id
 from tests.conftest import MakeSandbox
 from tests.service.conftest import (
     READ_TOKEN,
