@@ -10,7 +10,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from connector.models import Email, Outcome, OutcomeStatus, RequestedEmail, SafeHttpUrl, SafeText
+from connector.models import (
+    Email,
+    Outcome,
+    OutcomeStatus,
+    RequestedEmail,
+    SafeHttpUrl,
+    SafeText,
+    TargetRequest,
+)
 
 RequestId = Annotated[
     SafeText,
@@ -104,3 +112,28 @@ class Job(BaseModel):
         None, description="The callback's X-Stitch-Delivery id: the same on every retry."
     )
     principal: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail says did it: the authenticated principal (`api:airflow`,
+        `scim:okta`, `python:alice`), never the body's `requested_by`. A job queued before jobs
+        carried a principal says so."""
+        return f"{self.source}:{self.principal or 'unknown-principal'}"
+
+    def target_request(self) -> TargetRequest:
+        """The job as its audit records name it: request id, actor, reason, requested by."""
+        return TargetRequest(
+            request_id=self.request_id,
+            actor=self.actor,
+            reason=self.reason,
+            requested_by=self.requested_by,
+        )
+
+    def resumed_note(self, outcome: Outcome) -> str | None:
+        """What the job says when an interrupted attempt most likely did the removal."""
+        if self.attempts > 1 and outcome.status is OutcomeStatus.ALREADY_ABSENT:
+            return (
+                "verified on a fresh read after an interrupted attempt: the member is no longer "
+                "active (most likely the earlier attempt removed them; see the audit trail)"
+            )
+        return None

@@ -27,7 +27,7 @@ from connector.errors import (
     UsageProblem,
 )
 from connector.logs import first_line, get_logger, new_run_id, redact_text
-from connector.models import Account, MemberList, Outcome, OutcomeStatus, TargetRequest
+from connector.models import Account, MemberList, Outcome, OutcomeStatus
 from connector.offboard.callbacks import CallbackSender
 from connector.offboard.models import Job
 from connector.offboard.reads import RosterReads
@@ -219,15 +219,7 @@ class Worker:
         first: dict[str, Job] = {}
         for job in batch:
             first.setdefault(job.email, job)
-        requests = {
-            email: TargetRequest(
-                request_id=job.request_id,
-                actor=_actor(job),
-                reason=job.reason,
-                requested_by=job.requested_by,
-            )
-            for email, job in first.items()
-        }
+        requests = {email: job.target_request() for email, job in first.items()}
         log.info("worker.batch", run_id=run_id, jobs=len(batch), emails=len(first))
         try:
             async with self.runs.run("serve: offboarding", run_id) as run:
@@ -238,20 +230,7 @@ class Worker:
                     override_budget=self.override_budget,
                 )
         except PolicyRefused as exc:
-            if exc.rule == "budget_per_day":  # spent since the batch was sized: wait for it
-                self.jobs.requeue(
-                    [j.id for j in batch],
-                    _safe(f"waiting: {exc}"),
-                    delay_s=60,
-                    run_id=run_id,
-                    uncount=True,
-                )
-                return
-            if exc.rule in _BUDGET_RULES and len(batch) > 1:  # the roster shrank: smaller runs
-                self._shrink_to = max(1, len(batch) // 2)
-                self.jobs.requeue([j.id for j in batch], "waiting", run_id=run_id, uncount=True)
-                return
-            self._finish_all(batch, run_id, OutcomeStatus.REFUSED, str(exc), rule=exc.rule)
+            self._refused(batch, run_id, exc)
             return
         except Exception as exc:
             self._retry_later(batch, run_id, exc)
@@ -270,6 +249,24 @@ class Worker:
         self.last_error = None
         if roster is not None:
             self._after_writes(roster, outcomes)
+
+    def _refused(self, batch: list[Job], run_id: str, exc: PolicyRefused) -> None:
+        """The run's policy refused the whole batch: a budget waits or runs smaller, any other
+        rule is each job's outcome."""
+        if exc.rule == "budget_per_day":  # spent since the batch was sized: wait for it
+            self.jobs.requeue(
+                [j.id for j in batch],
+                _safe(f"waiting: {exc}"),
+                delay_s=60,
+                run_id=run_id,
+                uncount=True,
+            )
+            return
+        if exc.rule in _BUDGET_RULES and len(batch) > 1:  # the roster shrank: smaller runs
+            self._shrink_to = max(1, len(batch) // 2)
+            self.jobs.requeue([j.id for j in batch], "waiting", run_id=run_id, uncount=True)
+            return
+        self._finish_all(batch, run_id, OutcomeStatus.REFUSED, str(exc), rule=exc.rule)
 
     def _drop_unusable(self, batch: list[Job], run_id: str) -> list[Job]:
         """A job whose email the policy cannot use fails alone, not with its whole batch."""
@@ -295,7 +292,7 @@ class Worker:
                 job.id,
                 outcome,
                 run_id=run_id,
-                note=_resumed_note(job, outcome),
+                note=job.resumed_note(outcome),
                 override_budget=self.override_budget,
             )
         except ConnectorError as exc:  # the reaper puts it back; its removal is in the audit
@@ -409,19 +406,3 @@ class Worker:
 def _safe(text: str) -> str:
     """Error text goes into job records, API answers and callbacks: never a secret."""
     return redact_text(text)
-
-
-def _actor(job: Job) -> str:
-    """Who the audit trail says did it: the authenticated principal (`api:airflow`,
-    `scim:okta`, `python:alice`), never the body's `requested_by`. A job queued before jobs
-    carried a principal says so."""
-    return f"{job.source}:{job.principal or 'unknown-principal'}"
-
-
-def _resumed_note(job: Job, outcome: Outcome) -> str | None:
-    if job.attempts > 1 and outcome.status is OutcomeStatus.ALREADY_ABSENT:
-        return (
-            "verified on a fresh read after an interrupted attempt: the member is no longer "
-            "active (most likely the earlier attempt removed them; see the audit trail)"
-        )
-    return None
