@@ -32,14 +32,13 @@ async def offboard_async(
     timeout_s: float = 600.0,
 ) -> Outcome:
     """Remove `email` from Stitch and return the proven Outcome (see `offboard`)."""
+    app = App(settings or load_settings())
     request = OffboardingRequest(
         email=email, request_id=request_id, requested_by=requested_by, reason=reason
     )
     # The audit trail's actor is who ran this (`python:<login>`); requested_by is the caller's
     # own word, kept beside it.
-    job = await App(settings or load_settings()).offboard(
-        request, source="python", principal=_login(), timeout_s=timeout_s
-    )
+    job = await app.offboard(request, source="python", principal=_login(), timeout_s=timeout_s)
     if not job.status.finished:
         raise TransientFailure(
             f"job {job.id} for request {request_id!r} has not finished ({job.status}: "
