@@ -26,7 +26,7 @@ from connector.errors import AuditBroken, ConfidenceGate, ConfigError
 from connector.lock import WriteLock
 from connector.logs import get_logger
 from connector.models import Account, MemberList, Outcome, Plan, Progress, TargetRequest
-from connector.offboard.jobs import JobStore
+from connector.offboard_queue.jobs import JobStore
 from connector.settings import Settings
 from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotInfo, SnapshotStore
@@ -35,7 +35,7 @@ from connector.sync import SyncReport, store_roster
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
     from connector.browser import SharedBrowser
     from connector.client import StitchConnector
-    from connector.offboard.models import Job, OffboardingRequest, Source
+    from connector.offboard_queue.models import Job, OffboardingRequest, Source
     from connector.tracing import TraceMode
 
 log = get_logger(__name__)
@@ -216,7 +216,7 @@ class App:
     ) -> Job:
         """Queue this removal (idempotent by request id) and carry it out in this process,
         unless another (the service) is on it; the job as it stands after `timeout_s`."""
-        from connector.offboard.queue import OffboardQueue  # the queue is built on this App
+        from connector.offboard_queue.queue import OffboardQueue  # the queue is built on this App
 
         queue = OffboardQueue.in_process(self)
         return await queue.submit_and_wait(

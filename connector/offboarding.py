@@ -18,7 +18,7 @@ import os
 from connector.app import App
 from connector.errors import TransientFailure
 from connector.models import Outcome
-from connector.offboard.models import OffboardingRequest
+from connector.offboard_queue.models import OffboardingRequest
 from connector.settings import Settings, load_settings
 
 

@@ -1,5 +1,5 @@
 """The offboarding service, HTTP only: an API and a SCIM 2.0 front over the account's App and its
-offboarding queue (connector.offboard), which own every store and every write.
+offboarding queue (connector.offboard_queue), which own every store and every write.
 
 api.py (the app: token check, body limit, error handlers) → routes.py (/v1 and operations) and
 scim/ (SCIM by concern), each route a module-level function given the Service (state.py) as a

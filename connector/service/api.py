@@ -10,8 +10,8 @@
 
 This module builds the app: the token check and the body limit around it, the error handlers
 (errors.py), the routers (routes.py, scim/). The endpoints only validate, queue and render; the
-account's offboarding queue (connector.offboard) does every write, so the service is exactly as
-guarded as the CLI.
+account's offboarding queue (connector.offboard_queue) does every write, so the service is
+exactly as guarded as the CLI.
 """
 
 from __future__ import annotations

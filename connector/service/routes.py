@@ -17,9 +17,9 @@ from pydantic import AnyHttpUrl, BaseModel
 
 from connector.errors import ConfigError
 from connector.models import MemberList, SnapshotInfo
-from connector.offboard.addresses import AllowList, check_callback_url
-from connector.offboard.models import JobStatus, OffboardingRequest
-from connector.offboard.public import job_body
+from connector.offboard_queue.addresses import AllowList, check_callback_url
+from connector.offboard_queue.models import JobStatus, OffboardingRequest
+from connector.offboard_queue.public import job_body
 from connector.service.auth import READ, WRITE, Principal
 from connector.service.errors import NotFound
 from connector.service.state import Service, ServiceDep

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from connector.app import App
 from connector.errors import ConfigError, ConnectorError
 from connector.logs import register_secrets
-from connector.offboard.queue import OffboardQueue
+from connector.offboard_queue.queue import OffboardQueue
 from connector.service.auth import TokenCheck
 from connector.settings import Settings
 

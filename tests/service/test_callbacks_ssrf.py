@@ -23,16 +23,16 @@ import pytest
 from pydantic import SecretStr
 
 from connector.models import Outcome, OutcomeStatus
-from connector.offboard import addresses, callbacks
-from connector.offboard.callbacks import CallbackSender
-from connector.offboard.jobs import JobStore
-from connector.offboard.models import CallbackStatus, Job, OffboardingRequest
+from connector.offboard_queue import addresses, callbacks
+from connector.offboard_queue.callbacks import CallbackSender
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import CallbackStatus, Job, OffboardingRequest
 from tests.conftest import MakeSandbox
 from tests.service.conftest import CALLBACK_SECRET, StartService, team_box
 from tests.service.receiver import Receiver
 
 if TYPE_CHECKING:
-    from connector.offboard.addresses import IPAddress
+    from connector.offboard_queue.addresses import IPAddress
 
 SECRET = SecretStr(CALLBACK_SECRET)
 SUBJECT = ("-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test")

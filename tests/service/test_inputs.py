@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.offboard.jobs import JobStore
+from connector.offboard_queue.jobs import JobStore
 from connector.sandbox.server import RunningSandbox
 from tests.conftest import MakeSandbox
 from tests.service.conftest import RunningService, StartService, all_writes, team_box

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connector.models import Role
-from connector.offboard.jobs import JobStore
+from connector.offboard_queue.jobs import JobStore
 from connector.service.scim.directory import user_id
 from tests.conftest import MakeSandbox
 from tests.service.conftest import (

@@ -1,8 +1,8 @@
 """The layout docs/architecture.md promises, read from the imports: the CLI is an adapter over
 the account's App and never reaches a store, the audit trail, the lock, the apply layer or a page
-object itself; neither does the HTTP service, which reaches the core only through the App and the
-offboarding queue (connector.offboard). And no module imports, at load time, one that imports it
-back."""
+object itself; neither does the HTTP service, which reaches the core only through the App and
+the offboarding queue (connector.offboard_queue). And no module imports, at load time, one that
+imports it back."""
 
 from __future__ import annotations
 
@@ -154,3 +154,11 @@ def test_the_cycle_check_sees_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"a"}, "c": {"a"}}
     assert cycles(graph) == [["a", "b"]]
     assert "connector.service.scim.users" in import_graph()
+
+
+def test_the_queue_package_leaves_the_public_offboard_function_alone() -> None:
+    """A subpackage named like a public export replaces it once imported (issue 13)."""
+    import connector
+    import connector.offboard_queue.queue
+
+    assert callable(connector.offboard) and callable(connector.offboard_async)

@@ -25,7 +25,7 @@ from scim2_models import (
     User,
 )
 
-from connector.offboard.models import JobStatus, OffboardingRequest
+from connector.offboard_queue.models import JobStatus, OffboardingRequest
 from connector.policy import explain
 from connector.service.auth import READ, WRITE, principal_of
 from connector.service.scim.directory import Entry, directory, find, find_or

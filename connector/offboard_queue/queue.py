@@ -13,9 +13,9 @@ import asyncio
 import time
 
 from connector.app import App
-from connector.offboard.callbacks import CallbackSender
-from connector.offboard.models import Job, JobStatus, OffboardingRequest, Source
-from connector.offboard.worker import Worker
+from connector.offboard_queue.callbacks import CallbackSender
+from connector.offboard_queue.models import Job, JobStatus, OffboardingRequest, Source
+from connector.offboard_queue.worker import Worker
 
 _POLL_S = 1.0  # while another process (the service) carries the job out
 _ORPHANED_AFTER_S = 120.0  # `running`, and no live process holds the write lock

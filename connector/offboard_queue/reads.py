@@ -10,7 +10,7 @@ import time
 from connector.app import App, SyncOptions
 from connector.logs import first_line, get_logger, redact_text
 from connector.models import MemberList
-from connector.offboard.session import StitchRuns
+from connector.offboard_queue.session import StitchRuns
 from connector.sync import SyncReport
 
 log = get_logger(__name__)

@@ -28,10 +28,10 @@ from connector.errors import (
 )
 from connector.logs import first_line, get_logger, new_run_id, redact_text
 from connector.models import Account, MemberList, Outcome, OutcomeStatus
-from connector.offboard.callbacks import CallbackSender
-from connector.offboard.models import Job
-from connector.offboard.reads import RosterReads
-from connector.offboard.session import StitchRuns
+from connector.offboard_queue.callbacks import CallbackSender
+from connector.offboard_queue.models import Job
+from connector.offboard_queue.reads import RosterReads
+from connector.offboard_queue.session import StitchRuns
 from connector.policy import requested_emails
 from connector.sync import SyncReport
 

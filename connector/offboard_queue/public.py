@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connector.offboard.models import Job
+from connector.offboard_queue.models import Job
 
 
 def redact_url(url: str) -> str:

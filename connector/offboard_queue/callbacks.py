@@ -36,10 +36,10 @@ from pydantic import SecretStr
 
 from connector.errors import ConfigError
 from connector.logs import get_logger
-from connector.offboard.addresses import AllowList, IPAddress, check_callback_url
-from connector.offboard.jobs import JobStore
-from connector.offboard.models import CallbackStatus, Job
-from connector.offboard.public import job_body, redact_url
+from connector.offboard_queue.addresses import AllowList, IPAddress, check_callback_url
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import CallbackStatus, Job
+from connector.offboard_queue.public import job_body, redact_url
 
 log = get_logger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from connector.database import Database, to_text, transaction
 from connector.errors import IdempotencyConflict
 from connector.models import Member, Outcome
-from connector.offboard.models import (
+from connector.offboard_queue.models import (
     CallbackStatus,
     Job,
     JobStatus,
