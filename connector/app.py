@@ -2,16 +2,17 @@
 
 Every entry point (the CLI, the HTTP service, SCIM, the Python API) is an adapter: it parses its
 input, calls one operation here, and renders the typed result. The stores behind the state dir
-(snapshots, the audit trail) are opened here and nowhere in an adapter.
+(snapshots, the audit trail, the offboarding jobs) and the write lock are opened here and nowhere
+in an adapter.
 """
 
 from __future__ import annotations
 
 import getpass
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,8 +25,10 @@ from connector.audit import AuditLog, AuditRecord
 from connector.changes import Change, count_by_kind, diff
 from connector.errors import AuditBroken, ConfidenceGate, ConfigError
 from connector.history import read_history
+from connector.lock import WriteLock
 from connector.logs import get_logger
-from connector.models import MemberList, Outcome, Plan, Progress
+from connector.models import Account, MemberList, Outcome, Plan, Progress, TargetRequest
+from connector.offboard_queue.jobs import JobStore
 from connector.planner import History
 from connector.settings import Settings
 from connector.store import FILE_NAME as SNAPSHOTS_FILE
@@ -33,7 +36,9 @@ from connector.store import SnapshotInfo, SnapshotStore
 from connector.sync import SyncReport, store_roster
 
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
+    from connector.browser import SharedBrowser
     from connector.client import StitchConnector
+    from connector.offboard_queue.models import Job, OffboardingRequest, Source
     from connector.tracing import TraceMode
 
 log = get_logger(__name__)
@@ -69,6 +74,16 @@ class RunOptions:
     on_progress: ProgressCallback | None = None
     trace: TraceMode = "off"
     step: StepPrompt | None = None
+    browser: SharedBrowser | None = None  # a running browser to use (the service's worker)
+
+
+@dataclass(frozen=True)
+class Removal:
+    """A write run's outcomes, and the roster as its last read (the verification read after
+    the removals) saw it; None when the run read no roster."""
+
+    outcomes: list[Outcome]
+    roster: MemberList | None
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,11 @@ class App:
     def _audit(self) -> AuditLog:
         return AuditLog(self.settings.audit_path)
 
+    @cached_property
+    def jobs(self) -> JobStore:
+        """The offboarding queue's jobs (`<state dir>/service.sqlite3`)."""
+        return JobStore.in_state_dir(self.settings.state_dir)
+
     # ------------------------------------------------------------------ runs against Stitch
 
     @asynccontextmanager
@@ -109,6 +129,7 @@ class App:
             trace=run.trace,
             command=run.command,
             step=run.step,
+            browser=run.browser,
         ) as stitch:
             yield stitch
 
@@ -159,14 +180,72 @@ class App:
                 override_budget=override_budget,
             )
 
+    async def check_session(self, run: RunOptions) -> Account:
+        """The browser starts and the session is valid (signing in if it must)."""
+        async with self._stitch(run) as stitch:
+            return await stitch.check_session()
+
+    async def remove(
+        self,
+        requests: Mapping[str, TargetRequest],
+        run: RunOptions,
+        *,
+        should_stop: Callable[[], bool] | None,
+        override_budget: bool,
+    ) -> Removal:
+        """The offboarding queue's write run: plan and apply the removal of these emails, each
+        audited with its own request (actor, request id, reason)."""
+        async with self._stitch(run) as stitch:
+            outcomes = await stitch.deactivate(
+                list(requests),
+                actor="orchestrator",
+                request_id=f"service-run:{run.run_id}",
+                requests=requests,
+                should_stop=should_stop,
+                override_budget=override_budget,
+            )
+            # The one read of the connector's mutable roster, at once, into a typed result.
+            return Removal(outcomes, stitch.last_roster)
+
+    # ------------------------------------------------------------------ the offboarding queue
+
+    async def offboard(
+        self,
+        request: OffboardingRequest,
+        *,
+        source: Source,
+        principal: str | None,
+        timeout_s: float,
+    ) -> Job:
+        """Queue this removal (idempotent by request id) and carry it out in this process,
+        unless another (the service) is on it; the job as it stands after `timeout_s`."""
+        from connector.offboard_queue.queue import OffboardQueue  # the queue is built on this App
+
+        queue = OffboardQueue.in_process(self)
+        return await queue.submit_and_wait(
+            request, source=source, principal=principal, timeout_s=timeout_s
+        )
+
+    def write_lock_holder(self) -> dict[str, object] | None:
+        """Who holds the account's write lock now (None: nobody)."""
+        return WriteLock.holder(self.settings.state_dir)
+
     # ------------------------------------------------------------------ snapshots
 
     def open_snapshots(self) -> None:
         """Open (or create) the snapshot database now: a bad one fails before a browser starts."""
         _ = self._snapshots
 
-    def store_roster(self, roster: MemberList, options: SyncOptions, run_id: str) -> SyncReport:
-        """The scheduled sync's decision: gate `roster` against the baselines, store it, diff."""
+    def store_roster(
+        self,
+        roster: MemberList,
+        options: SyncOptions,
+        run_id: str,
+        *,
+        removed_by_us: Collection[str] = (),
+    ) -> SyncReport:
+        """The scheduled sync's decision: gate `roster` against the baselines, store it, diff.
+        `removed_by_us`: members this connector just proved it removed (not a drop)."""
         return store_roster(
             self._snapshots,
             roster,
@@ -174,6 +253,7 @@ class App:
             max_drop=options.max_drop,
             accept_drop=options.accept_drop,
             keep=options.keep,
+            removed_by_us=removed_by_us,
             removed_by_connector=self.removed_by_connector(),
         )
 
@@ -182,6 +262,17 @@ class App:
         plan decides on the same history apply will."""
         accepted = last_accepted_roster(self.settings.last_roster_path)
         return read_history(self.settings, accepted, self._audit)
+
+    def stored_roster(self) -> MemberList | None:
+        """The newest stored roster, None if nothing is stored yet."""
+        return self._snapshots.latest_roster()
+
+    def changed_at(self) -> dict[str, datetime]:
+        """When each member last changed, by the stored snapshots (SCIM's meta.lastModified)."""
+        return self._snapshots.changed_at()
+
+    def snapshot(self, snapshot_id: int) -> MemberList:
+        return self._snapshots.get(snapshot_id)
 
     def latest_snapshot(self) -> tuple[MemberList, int | None]:
         """The latest stored roster and its snapshot id (None if a sync stored another one in
@@ -255,6 +346,14 @@ class App:
         except (OSError, ValueError) as exc:
             log.warning("sync.audit_unreadable", error=str(exc).splitlines()[0])
             return {}
+
+    def require_sound_audit(self) -> None:
+        """AuditBroken unless the trail verifies: no write over a broken trail."""
+        self._audit.require_sound()
+
+    def removals_last_day(self) -> int:
+        """Removals the trail records in the last 24 hours (ValueError: a line is no record)."""
+        return self._audit.removals_since(datetime.now(UTC) - timedelta(days=1))
 
     def audit_check(self) -> AuditCheck:
         count, problem = self._audit.verify()

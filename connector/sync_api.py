@@ -1,4 +1,5 @@
-"""A small synchronous facade for scripts and notebooks.
+"""A small synchronous facade for scripts and notebooks: each call is one operation of the
+account's App, run to completion.
 
 from connector import list_members
 roster = list_members()            # settings from STITCH_* variables
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
-from connector.client import ProgressCallback, StitchConnector
+from connector.app import App, ProgressCallback, RunOptions
+from connector.logs import new_run_id
 from connector.models import MemberList
 from connector.settings import Settings, load_settings
 
@@ -16,8 +18,6 @@ from connector.settings import Settings, load_settings
 def list_members(
     settings: Settings | None = None, *, on_progress: ProgressCallback | None = None
 ) -> MemberList:
-    async def run() -> MemberList:
-        async with StitchConnector(settings or load_settings(), on_progress=on_progress) as stitch:
-            return await stitch.list_members()
-
-    return asyncio.run(run())
+    app = App(settings or load_settings())
+    run = RunOptions(run_id=new_run_id(), command="StitchConnector", on_progress=on_progress)
+    return asyncio.run(app.members(run))

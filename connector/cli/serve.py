@@ -94,14 +94,14 @@ def serve(
         ws="none",
         timeout_graceful_shutdown=int(grace) + 5,
     )
-    worker = app.state.service.worker
+    queue = app.state.service.queue
     tokens: TokenCheck = app.state.service.tokens
     hangups: list[int] = []  # a SIGHUP before the loop runs: reloaded once it does
     previous = signal.signal(signal.SIGHUP, lambda sig, _frame: hangups.append(sig))
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            worker.begin_stop()  # no new removals while the connections drain
+            queue.begin_stop()  # no new removals while the connections drain
             super().handle_exit(sig, frame)
 
         async def serve(self, sockets: list[socket.socket] | None = None) -> None:

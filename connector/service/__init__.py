@@ -1,5 +1,7 @@
-"""The offboarding service: an HTTP API and a SCIM 2.0 front over the one guarded write path.
+"""The offboarding service, HTTP only: an API and a SCIM 2.0 front over the account's App and its
+offboarding queue (connector.offboard_queue), which own every store and every write.
 
-jobs.py (the persisted queue) → worker.py (runs through StitchConnector) → api.py / scim.py
-(validate, queue, render). FastAPI loads only in api.py and scim.py.
+api.py (the app: token check, body limit, error handlers) → routes.py (/v1 and operations) and
+scim/ (SCIM by concern), each route a module-level function given the Service (state.py) as a
+FastAPI dependency. FastAPI loads only here.
 """

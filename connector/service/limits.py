@@ -13,15 +13,15 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connector.service import scim
 from connector.service.auth import area_of
+from connector.service.scim.errors import error_response
 
 
 def too_large(path: str, limit: int) -> JSONResponse:
     message = f"the request body is over {limit} bytes"
     headers = {"Connection": "close"}
     if area_of(path) == "scim":
-        return scim.error_response(413, message, headers=headers)
+        return error_response(413, message, headers=headers)
     return JSONResponse(  # the API's error shape (api.ErrorBody)
         {
             "error": {

@@ -20,7 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connector.audit import AuditLog
 from connector.models import Outcome
-from connector.service.jobs import JobStore, OffboardingRequest
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import OffboardingRequest
 from tests.conftest import MakeSandbox
 from tests.service.conftest import (
     CALLBACK_SECRET,

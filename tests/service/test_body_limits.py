@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from connector.service.jobs import JobStore
+from connector.offboard_queue.jobs import JobStore
 from tests.conftest import MakeSandbox
 from tests.service.conftest import WRITE_TOKEN, RunningService, StartService, all_writes, team_box
 

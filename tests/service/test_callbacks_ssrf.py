@@ -23,15 +23,16 @@ import pytest
 from pydantic import SecretStr
 
 from connector.models import Outcome, OutcomeStatus
-from connector.service import callbacks
-from connector.service.callbacks import CallbackSender
-from connector.service.jobs import CallbackStatus, Job, JobStore, OffboardingRequest
+from connector.offboard_queue import addresses, callbacks
+from connector.offboard_queue.callbacks import CallbackSender
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import CallbackStatus, Job, OffboardingRequest
 from tests.conftest import MakeSandbox
 from tests.service.conftest import CALLBACK_SECRET, StartService, team_box
 from tests.service.receiver import Receiver
 
 if TYPE_CHECKING:
-    from connector.service.callbacks import IPAddress
+    from connector.offboard_queue.addresses import IPAddress
 
 SECRET = SecretStr(CALLBACK_SECRET)
 SUBJECT = ("-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test")
@@ -155,8 +156,8 @@ def test_dns_rebinding_to_loopback_is_not_connected_to(
     monkeypatch.setattr(callbacks, "resolve", resolver)
     jobs = JobStore(tmp_path / "jobs.sqlite3")
     url = f"https://hooks.test:{target.port}/hook"
-    allow = callbacks.AllowList.parse(["hooks.test"])
-    callbacks.check_callback_url(url, allow)  # accepted at submit, with no lookup
+    allow = addresses.AllowList.parse(["hooks.test"])
+    addresses.check_callback_url(url, allow)  # accepted at submit, with no lookup
     assert resolver.calls == []
     job = finished_job(jobs, url)
     deliver(CallbackSender(SECRET, tmp_path, hosts=allow), jobs)  # now it names 127.0.0.1

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connector.service.jobs import JobStore
+from connector.offboard_queue.jobs import JobStore
 from tests.conftest import MakeSandbox
 from tests.service.conftest import WRITE_TOKEN, StartService, all_writes, statuses, team_box
 from tests.service.receiver import Receiver

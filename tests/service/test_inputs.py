@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from connector.offboard_queue.jobs import JobStore
 from connector.sandbox.server import RunningSandbox
-from connector.service.jobs import JobStore
 from tests.conftest import MakeSandbox
 from tests.service.conftest import RunningService, StartService, all_writes, team_box
 from tests.unit.test_safe_text import TRICKY

@@ -14,7 +14,7 @@ import pytest
 
 from connector import offboard
 from connector.audit import AuditLog
-from connector.service.jobs import JobStore
+from connector.offboard_queue.jobs import JobStore
 from tests.conftest import MakeSandbox, settings_for
 from tests.service.conftest import (
     READ_TOKEN,

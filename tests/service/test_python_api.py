@@ -9,7 +9,8 @@ import pytest
 
 from connector import IdempotencyConflict, OutcomeStatus, offboard
 from connector.audit import AuditLog
-from connector.service.jobs import JobStore, OffboardingRequest
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import OffboardingRequest
 from tests.conftest import MakeSandbox, settings_for
 from tests.service.conftest import ok_writes, statuses, team_box
 

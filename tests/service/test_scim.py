@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from connector.models import Role
-from connector.service.jobs import JobStore
-from connector.service.scim import user_id
+from connector.offboard_queue.jobs import JobStore
+from connector.service.scim.directory import user_id
 from tests.conftest import MakeSandbox
 from tests.service.conftest import (
     READ_TOKEN,

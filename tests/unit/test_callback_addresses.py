@@ -15,8 +15,9 @@ import pytest
 from pydantic import AnyHttpUrl
 
 from connector.errors import ConfigError
-from connector.service.api import _check_callback
-from connector.service.jobs import Job, JobStatus, job_body
+from connector.offboard_queue.models import Job, JobStatus
+from connector.offboard_queue.public import job_body
+from connector.service.routes import check_callback
 from connector.settings import load_settings
 
 CATCH_ALL = "0.0.0.0/0,::/0,hooks.example.com"
@@ -71,7 +72,7 @@ def check(url: str, hosts: str | None, tmp_path: Path) -> None:
         state_dir=tmp_path,
         **({"callback_hosts": hosts} if hosts is not None else {}),
     )
-    _check_callback(settings, AnyHttpUrl(url))
+    check_callback(settings, AnyHttpUrl(url))
 
 
 @pytest.mark.parametrize("url", INTERNAL)
@@ -101,7 +102,7 @@ def test_internal_addresses_are_refused_at_submit_in_every_spelling(
     ],
 )
 def test_numeric_spellings_are_normalised(spelling: str, address: str) -> None:
-    from connector.service.callbacks import AllowList, check_callback_url, parse_address
+    from connector.offboard_queue.addresses import AllowList, check_callback_url, parse_address
 
     assert parse_address(spelling) == ipaddress.ip_address(address)
     assert parse_address("1.example.com") is None and parse_address("hooks.example.com") is None
@@ -144,7 +145,7 @@ def test_userinfo_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_allow_list_opens_exactly_what_it_names(tmp_path: Path) -> None:
-    from connector.service.callbacks import AllowList
+    from connector.offboard_queue.addresses import AllowList
 
     allow = AllowList.parse(["127.0.0.1:8080", "10.1.2.0/24", "169.254.0.0/16", "0.0.0.0/0"])
     ip = ipaddress.ip_address

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from connector.models import Outcome, OutcomeStatus
-from connector.service.jobs import JobStatus, JobStore, OffboardingRequest, job_body
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import JobStatus, OffboardingRequest
+from connector.offboard_queue.public import job_body
 
 
 def test_a_succeeded_job_keeps_no_stale_waiting_note(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from connector.errors import IdempotencyConflict
 from connector.models import Outcome, OutcomeStatus
-from connector.service.jobs import JobStatus, JobStore, OffboardingRequest
+from connector.offboard_queue.jobs import JobStore
+from connector.offboard_queue.models import JobStatus, OffboardingRequest
 
 
 def ask(email: str, request_id: str, **extra: str) -> OffboardingRequest:

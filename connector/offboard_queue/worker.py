@@ -1,15 +1,12 @@
 """The service's one writer for its Stitch account: it turns queued jobs into guarded runs.
 
-Each run is `StitchConnector.deactivate` on a batch of queued jobs, so every write goes through the
+Each run is the account App's `remove` on a batch of queued jobs, so every write goes through the
 same path as the CLI: policy on a fresh roster (including the per-run and per-day budgets and
-members whose last click was never proven), the write lock, proven removals, the audit trail. One
-Chromium stays up between runs; each run gets a new context with the saved session, so nobody
-signs in again while the session lasts.
+members whose last click was never proven), the write lock, proven removals, the audit trail. The
+runs themselves, one at a time on a shared browser, are session.py's; the roster reads, reads.py's.
 
 A job's failure never blocks the queue: a run that fails before deciding its jobs puts them back
-with a growing delay and a bounded number of attempts, and every other job moves on. A rejected
-sign-in (or one that needs a person) stops all sign-ins until the service restarts: retrying it
-could lock the account out.
+with a growing delay and a bounded number of attempts, and every other job moves on.
 """
 
 from __future__ import annotations
@@ -17,16 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import structlog
-
-from connector.audit import AuditLog
-from connector.browser import SharedBrowser
-from connector.client import StitchConnector
+from connector.app import App, SyncOptions
 from connector.errors import (
     AuditBroken,
     AuthFailed,
@@ -34,17 +24,16 @@ from connector.errors import (
     HumanNeeded,
     LockHeld,
     PolicyRefused,
-    TransientFailure,
     UsageProblem,
 )
 from connector.logs import first_line, get_logger, new_run_id, redact_text
-from connector.models import Account, MemberList, Outcome, OutcomeStatus, TargetRequest
+from connector.models import Account, MemberList, Outcome, OutcomeStatus
+from connector.offboard_queue.callbacks import CallbackSender
+from connector.offboard_queue.models import Job
+from connector.offboard_queue.reads import RosterReads
+from connector.offboard_queue.session import StitchRuns
 from connector.policy import requested_emails
-from connector.service.callbacks import CallbackSender
-from connector.service.jobs import Job, JobStore
-from connector.settings import Settings
-from connector.store import SnapshotStore
-from connector.sync import SyncReport, store_roster
+from connector.sync import SyncReport
 
 log = get_logger(__name__)
 
@@ -62,9 +51,7 @@ def _retry_delay(attempt: int) -> float:
 class Worker:
     def __init__(
         self,
-        settings: Settings,
-        jobs: JobStore,
-        snapshots: SnapshotStore,
+        app: App,
         *,
         callbacks: CallbackSender | None = None,
         shared_browser: bool = True,
@@ -72,25 +59,18 @@ class Worker:
     ) -> None:
         """`sync_every_s`: also read and store the roster that often (SCIM reads serve it);
         a roster is read at start when none is stored, whatever this says."""
-        self.settings = settings
-        self.jobs = jobs
-        self.snapshots = snapshots
-        self.audit = AuditLog(settings.audit_path)
+        self.app = app
+        self.settings = app.settings
+        self.jobs = app.jobs
         self.callbacks = callbacks
-        self._shared_browser = shared_browser
-        self._browser: SharedBrowser | None = None
-        self._browser_lock = asyncio.Lock()  # one run at a time drives the browser
+        self.runs = StitchRuns(app.settings, shared_browser=shared_browser)
+        self.reads = RosterReads(app, self.runs, sync_every_s=sync_every_s)
         self._wake = asyncio.Event()
         self._finished = asyncio.Condition()  # notified after every batch
-        self._first_read = asyncio.Lock()
         self._ready_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._current_run: str | None = None
-        self._sync_every_s = sync_every_s
-        self._sync_wanted = snapshots.latest_roster() is None
-        self._last_sync = time.monotonic()
-        self.latched: ConnectorError | None = None  # a sign-in that must not be tried again
         self.held: str | None = None  # why queued jobs wait (the daily budget is used up)
         self._shrink_to: int | None = None  # the next run's size after a budget refusal
         self.batches = 0
@@ -100,6 +80,11 @@ class Worker:
         # job it allowed says so, as do their audit records.
         self.override_budget = False
         self.audit_broken: AuditBroken | None = None  # the last batch found the trail broken
+
+    @property
+    def latched(self) -> ConnectorError | None:
+        """A sign-in Stitch rejected (or that needs a person): none is tried again."""
+        return self.runs.latched
 
     # ------------------------------------------------------------------ life cycle
 
@@ -131,14 +116,14 @@ class Worker:
                     await self._task
         if self.callbacks is not None:
             await self.callbacks.close()
-        await self._close_browser()
+        await self.runs.close()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def _loop(self) -> None:
         while not self._stopping:
-            if self._sync_due() and self.snapshots.latest_roster() is None:
+            if self.reads.due() and self.app.stored_roster() is None:
                 await self._background_sync()  # first: batches are sized from the roster
             try:
                 self.jobs.recover_interrupted(
@@ -151,7 +136,7 @@ class Worker:
                 log.error("worker.loop_failed", error=self.last_error)
             if self.callbacks is not None:
                 self.callbacks.deliver_due(self.jobs)
-            if not self._stopping and self._sync_due():
+            if not self._stopping and self.reads.due():
                 await self._background_sync()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), _IDLE_POLL_S)
@@ -185,7 +170,7 @@ class Worker:
         and the share of the roster a run may take (from the latest snapshot)."""
         settings = self.settings
         try:
-            day = self.audit.removals_since(datetime.now(UTC) - timedelta(days=1))
+            day = self.app.removals_last_day()
         except ValueError:  # a line that is not a record: the run refuses it (AuditBroken)
             day = 0
         left_today = settings.max_removals_per_day - day
@@ -202,7 +187,7 @@ class Worker:
         if self.held is not None:
             self.jobs.note_queued(None)
             self.held = None
-        latest = self.snapshots.history(1)
+        latest = self.app.history(1)
         by_fraction = math.floor(settings.max_fraction * latest[0].count) if latest else 1
         limit = min(settings.max_removals, left_today, by_fraction, self._shrink_to or left_today)
         self._shrink_to = None
@@ -227,49 +212,25 @@ class Worker:
         if not batch:
             return
         try:
-            self.audit.require_sound()  # before the browser: no write over a broken trail
+            self.app.require_sound_audit()  # before the browser: no write over a broken trail
         except AuditBroken as exc:
             self._retry_later(batch, run_id, exc)
             return
         first: dict[str, Job] = {}
         for job in batch:
             first.setdefault(job.email, job)
-        requests = {
-            email: TargetRequest(
-                request_id=job.request_id,
-                actor=_actor(job),
-                reason=job.reason,
-                requested_by=job.requested_by,
-            )
-            for email, job in first.items()
-        }
+        requests = {email: job.target_request() for email, job in first.items()}
         log.info("worker.batch", run_id=run_id, jobs=len(batch), emails=len(first))
         try:
-            async with self._connector(run_id, "serve: offboarding") as stitch:
-                outcomes = await stitch.deactivate(
-                    list(first),
-                    actor="orchestrator",
-                    request_id=f"service-run:{run_id}",
-                    requests=requests,
+            async with self.runs.run("serve: offboarding", run_id) as run:
+                removal = await self.app.remove(
+                    requests,
+                    run,
                     should_stop=lambda: self._stopping,
                     override_budget=self.override_budget,
                 )
-                roster = stitch.last_roster
         except PolicyRefused as exc:
-            if exc.rule == "budget_per_day":  # spent since the batch was sized: wait for it
-                self.jobs.requeue(
-                    [j.id for j in batch],
-                    _safe(f"waiting: {exc}"),
-                    delay_s=60,
-                    run_id=run_id,
-                    uncount=True,
-                )
-                return
-            if exc.rule in _BUDGET_RULES and len(batch) > 1:  # the roster shrank: smaller runs
-                self._shrink_to = max(1, len(batch) // 2)
-                self.jobs.requeue([j.id for j in batch], "waiting", run_id=run_id, uncount=True)
-                return
-            self._finish_all(batch, run_id, OutcomeStatus.REFUSED, str(exc), rule=exc.rule)
+            self._refused(batch, run_id, exc)
             return
         except Exception as exc:
             self._retry_later(batch, run_id, exc)
@@ -277,6 +238,7 @@ class Worker:
         finally:
             self.batches += 1
             self.last_batch_at = datetime.now(UTC)
+        outcomes, roster = removal.outcomes, removal.roster
         by_email = {o.email: o for o in outcomes}
         left = [j.id for j in batch if j.email not in by_email]
         if left:  # the service is stopping: not started, so simply queued again
@@ -287,6 +249,24 @@ class Worker:
         self.last_error = None
         if roster is not None:
             self._after_writes(roster, outcomes)
+
+    def _refused(self, batch: list[Job], run_id: str, exc: PolicyRefused) -> None:
+        """The run's policy refused the whole batch: a budget waits or runs smaller, any other
+        rule is each job's outcome."""
+        if exc.rule == "budget_per_day":  # spent since the batch was sized: wait for it
+            self.jobs.requeue(
+                [j.id for j in batch],
+                _safe(f"waiting: {exc}"),
+                delay_s=60,
+                run_id=run_id,
+                uncount=True,
+            )
+            return
+        if exc.rule in _BUDGET_RULES and len(batch) > 1:  # the roster shrank: smaller runs
+            self._shrink_to = max(1, len(batch) // 2)
+            self.jobs.requeue([j.id for j in batch], "waiting", run_id=run_id, uncount=True)
+            return
+        self._finish_all(batch, run_id, OutcomeStatus.REFUSED, str(exc), rule=exc.rule)
 
     def _drop_unusable(self, batch: list[Job], run_id: str) -> list[Job]:
         """A job whose email the policy cannot use fails alone, not with its whole batch."""
@@ -312,7 +292,7 @@ class Worker:
                 job.id,
                 outcome,
                 run_id=run_id,
-                note=_resumed_note(job, outcome),
+                note=job.resumed_note(outcome),
                 override_budget=self.override_budget,
             )
         except ConnectorError as exc:  # the reaper puts it back; its removal is in the audit
@@ -345,7 +325,7 @@ class Worker:
         self.last_error = message
         log.warning("worker.batch_failed", error=message, jobs=len(batch))
         if isinstance(exc, AuthFailed | HumanNeeded):
-            self.latched = exc
+            self.runs.latched = exc
             self.jobs.requeue(
                 [j.id for j in batch],
                 f"waiting: sign-in stopped ({message}); fix the credentials and restart",
@@ -392,13 +372,11 @@ class Worker:
             assert o.member_before is not None
             self.jobs.remember_removed(o.member_before, roster.account.client_id, deleted=False)
         try:
-            store_roster(
-                self.snapshots,
+            self.app.store_roster(
                 roster,
-                evidence_dir=self.settings.runs_dir / "service-snapshots",
-                max_drop=self.settings.max_drop,
+                SyncOptions(max_drop=self.settings.max_drop),
+                "service-snapshots",
                 removed_by_us=[o.email for o in removed],
-                removed_by_connector=self._removed_by_connector(),
             )
         except ConnectorError as exc:  # the gate, or a busy store: the next sync stores it
             log.warning("worker.snapshot_not_stored", reason=str(exc))
@@ -407,133 +385,24 @@ class Worker:
 
     async def sync(self) -> SyncReport:
         """POST /v1/sync: read the roster now and store it (with the confidence gate)."""
-        run_id = new_run_id()
-        async with self._connector(run_id, "serve: sync") as stitch:
-            roster = await stitch.list_members()
-        return store_roster(
-            self.snapshots,
-            roster,
-            evidence_dir=self.settings.runs_dir / run_id,
-            max_drop=self.settings.max_drop,
-            removed_by_connector=self._removed_by_connector(),
-        )
-
-    def _removed_by_connector(self) -> dict[str, datetime]:
-        try:
-            return self.audit.removed_members()
-        except (OSError, ValueError) as exc:  # only the report loses it; `audit verify` says why
-            log.warning("worker.audit_unreadable", error=first_line(str(exc)))
-            return {}
+        return await self.reads.sync()
 
     async def roster(self) -> MemberList:
-        """The latest stored roster; when none is stored yet, read it now (once, however many
-        callers ask at the same time)."""
-        stored = self.snapshots.latest_roster()
-        if stored is not None:
-            return stored
-        async with self._first_read:
-            stored = self.snapshots.latest_roster()
-            if stored is None:
-                await self.sync()
-                stored = self.snapshots.latest_roster()
-        assert stored is not None
-        return stored
-
-    def _sync_due(self) -> bool:
-        if self.latched is not None:
-            return False
-        if self._sync_wanted:
-            return True
-        every = self._sync_every_s
-        return every is not None and time.monotonic() - self._last_sync >= every
+        """The latest stored roster, read now if none is stored yet (reads.py)."""
+        return await self.reads.roster()
 
     async def _background_sync(self) -> None:
-        self._sync_wanted = False
-        self._last_sync = time.monotonic()
-        try:
-            if self.snapshots.latest_roster() is None:
-                await self.roster()  # the first read, shared with SCIM callers waiting for it
-            else:
-                await self.sync()
-        except Exception as exc:  # reported, and tried again at the next interval
-            self.last_error = _safe(f"sync: {first_line(str(exc))}")
-            log.warning("worker.sync_failed", error=self.last_error)
+        error = await self.reads.in_background()
+        if error is not None:
+            self.last_error = error
 
     async def check_ready(self) -> Account:
         """/readyz: the browser starts and the session is valid (signing in if it must).
         One check at a time; while a run holds the browser, the check waits for it."""
-        async with self._ready_lock, self._connector(new_run_id(), "serve: readyz") as stitch:
-            return await stitch.check_session()
-
-    # ------------------------------------------------------------------ the browser
-
-    @asynccontextmanager
-    async def _connector(self, run_id: str, command: str) -> AsyncIterator[StitchConnector]:
-        """One run: the browser to itself, its own run id on every log line."""
-        if self.latched is not None:
-            raise self.latched  # never sign in again with credentials Stitch rejected
-        async with self._browser_lock:
-            browser = await self._open_browser() if self._shared_browser else None
-            with structlog.contextvars.bound_contextvars(run_id=run_id):
-                try:
-                    async with StitchConnector(
-                        self.settings,
-                        run_id=run_id,
-                        command=command,
-                        trace="retain-on-failure",
-                        browser=browser,
-                    ) as stitch:
-                        yield stitch
-                except (AuthFailed, HumanNeeded) as exc:
-                    self.latched = exc
-                    raise
-                except ConnectorError:
-                    raise
-                except Exception as exc:
-                    await self._close_browser()  # a crashed browser: launch anew next time
-                    raise TransientFailure(
-                        f"the browser failed: {type(exc).__name__}: {first_line(str(exc))}"
-                    ) from exc
-
-    async def _open_browser(self) -> SharedBrowser:
-        if self._browser is not None and not self._browser.browser.is_connected():
-            await self._close_browser()  # it died between runs
-        if self._browser is None:
-            browser = SharedBrowser(self.settings)
-            try:
-                await browser.__aenter__()
-            except ConnectorError:
-                raise
-            except Exception as exc:
-                raise TransientFailure(
-                    f"the browser could not start: {type(exc).__name__}: {first_line(str(exc))}"
-                ) from exc
-            self._browser = browser
-        return self._browser
-
-    async def _close_browser(self) -> None:
-        if self._browser is not None:
-            browser, self._browser = self._browser, None
-            with contextlib.suppress(Exception):
-                await browser.__aexit__()
+        async with self._ready_lock, self.runs.run("serve: readyz") as run:
+            return await self.app.check_session(run)
 
 
 def _safe(text: str) -> str:
     """Error text goes into job records, API answers and callbacks: never a secret."""
     return redact_text(text)
-
-
-def _actor(job: Job) -> str:
-    """Who the audit trail says did it: the authenticated principal (`api:airflow`,
-    `scim:okta`, `python:alice`), never the body's `requested_by`. A job queued before jobs
-    carried a principal says so."""
-    return f"{job.source}:{job.principal or 'unknown-principal'}"
-
-
-def _resumed_note(job: Job, outcome: Outcome) -> str | None:
-    if job.attempts > 1 and outcome.status is OutcomeStatus.ALREADY_ABSENT:
-        return (
-            "verified on a fresh read after an interrupted attempt: the member is no longer "
-            "active (most likely the earlier attempt removed them; see the audit trail)"
-        )
-    return None

@@ -1,0 +1,372 @@
+"""Offboarding jobs in SQLite: `<state_dir>/service.sqlite3`.
+
+A job is one person to remove, named by the caller's request id. The request id is the
+idempotency key: the same id with the same request finds the same job, with a different request it
+is a conflict. Jobs survive restarts; one left `running` by a crash is put back in the queue, and
+the removal path verifies on a fresh read before it clicks anything. The same table is the
+callbacks' outbox, and SCIM's removed users are kept beside it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from connector.database import Database, to_text, transaction
+from connector.errors import IdempotencyConflict
+from connector.models import Member, Outcome
+from connector.offboard_queue.models import (
+    CallbackStatus,
+    Job,
+    JobStatus,
+    OffboardingRequest,
+    Source,
+)
+
+FILE_NAME = "service.sqlite3"
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 0 -> 1
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            request_id TEXT NOT NULL UNIQUE,
+            body_hash TEXT NOT NULL,
+            email TEXT NOT NULL,
+            reason TEXT,
+            requested_by TEXT NOT NULL,
+            callback_url TEXT,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            outcome TEXT,
+            run_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT,
+            callback_status TEXT,
+            callback_attempts INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
+        "CREATE INDEX jobs_by_email ON jobs (email, created_at)",
+        # SCIM: members this service removed, so the IdP still finds them (active false) after
+        # the row has left Stitch's list; `deleted` ones answer 404 (RFC 7644 §3.6).
+        """CREATE TABLE removed_users (
+            email TEXT PRIMARY KEY,
+            client_id INTEGER NOT NULL,
+            member TEXT NOT NULL,
+            deleted INTEGER NOT NULL,
+            removed_at TEXT NOT NULL
+        )""",
+    ),
+    (  # 1 -> 2: a job put back after a failure waits this long before it is claimed again
+        "ALTER TABLE jobs ADD COLUMN not_before TEXT",
+    ),
+    (  # 2 -> 3: whether the run that decided it was let past the budget (--override-budget)
+        "ALTER TABLE jobs ADD COLUMN override_budget INTEGER NOT NULL DEFAULT 0",
+    ),
+    (  # 3 -> 4: the callback outbox (next try, last error, the delivery id receivers dedupe
+        # on), and who submitted the job (the authenticated principal)
+        "ALTER TABLE jobs ADD COLUMN callback_next_at TEXT",
+        "ALTER TABLE jobs ADD COLUMN callback_error TEXT",
+        "ALTER TABLE jobs ADD COLUMN callback_delivery TEXT",
+        "ALTER TABLE jobs ADD COLUMN principal TEXT",
+        "CREATE INDEX jobs_by_callback ON jobs (callback_status, callback_next_at)",
+    ),
+)
+
+
+_COLUMNS = (
+    "id, request_id, email, reason, requested_by, callback_url, source, status, outcome, run_id,"
+    " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts,"
+    " not_before, override_budget, callback_next_at, callback_error, callback_delivery, principal"
+)
+
+
+class JobStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = Database(
+            path,
+            MIGRATIONS,
+            label="job database",
+            hint="Stop the service, move the file aside (queued jobs in it are lost: their "
+            "callers will retry), and start it again.",
+        )
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> JobStore:
+        return cls(state_dir / FILE_NAME)
+
+    # ------------------------------------------------------------------ the queue
+
+    def submit(
+        self, request: OffboardingRequest, *, source: Source, principal: str | None = None
+    ) -> tuple[Job, bool]:
+        """(the job, whether it is new). The same request id with another request raises."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            row = db.execute(
+                f"SELECT body_hash, {_COLUMNS} FROM jobs WHERE request_id = ?",  # noqa: S608
+                (request.request_id,),
+            ).fetchone()
+            if row is not None:
+                if row[0] != request.body_hash():
+                    raise IdempotencyConflict(
+                        f"request id {request.request_id!r} was already used for a different "
+                        f"request (job {row[1]})"
+                    )
+                return _job(row[1:]), False
+            job_id = uuid.uuid4().hex
+            db.execute(
+                "INSERT INTO jobs (id, request_id, body_hash, email, reason, requested_by,"
+                " callback_url, source, status, created_at, updated_at, principal)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    request.request_id,
+                    request.body_hash(),
+                    request.email,
+                    request.reason,
+                    request.requested_by,
+                    str(request.callback_url) if request.callback_url else None,
+                    source,
+                    JobStatus.QUEUED.value,
+                    now,
+                    now,
+                    principal,
+                ),
+            )
+            return self._get(db, job_id), True
+
+    def claim(self, limit: int, run_id: str, *, only: str | None = None) -> list[Job]:
+        """Take up to `limit` queued jobs (or just job `only`, if queued), oldest first, and
+        mark them running in `run_id`. Atomic: two processes never claim the same job."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE status = ? AND (? IS NULL OR id = ?)"
+                    " AND (not_before IS NULL OR not_before <= ?)"
+                    " ORDER BY created_at, rowid LIMIT ?",
+                    (JobStatus.QUEUED.value, only, only, now, max(limit, 0)),
+                )
+            ]
+            db.executemany(
+                "UPDATE jobs SET status = ?, run_id = ?, attempts = attempts + 1,"
+                " updated_at = ? WHERE id = ?",
+                [(JobStatus.RUNNING.value, run_id, now, i) for i in ids],
+            )
+            return [self._get(db, i) for i in ids]
+
+    def finish(
+        self,
+        job_id: str,
+        outcome: Outcome,
+        *,
+        run_id: str,
+        note: str | None = None,
+        override_budget: bool = False,
+    ) -> Job | None:
+        """Record the outcome of a job that run `run_id` holds. Fenced: a job another run has
+        taken over (or finished) is left alone, and None is returned. The note becomes `note`:
+        one that said why it waited in the queue is stale once it has finished."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            changed = db.execute(
+                "UPDATE jobs SET status = ?, outcome = ?, note = ?, override_budget = ?,"
+                " updated_at = ?, finished_at = ?, not_before = NULL,"
+                " callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END"
+                " WHERE id = ? AND status = ? AND run_id = ?",
+                (
+                    JobStatus.of(outcome).value,
+                    outcome.model_dump_json(),
+                    note,
+                    int(override_budget),
+                    now,
+                    now,
+                    CallbackStatus.PENDING.value,
+                    job_id,
+                    JobStatus.RUNNING.value,
+                    run_id,
+                ),
+            ).rowcount
+            return self._get(db, job_id) if changed else None
+
+    def requeue(
+        self,
+        job_ids: list[str],
+        note: str,
+        *,
+        delay_s: float = 0.0,
+        run_id: str | None = None,
+        uncount: bool = False,
+    ) -> None:
+        """Put running jobs back in the queue, to be claimed no sooner than `delay_s` from now.
+        `run_id`: only jobs that run still holds. `uncount`: the attempt did not count (it
+        never got to Stitch, e.g. another writer held the lock)."""
+        now = datetime.now(UTC)
+        later = to_text(now + timedelta(seconds=delay_s)) if delay_s > 0 else None
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.executemany(
+                "UPDATE jobs SET status = ?, note = ?, updated_at = ?, not_before = ?,"
+                " attempts = attempts - ?"
+                " WHERE id = ? AND status = ? AND (? IS NULL OR run_id = ?)",
+                [
+                    (
+                        JobStatus.QUEUED.value,
+                        note,
+                        to_text(now),
+                        later,
+                        int(uncount),
+                        i,
+                        JobStatus.RUNNING.value,
+                        run_id,
+                        run_id,
+                    )
+                    for i in job_ids
+                ],
+            )
+
+    def recover_interrupted(self, *, older_than_s: float = 0.0, besides: str | None = None) -> int:
+        """Running jobs whose run is gone go back to the queue: at start-up all of them (a
+        previous process left them), later those of no live run that have not moved for
+        `older_than_s`. The removal path re-reads the roster before any click, and refuses a
+        member whose last click was never proven, so each is verified before it is resumed."""
+        cutoff = to_text(datetime.now(UTC) - timedelta(seconds=older_than_s))
+        with self._db.connect() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    "SELECT id FROM jobs WHERE status = ? AND updated_at <= ?"
+                    " AND (? IS NULL OR run_id IS NOT ?)",
+                    (JobStatus.RUNNING.value, cutoff, besides, besides),
+                )
+            ]
+        self.requeue(ids, "interrupted: verified on a fresh read before resuming")
+        return len(ids)
+
+    def note_queued(self, note: str | None) -> None:
+        """Say on every queued job why it waits (the daily budget is used up)."""
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET note = ? WHERE status = ? AND note IS NOT ?",
+                (note, JobStatus.QUEUED.value, note),
+            )
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, job_id: str) -> Job | None:
+        with self._db.connect() as db:
+            return self._find(db, job_id)
+
+    def unfinished_for(self, email: str) -> Job | None:
+        """The oldest queued or running job for this email (SCIM waits on it, not a new one)."""
+        with self._db.connect() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE email = ? AND status IN (?, ?)"  # noqa: S608
+                " ORDER BY created_at LIMIT 1",
+                (email, JobStatus.QUEUED.value, JobStatus.RUNNING.value),
+            ).fetchone()
+        return _job(row) if row else None
+
+    def count(self, status: JobStatus) -> int:
+        with self._db.connect() as db:
+            return int(
+                db.execute("SELECT count(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0]
+            )
+
+    def counts(self) -> dict[JobStatus, int]:
+        with self._db.connect() as db:
+            rows = db.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
+        found = {JobStatus(r[0]): int(r[1]) for r in rows}
+        return {s: found.get(s, 0) for s in JobStatus}
+
+    # ------------------------------------------------------------------ callbacks
+
+    def callbacks_due(self, now: datetime | None = None) -> list[Job]:
+        """Pending callbacks whose next attempt is due, each with its delivery id (made once,
+        kept for every retry)."""
+        when = to_text(now or datetime.now(UTC))
+        pending = CallbackStatus.PENDING.value
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET callback_delivery = lower(hex(randomblob(16)))"
+                " WHERE callback_status = ? AND callback_delivery IS NULL",
+                (pending,),
+            )
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE callback_status = ?"  # noqa: S608
+                " AND (callback_next_at IS NULL OR callback_next_at <= ?) ORDER BY finished_at",
+                (pending, when),
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def callback_retry(self, job_id: str, attempts: int, at: datetime, error: str) -> None:
+        """A failed attempt: try again no sooner than `at` (kept across restarts)."""
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET callback_attempts = ?, callback_next_at = ?, callback_error = ?"
+                " WHERE id = ? AND callback_status = ?",
+                (attempts, to_text(at), error, job_id, CallbackStatus.PENDING.value),
+            )
+
+    def callback_done(
+        self, job_id: str, status: CallbackStatus, attempts: int, error: str | None = None
+    ) -> None:
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "UPDATE jobs SET callback_status = ?, callback_attempts = ?,"
+                " callback_next_at = NULL, callback_error = ? WHERE id = ?",
+                (status.value, attempts, error, job_id),
+            )
+
+    # ------------------------------------------------------------------ SCIM's removed users
+
+    def remember_removed(self, member: Member, client_id: int, *, deleted: bool) -> None:
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "INSERT INTO removed_users (email, client_id, member, deleted, removed_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET"
+                " member = excluded.member, deleted = max(deleted, excluded.deleted),"
+                " removed_at = excluded.removed_at",
+                (
+                    member.email,
+                    client_id,
+                    member.model_dump_json(),
+                    int(deleted),
+                    to_text(datetime.now(UTC)),
+                ),
+            )
+
+    def removed(self, client_id: int) -> dict[str, tuple[Member, bool]]:
+        """email -> (the member as last seen, whether it was deleted rather than deactivated)."""
+        with self._db.connect() as db:
+            rows = db.execute(
+                "SELECT email, member, deleted FROM removed_users WHERE client_id = ?",
+                (client_id,),
+            ).fetchall()
+        return {r[0]: (Member.model_validate_json(r[1]), bool(r[2])) for r in rows}
+
+    # ------------------------------------------------------------------ internals
+
+    def _find(self, db: sqlite3.Connection, job_id: str) -> Job | None:
+        query = f"SELECT {_COLUMNS} FROM jobs WHERE id = ?"  # noqa: S608
+        row = db.execute(query, (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def _get(self, db: sqlite3.Connection, job_id: str) -> Job:
+        job = self._find(db, job_id)
+        assert job is not None, job_id
+        return job
+
+
+def _job(row: tuple[object, ...]) -> Job:
+    fields = dict(zip(_COLUMNS.replace(" ", "").split(","), row, strict=True))
+    outcome = fields.pop("outcome")
+    return Job.model_validate(
+        {**fields, "outcome": Outcome.model_validate_json(str(outcome)) if outcome else None}
+    )

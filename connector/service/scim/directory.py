@@ -1,0 +1,129 @@
+"""The SCIM view of the account: the latest snapshot's members, plus the members this service
+removed (findable with active false until deleted), each a User with a stable id and an ETag."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scim2_models import Email, Meta, Name, User
+from scim2_models import Role as ScimRole
+
+from connector.errors import ConnectorError
+from connector.models import Member, MemberList, Status
+from connector.service.scim.errors import RETRY_AFTER_S, ScimError
+from connector.service.state import Service
+
+_ID_NAMESPACE = uuid.UUID("5b0f6a39-3c55-4c84-9a3e-2f1d6f1b7a10")  # stitch-connector's own
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One SCIM user: a member as last seen, and whether Stitch still has them active."""
+
+    member: Member
+    client_id: int
+    active: bool
+    seen_at: datetime
+
+    @property
+    def id(self) -> str:
+        return user_id(self.client_id, self.member.email)
+
+    @property
+    def version(self) -> str:
+        """A weak ETag: this member's share of the roster fingerprint (same canonical JSON)."""
+        blob = json.dumps(
+            {"member": self.member.model_dump(mode="json"), "active": self.active},
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return f'W/"{hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]}"'
+
+    def user(self, base_url: str) -> User[Any]:
+        m = self.member
+        roles = [ScimRole(value=m.role.value, primary=True)]
+        if m.invoice_admin:
+            roles.append(ScimRole(value="Invoice Admin"))
+        return User(
+            id=self.id,
+            user_name=m.email,
+            display_name=m.name,
+            name=Name(formatted=m.name) if m.name else None,
+            active=self.active,
+            emails=[Email(value=m.email, type="work", primary=True)],
+            roles=roles,
+            meta=Meta(
+                resource_type="User",
+                location=f"{base_url}/Users/{self.id}",
+                version=self.version,
+                last_modified=self.seen_at,
+            ),
+        )
+
+
+def user_id(client_id: int, email: str) -> str:
+    """Stable: the same member of the same account always has the same id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{client_id}:{email.lower()}"))
+
+
+async def directory(service: Service) -> list[Entry]:
+    try:
+        roster = await service.queue.worker.roster()
+    except ConnectorError as exc:
+        raise ScimError(
+            503,
+            f"no roster could be read from Stitch yet: {exc}",
+            headers={"Retry-After": RETRY_AFTER_S},
+        ) from None
+    return entries(
+        roster,
+        service.app.jobs.removed(roster.account.client_id),
+        service.app.changed_at(),
+    )
+
+
+def entries(
+    roster: MemberList,
+    removed: dict[str, tuple[Member, bool]],
+    changed: dict[str, datetime] | None = None,
+) -> list[Entry]:
+    """`changed`: when each member last changed (SnapshotStore.changed_at): meta.lastModified.
+    A member the history does not know gets the roster's read time."""
+    client_id = roster.account.client_id
+    since = changed or {}
+    found: list[Entry] = []
+    listed = set()
+    for m in roster.members:
+        listed.add(m.email)
+        _, deleted = removed.get(m.email, (None, False))
+        if m.status is Status.DEACTIVATED and deleted:
+            continue  # deleted through SCIM: 404 from now on
+        active = m.status is not Status.DEACTIVATED
+        found.append(Entry(m, client_id, active, since.get(m.email, roster.scraped_at)))
+    for email, (member, deleted) in removed.items():
+        if email not in listed and not deleted:
+            found.append(Entry(member, client_id, False, since.get(email, roster.scraped_at)))
+    return found
+
+
+async def find(service: Service, id_: str) -> Entry:
+    for entry in await directory(service):
+        if entry.id == id_:
+            return entry
+    raise ScimError(404, f"no user {id_!r}")
+
+
+async def find_or(service: Service, entry: Entry, *, active: bool | None = None) -> Entry:
+    """The entry as the directory has it now, else as we know it."""
+    for found in await directory(service):
+        if found.id == entry.id:
+            return found
+    return Entry(
+        entry.member, entry.client_id, entry.active if active is None else active, entry.seen_at
+    )

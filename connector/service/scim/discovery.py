@@ -1,0 +1,131 @@
+"""SCIM discovery (RFC 7644 §4): what this service offers, read by IdPs before they provision:
+ServiceProviderConfig, ResourceTypes (User only) and Schemas (the User schema cut to what is
+served; only `active` may be written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    ETag,
+    Filter,
+    ListResponse,
+    Meta,
+    Patch,
+    ResourceType,
+    Schema,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+
+from connector.service.auth import READ
+from connector.service.scim.errors import ScimError, scim_json
+from connector.service.scim.requests import base_url
+
+MAX_RESULTS = 200
+# What a user resource carries; everything else in the core schema is never set.
+_SUPPORTED = ("userName", "name", "displayName", "active", "emails", "roles")
+_WRITABLE = ("active",)
+# RFC 7643 §4.1.1: userName is required, readWrite and unique (uniqueness "server"). This service
+# only ever matches it (an existing userName answers 409 on create, a different one 400 on PUT),
+# but publishing it read-only and required made strict clients leave it out and get 400.
+_AS_IN_RFC = ("userName",)
+
+router = APIRouter(tags=["scim"], dependencies=[READ])
+
+
+def service_provider_config(base_url: str) -> ServiceProviderConfig:
+    return ServiceProviderConfig(
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        filter=Filter(supported=True, max_results=MAX_RESULTS),
+        change_password=ChangePassword(supported=False),
+        sort=Sort(supported=False),
+        etag=ETag(supported=True),
+        authentication_schemes=[
+            AuthenticationScheme(
+                type="oauthbearertoken",
+                name="Bearer token",
+                description="Authorization: Bearer <token> (STITCH_SERVICE_TOKENS)",
+                primary=True,
+            )
+        ],
+        meta=Meta(
+            resource_type="ServiceProviderConfig", location=f"{base_url}/ServiceProviderConfig"
+        ),
+    )
+
+
+def user_schema(base_url: str) -> Schema:
+    """The core User schema cut to what is served; only `active` may be written."""
+    full = User.to_schema()
+    attributes = []
+    for attribute in full.attributes or []:
+        if attribute.name not in _SUPPORTED:
+            continue
+        if attribute.name in _AS_IN_RFC:
+            attributes.append(attribute)  # required, readWrite, uniqueness server: as RFC 7643
+            continue
+        mutability = "readWrite" if attribute.name in _WRITABLE else "readOnly"
+        attributes.append(attribute.model_copy(update={"mutability": mutability}))
+    return full.model_copy(
+        update={
+            "attributes": attributes,
+            "meta": Meta(resource_type="Schema", location=f"{base_url}/Schemas/{full.id}"),
+        }
+    )
+
+
+def user_resource_type(base_url: str) -> ResourceType:
+    found = ResourceType.from_resource(User)
+    return found.model_copy(
+        update={
+            "description": "A member of the Stitch account",
+            "meta": Meta(resource_type="ResourceType", location=f"{base_url}/ResourceTypes/User"),
+        }
+    )
+
+
+@router.get("/ServiceProviderConfig")
+async def spc(request: Request) -> Any:
+    config = service_provider_config(base_url(request))
+    return scim_json(config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@router.get("/ResourceTypes")
+async def resource_types(request: Request) -> Any:
+    found = [user_resource_type(base_url(request))]
+    listing = ListResponse[ResourceType](
+        total_results=1, start_index=1, items_per_page=1, resources=found
+    )
+    return scim_json(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
+
+
+@router.get("/ResourceTypes/{name}")
+async def resource_type(request: Request, name: str) -> Any:
+    if name != "User":
+        raise ScimError(404, f"no resource type {name!r}: only User is served")
+    found = user_resource_type(base_url(request))
+    return scim_json(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+@router.get("/Schemas")
+async def schemas(request: Request) -> Any:
+    listing = ListResponse[Schema](
+        total_results=1, start_index=1, items_per_page=1, resources=[user_schema(base_url(request))]
+    )
+    return scim_json(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
+
+
+@router.get("/Schemas/{schema_id}")
+async def schema(request: Request, schema_id: str) -> Any:
+    found = user_schema(base_url(request))
+    if schema_id != found.id:
+        raise ScimError(404, f"no schema {schema_id!r}")
+    return scim_json(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))

@@ -1,0 +1,276 @@
+"""SCIM Users (RFC 7644 §3): list, filter and read the directory (directory.py), and deprovision.
+
+Deprovisioning: PATCH `active` false (Okta's path-less value object, Entra's "Replace" and
+"False" included), PUT with active false, DELETE. Each becomes an offboarding job on the
+account's queue, so it runs through the same guarded path as every other write; the IdP cannot
+override the budget. Not supported, with a proper SCIM Error: creating users (501), reactivation
+(501), changing any attribute but `active`, Groups, Bulk, sorting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Path as PathParam
+from scim2_models import (
+    Context,
+    EnterpriseUser,
+    ListResponse,
+    PatchOp,
+    ResponseParameters,
+    SCIMException,
+    SearchRequest,
+    User,
+)
+
+from connector.offboard_queue.models import JobStatus, OffboardingRequest
+from connector.policy import explain
+from connector.service.auth import READ, WRITE, principal_of
+from connector.service.scim.directory import Entry, directory, find, find_or
+from connector.service.scim.discovery import MAX_RESULTS
+from connector.service.scim.errors import MEDIA_TYPE, RETRY_AFTER_S, ScimError, scim_json
+from connector.service.scim.requests import base_url, check_user_name, read_body, validate
+from connector.service.state import Service, ServiceDep
+
+PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def _body_doc(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The request body as OpenAPI shows it (the handlers validate with scim2-models)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {MEDIA_TYPE: {"schema": schema}, "application/json": {"schema": schema}},
+        }
+    }
+
+
+_SCHEMAS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+_USER_BODY = _body_doc(
+    ["schemas", "userName"],
+    {"schemas": _SCHEMAS, "userName": {"type": "string"}, "active": {"type": "boolean"}},
+)
+_PATCH_BODY = _body_doc(
+    ["schemas", "Operations"],
+    {
+        "schemas": _SCHEMAS,
+        "Operations": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["op"],
+                "properties": {"op": {"type": "string"}, "path": {"type": "string"}, "value": {}},
+            },
+        },
+    },
+)
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+UserId = Annotated[str, PathParam(min_length=1, max_length=100)]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+
+router = APIRouter(tags=["scim"])
+
+
+@router.get("/Users", dependencies=[READ])
+async def list_users(
+    request: Request,
+    service: ServiceDep,
+    filter: Annotated[str | None, Query(max_length=2000)] = None,
+    startIndex: Annotated[str | None, Query(max_length=20)] = None,
+    count: Annotated[str | None, Query(max_length=20)] = None,
+    attributes: Annotated[str | None, Query(max_length=2000)] = None,
+    excludedAttributes: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Any:
+    """Users, filtered (`userName eq "…"`, `emails[type eq "work"].value eq "…"`, `and`,
+    and the rest of RFC 7644 §3.4.2.2) and paged (startIndex is 1-based)."""
+    params = {
+        "filter": filter,
+        "startIndex": startIndex,
+        "count": count,
+        "attributes": attributes,
+        "excludedAttributes": excludedAttributes,
+    }
+    search = validate(
+        SearchRequest[User[Any]],
+        {k: v for k, v in params.items() if v is not None},
+        Context.SEARCH_REQUEST,
+    )
+    url = base_url(request)
+    users = [e.user(url) for e in await directory(service)]
+    if search.filter is not None:
+        users = [u for u in users if search.filter.match(u)]
+    start = max(search.start_index or 1, 1)
+    size = min(search.count if search.count is not None else MAX_RESULTS, MAX_RESULTS)
+    page = users[start - 1 : start - 1 + max(size, 0)]
+    listing = ListResponse[User[Any]](
+        total_results=len(users), start_index=start, items_per_page=len(page), resources=page
+    )
+    return scim_json(
+        listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=search)
+    )
+
+
+@router.get("/Users/{id_}", dependencies=[READ])
+async def get_user(
+    request: Request,
+    service: ServiceDep,
+    id_: UserId,
+    if_none_match: IfNoneMatch = None,
+    attributes: Annotated[str | None, Query(max_length=2000)] = None,
+    excludedAttributes: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Any:
+    params = {"attributes": attributes, "excludedAttributes": excludedAttributes}
+    shown = validate(
+        ResponseParameters[User[Any]],
+        {k: v for k, v in params.items() if v is not None},
+        Context.RESOURCE_QUERY_REQUEST,
+    )
+    entry = await find(service, id_)
+    if if_none_match and entry.version in _tags(if_none_match):
+        return Response(status_code=304, headers={"ETag": entry.version})
+    return _user_response(entry, base_url(request), shown)
+
+
+@router.post("/Users", status_code=201, dependencies=[WRITE], openapi_extra=_USER_BODY)
+async def create_user(request: Request, service: ServiceDep) -> Any:
+    """Not supported yet: people join Stitch by invitation (501). An existing userName
+    answers 409, so an IdP links to it instead."""
+    user = validate(
+        User[EnterpriseUser], await read_body(request), Context.RESOURCE_CREATION_REQUEST
+    )
+    if not (user.user_name or "").strip():
+        raise ScimError(400, "userName is required", "invalidValue")
+    check_user_name(user.user_name)
+    if any(e.member.email == (user.user_name or "").lower() for e in await directory(service)):
+        raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
+    raise ScimError(
+        501,
+        "creating users is not supported: invite them in Stitch (Settings → Team Members)",
+    )
+
+
+@router.put("/Users/{id_}", dependencies=[WRITE], openapi_extra=_USER_BODY)
+async def replace_user(
+    request: Request, service: ServiceDep, id_: UserId, if_match: IfMatch = None
+) -> Any:
+    """Only `active` is acted on: false deactivates; the other attributes are Stitch's
+    and are left as they are (the response shows them as they are)."""
+    user = validate(
+        User[EnterpriseUser], await read_body(request), Context.RESOURCE_REPLACEMENT_REQUEST
+    )
+    check_user_name(user.user_name)
+    entry = _precondition(await find(service, id_), if_match)
+    if user.user_name is not None and user.user_name.lower() != entry.member.email:
+        raise ScimError(400, "userName cannot be changed", "mutability")
+    return await _set_active(request, service, entry, user.active, deleting=False)
+
+
+@router.patch("/Users/{id_}", dependencies=[WRITE], openapi_extra=_PATCH_BODY)
+async def patch_user(
+    request: Request, service: ServiceDep, id_: UserId, if_match: IfMatch = None
+) -> Any:
+    """`replace active false` deactivates (RFC 7644 §3.5.2, and the Okta and Entra forms)."""
+    body = await read_body(request)
+    if not isinstance(body, dict) or PATCH_OP_SCHEMA not in (body.get("schemas") or []):
+        raise ScimError(  # RFC 7644 §3.5.2: a PatchOp names its schema; never guessed
+            400, f"a PATCH body must have schemas [{PATCH_OP_SCHEMA!r}]", "invalidSyntax"
+        )
+    patch = validate(PatchOp[User[Any]], body, Context.RESOURCE_PATCH_REQUEST)
+    entry = _precondition(await find(service, id_), if_match)
+    url = base_url(request)
+    before = entry.user(url)
+    after = before.model_copy(deep=True)
+    try:
+        patch.patch(after)
+    except SCIMException as exc:
+        raise ScimError(exc.status, exc.detail, exc.scim_type or None) from None
+    if _without_active(after) != _without_active(before):
+        raise ScimError(400, "only `active` can be changed through this service", "mutability")
+    return await _set_active(request, service, entry, after.active, deleting=False)
+
+
+@router.delete("/Users/{id_}", status_code=204, response_class=Response, dependencies=[WRITE])
+async def delete_user(
+    request: Request, service: ServiceDep, id_: UserId, if_match: IfMatch = None
+) -> Response:
+    """Deactivates the member in Stitch; the user then answers 404."""
+    entry = _precondition(await find(service, id_), if_match)
+    await _set_active(request, service, entry, False, deleting=True)
+    return Response(status_code=204)
+
+
+async def _set_active(
+    request: Request, service: Service, entry: Entry, active: bool | None, *, deleting: bool
+) -> Any:
+    url = base_url(request)
+    if active is None or (active and entry.active):  # nothing asked of Stitch
+        return _user_response(await find_or(service, entry), url, None)
+    if active:
+        raise ScimError(501, "reactivating a user is not supported: invite them again in Stitch")
+    # Deactivate, even when the snapshot says it is done already: only a fresh read proves
+    # it (someone may have re-invited them since), and a replay costs a read, not a click.
+    finished = await service.queue.submit_and_wait(
+        OffboardingRequest(
+            email=entry.member.email,
+            request_id=f"scim-{uuid.uuid4().hex}",
+            requested_by="scim",
+            reason=f"SCIM {request.method} {request.url.path}",
+        ),
+        source="scim",
+        principal=principal_of(request).name,
+        timeout_s=service.settings.service_wait_s,
+        join_unfinished=True,
+    )
+    job = finished
+    if not finished.status.finished:
+        raise ScimError(
+            503,
+            f"still deactivating {entry.member.email} (job {job.id}); try again shortly",
+            headers={"Retry-After": RETRY_AFTER_S},
+        )
+    outcome = finished.outcome
+    assert outcome is not None
+    if finished.status is JobStatus.SUCCEEDED:
+        service.app.jobs.remember_removed(entry.member, entry.client_id, deleted=deleting)
+        return _user_response(await find_or(service, entry, active=False), url, None)
+    if finished.status is JobStatus.REFUSED:
+        why = explain(outcome.rule) or outcome.reason or "refused"
+        raise ScimError(403, f"refused by policy ({outcome.rule}): {why}. Nothing was changed.")
+    if finished.status is JobStatus.NOT_FOUND:  # never a member: not a success (RFC 7644 §3.12)
+        raise ScimError(404, f"no member {entry.member.email} in Stitch (job {job.id})")
+    if finished.status is JobStatus.UNKNOWN:
+        raise ScimError(
+            500,
+            f"the outcome is unknown: the click happened but nothing proved its effect; "
+            f"check {entry.member.email} in Stitch by hand (job {job.id})",
+        )
+    raise ScimError(500, f"deactivation failed (job {job.id}): {outcome.reason}")
+
+
+def _user_response(entry: Entry, url: str, shown: ResponseParameters[User[Any]] | None) -> Any:
+    body = entry.user(url).model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=shown
+    )
+    return scim_json(body, headers={"ETag": entry.version, "Location": f"{url}/Users/{entry.id}"})
+
+
+def _without_active(user: User[Any]) -> dict[str, Any]:
+    dumped = user.model_dump(scim_ctx=None, exclude_none=True)
+    dumped.pop("active", None)
+    return dumped
+
+
+def _tags(header: str) -> set[str]:
+    return {t.strip() for t in header.split(",") if t.strip()}
+
+
+def _precondition(entry: Entry, if_match: str | None) -> Entry:
+    if if_match and "*" not in _tags(if_match) and entry.version not in _tags(if_match):
+        raise ScimError(412, "the user changed since that ETag (If-Match)")
+    return entry
