@@ -32,7 +32,7 @@ _EXPORTS = {
     "PageNotRecognised": "connector.errors",
     "TransientFailure": "connector.errors",
     "ExitCode": "connector.errors",
-    "list_members": "connector.sync_api",
+    "list_members": "connector.blocking",
     "offboard": "connector.offboarding",
     "offboard_async": "connector.offboarding",
     "IdempotencyConflict": "connector.errors",
@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from connector.blocking import list_members
     from connector.client import StitchConnector
     from connector.errors import (
         AuthFailed,
@@ -92,7 +93,6 @@ if TYPE_CHECKING:
     )
     from connector.offboarding import offboard, offboard_async
     from connector.settings import Settings, load_settings
-    from connector.sync_api import list_members
 
 
 def __getattr__(name: str) -> Any:

@@ -31,9 +31,9 @@ from connector.models import Account, MemberList, Outcome, Plan, Progress, Targe
 from connector.offboard_queue.jobs import JobStore
 from connector.planner import History
 from connector.settings import Settings
+from connector.snapshot_gate import SyncReport, store_roster
 from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotInfo, SnapshotStore
-from connector.sync import SyncReport, store_roster
 
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
     from connector.browser import SharedBrowser

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     @field_validator("callback_hosts")
     @classmethod
     def _check_callback_hosts(cls, value: list[str]) -> list[str]:
-        from connector.service.callbacks import AllowList  # the service's own module
+        from connector.offboard_queue.addresses import AllowList  # the queue delivers callbacks
 
         AllowList.parse(value)  # raises ValueError naming a malformed entry
         return value

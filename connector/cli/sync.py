@@ -18,7 +18,7 @@ from connector.cli.render import cell
 from connector.errors import ConfigError
 from connector.logs import new_run_id
 from connector.models import MemberList, SnapshotInfo
-from connector.sync import SyncReport
+from connector.snapshot_gate import SyncReport
 
 
 def sync(

@@ -11,7 +11,7 @@ from connector.app import App, SyncOptions
 from connector.logs import first_line, get_logger, redact_text
 from connector.models import MemberList
 from connector.offboard_queue.session import StitchRuns
-from connector.sync import SyncReport
+from connector.snapshot_gate import SyncReport
 
 log = get_logger(__name__)
 

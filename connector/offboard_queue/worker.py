@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from datetime import UTC, datetime
 
+from connector import policy
 from connector.app import App, SyncOptions
 from connector.errors import (
     AuditBroken,
@@ -33,7 +33,7 @@ from connector.offboard_queue.models import Job
 from connector.offboard_queue.reads import RosterReads
 from connector.offboard_queue.session import StitchRuns
 from connector.policy import requested_emails
-from connector.sync import SyncReport
+from connector.snapshot_gate import SyncReport
 
 log = get_logger(__name__)
 
@@ -188,8 +188,12 @@ class Worker:
             self.jobs.note_queued(None)
             self.held = None
         latest = self.app.history(1)
-        by_fraction = math.floor(settings.max_fraction * latest[0].count) if latest else 1
-        limit = min(settings.max_removals, left_today, by_fraction, self._shrink_to or left_today)
+        budget = policy.remaining_budget(
+            settings.policy(),
+            roster_count=latest[0].count if latest else None,
+            removed_last_day=day,
+        )
+        limit = min(budget, self._shrink_to or budget)
         self._shrink_to = None
         # At least one: a run of one that the policy refuses says why, instead of waiting.
         return max(1, limit)

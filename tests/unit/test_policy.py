@@ -182,7 +182,7 @@ def test_a_member_whose_last_click_was_never_proven_is_refused() -> None:
 def test_the_service_and_the_policy_accept_the_same_emails() -> None:
     from pydantic import ValidationError
 
-    from connector.service.jobs import OffboardingRequest
+    from connector.offboard_queue.models import OffboardingRequest
 
     for email in ["leaver@localhost", "no-at-sign", "a@b."]:
         with pytest.raises(UsageProblem):

@@ -16,8 +16,8 @@ from rich.console import Console
 from connector.cli.render import cell, visible
 from connector.errors import UsageProblem
 from connector.models import MAX_EMAIL_LENGTH, is_requested_email
+from connector.offboard_queue.models import OffboardingRequest
 from connector.policy import requested_emails
-from connector.service.jobs import OffboardingRequest
 
 # Addresses where a loose rule and a strict one part ways. (address, valid)
 TRICKY: list[tuple[str, bool]] = [

@@ -12,8 +12,8 @@ import pytest
 from connector.changes import ChangeKind
 from connector.errors import ConfidenceGate
 from connector.models import MemberList
+from connector.snapshot_gate import store_roster
 from connector.store import SnapshotStore
-from connector.sync import store_roster
 from tests.unit.test_store import START, roster
 
 

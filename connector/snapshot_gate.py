@@ -1,4 +1,4 @@
-"""The scheduled job's core, shared by `stitch-connector sync` and the service's POST /v1/sync:
+"""The confidence gate in front of the snapshot store, for `stitch-connector sync` and the service:
 gate a fresh roster against the last snapshot, store it, and say what changed.
 """
 
