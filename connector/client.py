@@ -6,16 +6,13 @@ async with StitchConnector(settings) as stitch:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import structlog
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector import planner, policy
 from connector.accepted import last_accepted_roster, save_accepted_roster
@@ -29,12 +26,11 @@ from connector.errors import (
     ConnectorError,
     HumanNeeded,
     PageNotRecognised,
-    TransientFailure,
 )
 from connector.history import read_history
 from connector.lock import WriteLock
 from connector.logs import configure as configure_logs
-from connector.logs import first_line, get_logger, new_run_id, register_secrets
+from connector.logs import get_logger, new_run_id, register_secrets
 from connector.models import (
     Account,
     LoginReport,
@@ -51,7 +47,6 @@ from connector.removal import StepPrompt
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.context import PageContext
-from connector.stitch.pages import current_state
 from connector.stitch.signin import Observer
 from connector.stitch.ui import StitchUI
 from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
@@ -163,24 +158,8 @@ class StitchConnector:
     async def list_members(self) -> MemberList:
         """Every member on every page, validated and cross-checked against the last accepted
         roster; never a partial or silently empty roster."""
-        async with self._typed_browser_errors():
+        async with self._ui.typed_errors():
             return await self._list_members()
-
-    @asynccontextmanager
-    async def _typed_browser_errors(self) -> AsyncIterator[None]:
-        """Whatever goes wrong in the browser leaves as a typed error, with evidence."""
-        try:
-            yield
-        except PageNotRecognised as exc:
-            if not exc.artifacts:
-                exc.artifacts = await self.artifacts.capture(self._session.page, "not-recognised")
-            raise
-        except PlaywrightTimeout as exc:  # an element never became clickable, and the like
-            raise await self._nav.not_recognised(
-                f"a browser step timed out: {first_line(exc.message)}"
-            ) from None
-        except PlaywrightError as exc:
-            raise TransientFailure(f"the browser failed: {first_line(exc.message)}") from None
 
     async def _list_members(self, needles: Iterable[str] = ()) -> MemberList:
         """`needles`: emails to look for in the list's text (MemberList.mentioned)."""
@@ -194,7 +173,7 @@ class StitchConnector:
     async def check_session(self) -> Account:
         """Open Members (signing in if the saved session has ended) and name the account:
         the service's readiness check. Reads no roster."""
-        async with self._typed_browser_errors():
+        async with self._ui.typed_errors():
             await self._nav.open_members(self._nav.remembered_members_url())
             account = await self._nav.account()
             self._nav.remember_members_url(account)
@@ -204,26 +183,15 @@ class StitchConnector:
         self,
         *,
         timeout_s: float = 600,
-        on_open: Callable[[Page], Awaitable[None]] | None = None,
+        on_open: Callable[[Any], Awaitable[None]] | None = None,  # given the Playwright page
     ) -> LoginReport:
         """A person finishes sign-in in the (headed) browser: SSO, a hardware key, a CAPTCHA.
 
         Waits until an app page shows, then saves the session for later headless runs.
         `on_open` is called with the page once sign-in shows (tests act as the person there).
         """
-        async with self._typed_browser_errors():
-            await self._nav.goto(self.settings.base_url + "/")
-            state = await current_state(
-                self._session.page, self.selectors, self.settings.timeout_ms
-            )
-            if state not in ("members", "app"):
-                if on_open is not None:
-                    await on_open(self._session.page)
-                log.info("login.waiting_for_a_person", minutes=round(timeout_s / 60, 1))
-                state = await current_state(
-                    self._session.page, self.selectors, timeout_s * 1000, among=("members", "app")
-                )
-            if state is None:
+        async with self._ui.typed_errors():
+            if not await self._ui.wait_for_a_person(timeout_s, on_open):
                 raise HumanNeeded(
                     f"sign-in was not finished within {timeout_s / 60:.0f} minutes",
                     hint="Run `stitch-connector login --interactive` again and finish sign-in.",
@@ -272,7 +240,7 @@ class StitchConnector:
     ) -> Plan:
         """What removing these emails would do, on the roster as it is now. Changes nothing."""
         wanted = policy.requested_emails(emails)  # bad input fails before the browser acts
-        async with self._typed_browser_errors():
+        async with self._ui.typed_errors():
             roster = await self._list_members(wanted)
         return self._plan_on(roster, emails, reason=reason, request_id=request_id)
 
@@ -327,7 +295,7 @@ class StitchConnector:
         wanted = policy.requested_emails(emails)  # bad input fails before the browser acts
         if dry_run:
             AuditLog(self.settings.audit_path).require_sound()  # before the browser reads
-            async with self._typed_browser_errors():
+            async with self._ui.typed_errors():
                 roster = await self._list_members(wanted)
             plan = self._plan_on(
                 roster,
@@ -341,7 +309,7 @@ class StitchConnector:
             return planner.dry_run_outcomes(plan)
         # The lock first: every guard must see the roster as it is while nobody else writes.
         with self._write_lock(actor) as lock:
-            async with self._typed_browser_errors():
+            async with self._ui.typed_errors():
                 roster = await self._list_members(wanted)
             plan = self._plan_on(
                 roster, emails, reason=reason, request_id=request_id, requests=requests
@@ -372,7 +340,7 @@ class StitchConnector:
     ) -> list[Outcome]:
         """`roster`: one read under this same lock, else a fresh read happens here. `lock` is
         checked before every click (the fencing token): a run that lost it clicks nothing."""
-        async with self._typed_browser_errors():
+        async with self._ui.typed_errors():
             runner = PlanRunner(
                 self._ui,
                 self.settings,

@@ -1,317 +1,24 @@
 """Reconciliation: who has Stitch access, against who should (the identity provider).
 
-Pure: no browser, and no file access except `load_idp`, which reads the IdP file. It parses an
-Okta user export, a generic `email,status` CSV or a JSON list; classifies every Stitch member;
-and turns the orphans into a Plan for `stitch-connector apply`.
-
-A malformed IdP file is a ConfigError that names the line. It is never read as "fewer users":
-that would make everyone it missed an orphan.
+Pure: no browser, no file access (idp.py reads the IdP file). It classifies every Stitch member
+against the IdP's directory and turns the orphans into a Plan for `stitch-connector apply`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from connector import planner, policy
-from connector.errors import ConfigError, UsageProblem
+from connector.errors import UsageProblem
+from connector.idp import IdpDirectory, IdpFormat, domain_of
 from connector.models import Account, Member, MemberList, OutcomeStatus, Plan, Role, Status
 from connector.planner import History, PlanRequest
 from connector.policy import PolicyConfig
-
-# ------------------------------------------------------------------ the IdP file
-
-
-class IdpFormat(StrEnum):
-    AUTO = "auto"
-    OKTA = "okta"  # Okta's user export (CSV with Okta's column names)
-    CSV = "csv"  # a CSV with the columns email,status
-    JSON = "json"  # a list of {"email", "status"} objects, or of email strings (all active)
-
-
-# Every status any format may use, case-insensitive; spaces and hyphens count as underscores.
-# Okta (its UserStatus values, and the labels its Admin Console shows for them): a person is
-# still employed while STAGED (created, not yet activated: e.g. a future starter invited ahead),
-# PROVISIONED ("pending user action"), ACTIVE, RECOVERY ("password reset"), PASSWORD_EXPIRED or
-# LOCKED_OUT. SUSPENDED and DEPROVISIONED ("deactivated") mean gone.
-# Generic files: active, or inactive / suspended / deprovisioned.
-ACTIVE_STATUSES = frozenset(
-    {
-        "active",
-        "staged",
-        "provisioned",
-        "pending_user_action",
-        "recovery",
-        "password_reset",
-        "password_expired",
-        "locked_out",
-    }
-)
-GONE_STATUSES = frozenset({"inactive", "suspended", "deprovisioned", "deactivated"})
-
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
-_OKTA_EMAIL = "primary email"
-_OKTA_USERNAME = "username"
-_STATUS = "status"
-
-
-@dataclass(frozen=True)
-class IdpUser:
-    email: str  # normalised: trimmed, lower-case
-    status: str  # as the file wrote it (trimmed)
-    active: bool
-    line: int  # where the file defines this user
-
-
-@dataclass(frozen=True)
-class IdpDirectory:
-    source: str  # the file, as the user named it
-    format: IdpFormat  # the format it was read as (never AUTO)
-    users: dict[str, IdpUser]  # by normalised email, in file order
-
-    @property
-    def domains(self) -> frozenset[str]:
-        return frozenset(_domain(email) for email in self.users)
-
-
-def normalise_email(value: str) -> str:
-    return value.strip().lower()
-
-
-def load_idp(path: Path, fmt: IdpFormat = IdpFormat.AUTO) -> IdpDirectory:
-    """Read and parse an IdP file. Every problem is a ConfigError naming the file (and line)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the IdP file {path}: {exc.strerror or exc}",
-            hint="Give --idp an Okta user export, an email,status CSV or a JSON list.",
-        ) from None
-    return parse_idp(data, str(path), fmt, suffix=path.suffix)
-
-
-def parse_idp(
-    data: bytes, source: str, fmt: IdpFormat = IdpFormat.AUTO, *, suffix: str = ""
-) -> IdpDirectory:
-    text = _decode(data, source)
-    if not text.strip():
-        raise _bad(source, 1, "the file is empty")
-    if fmt is IdpFormat.AUTO:
-        fmt = _detect(text, suffix)
-    if fmt is IdpFormat.JSON:
-        return _parse_json(text, source)
-    return _parse_csv(text, source, fmt)
-
-
-def _decode(data: bytes, source: str) -> str:
-    data = data.removeprefix(b"\xef\xbb\xbf")  # a leading byte-order mark (Excel) is fine
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise _bad(
-            source,
-            line,
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); export the file as UTF-8",
-        ) from None
-
-
-def _detect(text: str, suffix: str) -> IdpFormat:
-    if suffix.lower() == ".json" or text.lstrip()[:1] in ("[", "{"):
-        return IdpFormat.JSON
-    first = next(csv.reader([text.lstrip().splitlines()[0]]), [])
-    header = {_header_key(cell) for cell in first}
-    if _OKTA_EMAIL in header or (_OKTA_USERNAME in header and "email" not in header):
-        return IdpFormat.OKTA
-    return IdpFormat.CSV
-
-
-def _header_key(cell: str) -> str:
-    return " ".join(cell.split()).lower()
-
-
-def _status(raw: str, source: str, line: int) -> bool:
-    """True when the status means the person still works here."""
-    key = re.sub(r"[\s-]+", "_", raw.strip()).lower()
-    if key in ACTIVE_STATUSES:
-        return True
-    if key in GONE_STATUSES:
-        return False
-    if not key:
-        raise _bad(source, line, "no status")
-    raise _bad(
-        source,
-        line,
-        f"unknown status {raw.strip()!r} (expected active, inactive, suspended, deprovisioned, "
-        "or an Okta status such as LOCKED_OUT)",
-    )
-
-
-class _Collector:
-    """Users in file order; refuses bad emails and duplicates, naming both lines."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.users: dict[str, IdpUser] = {}
-
-    def add(self, raw_email: str, raw_status: str, line: int) -> None:
-        email = normalise_email(raw_email)
-        if not email:
-            raise _bad(self.source, line, "no email")
-        if not _EMAIL.fullmatch(email):
-            raise _bad(self.source, line, f"not an email address: {raw_email.strip()!r}")
-        active = _status(raw_status, self.source, line)
-        first = self.users.get(email)
-        if first is not None:
-            raise _bad(self.source, line, f"duplicate email {email} (first on line {first.line})")
-        self.users[email] = IdpUser(email, raw_status.strip(), active, line)
-
-    def done(self, fmt: IdpFormat) -> IdpDirectory:
-        if not self.users:
-            raise _bad(self.source, 1, "no users in the file")
-        return IdpDirectory(self.source, fmt, self.users)
-
-
-def _parse_csv(text: str, source: str, fmt: IdpFormat) -> IdpDirectory:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    found = _Collector(source)
-    header: list[str] | None = None
-    columns: dict[str, int] = {}
-    end = 0  # the last physical line read: a quoted cell may span lines
-    try:
-        for row in reader:
-            start, end = end + 1, reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines, and Excel's all-empty rows
-            if header is None:
-                header = row
-                columns = _columns(header, source, start, fmt)
-                continue
-            if len(row) != len(header):
-                raise _bad(source, start, f"{len(row)} fields, the header has {len(header)}")
-            if fmt is IdpFormat.OKTA:
-                email = _okta_email(row, columns, source, start)
-            else:
-                email = row[columns["email"]]
-            found.add(email, row[columns[_STATUS]], start)
-    except csv.Error as exc:
-        raise _bad(source, max(reader.line_num, 1), f"not valid CSV: {exc}") from None
-    return found.done(fmt)
-
-
-def _columns(header: list[str], source: str, line: int, fmt: IdpFormat) -> dict[str, int]:
-    keys = [_header_key(cell) for cell in header]
-    counts = Counter(keys)
-    twice = [k for k in keys if k and counts[k] > 1]
-    if twice:
-        raise _bad(source, line, f"column {twice[0]!r} appears twice in the header")
-    columns = {key: i for i, key in enumerate(keys)}
-    shown = ", ".join(cell.strip() for cell in header)
-    if fmt is IdpFormat.OKTA:
-        if _STATUS not in columns or not {_OKTA_EMAIL, _OKTA_USERNAME} & columns.keys():
-            raise _bad(
-                source,
-                line,
-                f"not an Okta user export: need the columns 'Primary email' (or 'Username') "
-                f"and 'Status'; the header is: {shown}",
-            )
-    elif "email" not in columns or _STATUS not in columns:
-        raise _bad(
-            source,
-            line,
-            f"need the columns 'email' and 'status'; the header is: {shown}",
-        )
-    return columns
-
-
-def _okta_email(row: list[str], columns: dict[str, int], source: str, line: int) -> str:
-    """Primary email; else Username when it is an email (Okta usernames usually are)."""
-    if _OKTA_EMAIL in columns and row[columns[_OKTA_EMAIL]].strip():
-        return row[columns[_OKTA_EMAIL]]
-    username = row[columns[_OKTA_USERNAME]].strip() if _OKTA_USERNAME in columns else ""
-    if _EMAIL.fullmatch(username):
-        return username
-    if username:
-        raise _bad(
-            source,
-            line,
-            f"no email: Primary email is empty and Username {username!r} is not an email address",
-        )
-    return ""
-
-
-def _parse_json(text: str, source: str) -> IdpDirectory:
-    """A JSON list, walked item by item so that every problem has its line."""
-    decoder = json.JSONDecoder()
-    found = _Collector(source)
-
-    def line_at(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
-
-    def skip(pos: int) -> int:
-        while pos < len(text) and text[pos] in " \t\r\n":
-            pos += 1
-        return pos
-
-    pos = skip(0)
-    if text[pos] != "[":
-        raise _bad(source, line_at(pos), "expected a JSON list of users ([...])")
-    pos = skip(pos + 1)
-    if pos < len(text) and text[pos] == "]":
-        pos += 1
-    else:
-        while True:
-            try:
-                item, end = decoder.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                raise _bad(source, exc.lineno, f"invalid JSON: {exc.msg}") from None
-            line = line_at(pos)
-            if isinstance(item, str):
-                found.add(item, "active", line)
-            elif isinstance(item, dict):
-                email, status = item.get("email"), item.get("status")
-                if not isinstance(email, str):
-                    raise _bad(source, line, 'no email (each object needs an "email" string)')
-                if not isinstance(status, str):
-                    raise _bad(
-                        source,
-                        line,
-                        f'no status for {email.strip()} (give "status": "active", or list '
-                        "plain email strings)",
-                    )
-                found.add(email, status, line)
-            else:
-                raise _bad(source, line, "each item must be an email string or an object")
-            pos = skip(end)
-            if pos < len(text) and text[pos] == ",":
-                pos = skip(pos + 1)
-                continue
-            if pos < len(text) and text[pos] == "]":
-                pos += 1
-                break
-            raise _bad(source, line_at(pos), "invalid JSON: expected ',' or ']'")
-    pos = skip(pos)
-    if pos < len(text):
-        raise _bad(source, line_at(pos), "invalid JSON: extra data after the list")
-    return found.done(IdpFormat.JSON)
-
-
-def _bad(source: str, line: int, problem: str) -> ConfigError:
-    return ConfigError(
-        f"{source} line {line}: {problem}",
-        hint="Fix the IdP file and run again; nothing was written.",
-    )
-
 
 # ------------------------------------------------------------------ classification
 
@@ -475,7 +182,7 @@ def _classify(
         kind = Classification.PENDING_INVITE
     elif user is not None and user.active:
         kind = Classification.OK
-    elif user is None and _domain(member.email) not in company:
+    elif user is None and domain_of(member.email) not in company:
         kind = Classification.UNMATCHED_DOMAIN
     else:  # gone in the IdP, or absent from it inside the company's domains
         rule = policy.protection(member, roster, config)
@@ -534,7 +241,3 @@ def plan_for(
     made = planner.plan(roster, request, config, history or History())
     kept = [t for t in made.targets if t.action is not None or t.expected is OutcomeStatus.REFUSED]
     return made.model_copy(update={"targets": kept})
-
-
-def _domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1]

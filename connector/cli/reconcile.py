@@ -13,6 +13,7 @@ from connector import reconcile as rec
 from connector.app import App
 from connector.cli import common, render
 from connector.cli.render import cell
+from connector.idp import IdpFormat, load_idp
 from connector.models import MemberList
 from connector.settings import Settings
 
@@ -21,8 +22,8 @@ def reconcile(
     idp: Path = typer.Option(
         ..., "--idp", help="The IdP's users: an Okta user export, an email,status CSV, or JSON."
     ),
-    fmt: rec.IdpFormat = typer.Option(
-        rec.IdpFormat.AUTO, "--format", help="auto: from the file's extension and header."
+    fmt: IdpFormat = typer.Option(
+        IdpFormat.AUTO, "--format", help="auto: from the file's extension and header."
     ),
     fresh: bool = typer.Option(
         False, "--fresh", help="Read Stitch now instead of using the latest snapshot."
@@ -46,7 +47,7 @@ def reconcile(
     """
     common.check_writable(plan_file)
     domains = rec.company_domains(company_domain)
-    directory = rec.load_idp(idp, fmt)  # a bad file fails before any browser or snapshot
+    directory = load_idp(idp, fmt)  # a bad file fails before any browser or snapshot
     settings = common.settings_from()
     roster, snapshot_id = (_fresh_roster(settings), None) if fresh else _snapshot(settings)
     config = settings.policy()

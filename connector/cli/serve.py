@@ -7,7 +7,7 @@ import signal
 import socket
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -62,7 +62,6 @@ def serve(
 
     OpenAPI: /docs and /openapi.json. SCIM base URL: /scim/v2.
     """
-    import uvicorn  # the web stack loads here, not at --help
 
     from connector.listen import bind, is_loopback, url
     from connector.service.api import create_app
@@ -86,6 +85,14 @@ def serve(
         file=sys.stderr,
         flush=True,
     )
+    _run(app, sock, grace)
+
+
+def _run(app: Any, sock: socket.socket, grace: float) -> None:
+    """uvicorn on the bound socket: SIGTERM stops new removals while connections drain; SIGHUP
+    reloads the tokens (one that comes before the loop runs is kept for it)."""
+    import uvicorn  # the web stack loads here, not at --help
+
     config = uvicorn.Config(
         app,
         log_level="warning",

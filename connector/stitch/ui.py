@@ -5,18 +5,23 @@ the members, and `row(email)` to deactivate or rehearse. It implements MembersUI
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from playwright.async_api import Locator, Route
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Locator, Page, Route
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from connector.logs import get_logger
+from connector.errors import PageNotRecognised, TransientFailure
+from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick
 from connector.models import Action, Member, MemberList, Progress
 from connector.stitch.checks import Sighting
 from connector.stitch.context import PageContext
 from connector.stitch.members import MembersView
 from connector.stitch.navigation import Navigator
+from connector.stitch.pages import current_state
 from connector.stitch.roster import RosterReader
 from connector.stitch.row_actions import RowActions
 from connector.stitch.signin import Observer
@@ -76,6 +81,40 @@ class StitchUI:
         self._progress = progress
         self._previous = previous
         self._on_roster = on_roster
+
+    @asynccontextmanager
+    async def typed_errors(self) -> AsyncIterator[None]:
+        """Whatever goes wrong in the browser leaves as a typed error, with evidence."""
+        try:
+            yield
+        except PageNotRecognised as exc:
+            if not exc.artifacts:
+                exc.artifacts = await self.ctx.artifacts.capture(self.ctx.page, "not-recognised")
+            raise
+        except PlaywrightTimeout as exc:  # an element never became clickable, and the like
+            raise await self.nav.not_recognised(
+                f"a browser step timed out: {first_line(exc.message)}"
+            ) from None
+        except PlaywrightError as exc:
+            raise TransientFailure(f"the browser failed: {first_line(exc.message)}") from None
+
+    async def wait_for_a_person(
+        self, timeout_s: float, on_open: Callable[[Page], Awaitable[None]] | None = None
+    ) -> bool:
+        """Open Stitch and wait until a person has signed in (SSO, a hardware key, a CAPTCHA):
+        True once an app page shows. `on_open` gets the page first (tests act as the person)."""
+        settings, page = self.ctx.settings, self.ctx.page
+        await self.nav.goto(settings.base_url + "/")
+        state = await current_state(page, self.ctx.selectors, settings.timeout_ms)
+        if state in ("members", "app"):
+            return True
+        if on_open is not None:
+            await on_open(page)
+        log.info("login.waiting_for_a_person", minutes=round(timeout_s / 60, 1))
+        found = await current_state(
+            page, self.ctx.selectors, timeout_s * 1000, among=("members", "app")
+        )
+        return found is not None
 
     @property
     def transient_errors(self) -> tuple[str, ...]:

@@ -11,19 +11,16 @@ from typing import Any
 import pytest
 
 from connector.errors import ConfigError, UsageProblem
+from connector.idp import IdpDirectory, IdpFormat, load_idp, parse_idp
 from connector.models import Account, Member, MemberList, OutcomeStatus, Plan, Role, Status
 from connector.planner import History
 from connector.policy import PolicyConfig, decide, sticky_protections
 from connector.reconcile import (
     AliasOf,
     Classification,
-    IdpDirectory,
-    IdpFormat,
     ReconcileReport,
     alias_base,
     company_domains,
-    load_idp,
-    parse_idp,
     plan_for,
     reconcile,
 )
