@@ -54,8 +54,6 @@ from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
 log = get_logger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
-_MAX_PAGES = 2_000  # 100,000 members: far beyond any Stitch team; stops a runaway loop
-_MAX_SIGNINS = 2  # sign-ins per operation after the session ends mid-run
 
 
 class StitchConnector:
