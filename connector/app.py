@@ -9,26 +9,39 @@ in an adapter.
 from __future__ import annotations
 
 import getpass
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from connector import __version__
 from connector.accepted import last_accepted_roster
 from connector.audit import AuditLog, AuditRecord
-from connector.changes import Change, count_by_kind, diff
+from connector.changes import count_by_kind, diff
 from connector.errors import AuditBroken, ConfidenceGate, ConfigError
 from connector.history import read_history
 from connector.lock import WriteLock
 from connector.logs import get_logger
-from connector.models import Account, MemberList, Outcome, Plan, Progress, TargetRequest
+from connector.models import (
+    Account,
+    LoginReport,
+    MemberList,
+    Outcome,
+    Plan,
+    TargetRequest,
+)
 from connector.offboard_queue.jobs import JobStore
+from connector.operations import (
+    AuditCheck,
+    DiffReport,
+    ProgressCallback,
+    Removal,
+    RunOptions,
+    StepPrompt,
+    SyncOptions,
+)
 from connector.planner import History
 from connector.settings import Settings
 from connector.snapshot_gate import SyncReport, store_roster
@@ -36,64 +49,23 @@ from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotInfo, SnapshotStore
 
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
-    from connector.browser import SharedBrowser
     from connector.client import StitchConnector
+    from connector.doctor import DoctorReport
     from connector.offboard_queue.models import Job, OffboardingRequest, Source
-    from connector.tracing import TraceMode
 
 log = get_logger(__name__)
 
-ProgressCallback = Callable[[Progress], None]
-# Asked before every state-changing click with what is about to happen (--step).
-StepPrompt = Callable[[str], Awaitable[Literal["go", "skip", "quit"]]]
-
-
-class DiffReport(BaseModel):
-    """Two stored snapshots and what changed between them (`diff --json`)."""
-
-    before: SnapshotInfo
-    after: SnapshotInfo
-    changes: list[Change]
-
-
-class SyncOptions(BaseModel):
-    """How the scheduled sync gates and keeps what it reads."""
-
-    max_drop: float = 0.3
-    accept_drop: bool = False
-    keep: int | None = None
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How one run against Stitch is named and watched: its id, the command line that started
-    it (for its failure bundle), progress, Playwright tracing, and the --step prompt."""
-
-    run_id: str
-    command: str = "stitch-connector"
-    on_progress: ProgressCallback | None = None
-    trace: TraceMode = "off"
-    step: StepPrompt | None = None
-    browser: SharedBrowser | None = None  # a running browser to use (the service's worker)
-
-
-@dataclass(frozen=True)
-class Removal:
-    """A write run's outcomes, and the roster as its last read (the verification read after
-    the removals) saw it; None when the run read no roster."""
-
-    outcomes: list[Outcome]
-    roster: MemberList | None
-
-
-@dataclass(frozen=True)
-class AuditCheck:
-    """The trail's verification: how many records, and the first problem (None: intact)."""
-
-    count: int
-    problem: str | None
-    path: Path
-    head_path: Path
+__all__ = [
+    "App",
+    "AuditCheck",
+    "DiffReport",
+    "ProgressCallback",
+    "Removal",
+    "RunOptions",
+    "StepPrompt",
+    "SyncOptions",
+    "write_failed_sync_metrics",
+]
 
 
 class App:
@@ -119,11 +91,13 @@ class App:
     # ------------------------------------------------------------------ runs against Stitch
 
     @asynccontextmanager
-    async def _stitch(self, run: RunOptions) -> AsyncIterator[StitchConnector]:
+    async def _stitch(self, run: RunOptions, **extra: Any) -> AsyncIterator[StitchConnector]:
+        """`extra`: doctor's observer and a fresh sign-in (reuse_session=False)."""
         from connector.client import StitchConnector  # Playwright loads here, not at import
 
         async with StitchConnector(
             self.settings,
+            **extra,
             run_id=run.run_id,
             on_progress=run.on_progress,
             trace=run.trace,
@@ -179,6 +153,21 @@ class App:
                 actor=actor,
                 override_budget=override_budget,
             )
+
+    async def doctor(self, run: RunOptions, *, rehearse: str | None) -> DoctorReport:
+        """Sign in from scratch and check every element the connector uses; with `rehearse`,
+        walk that member's Deactivate up to the dialog and cancel it. Changes nothing."""
+        from connector.doctor import Doctor
+        from connector.selector_set import load_selectors
+
+        doc = Doctor(load_selectors(self.settings.selectors_path))
+        async with self._stitch(run, observer=doc.observe, reuse_session=False) as stitch:
+            return await stitch.doctor(doc, rehearse=rehearse)
+
+    async def login_interactive(self, run: RunOptions, *, timeout_s: float) -> LoginReport:
+        """A person signs in in a visible browser; the session is saved for headless runs."""
+        async with self._stitch(run) as stitch:
+            return await stitch.login_interactive(timeout_s=timeout_s)
 
     async def check_session(self, run: RunOptions) -> Account:
         """The browser starts and the session is valid (signing in if it must)."""

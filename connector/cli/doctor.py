@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.table import Table
 
+from connector.app import App, RunOptions
 from connector.cli import common, render
 from connector.cli.render import cell
 from connector.errors import ExitCode
@@ -28,27 +29,12 @@ def doctor(
     anything leaves the browser (everything but GET is blocked after sign-in).
     Example: stitch-connector doctor --rehearse someone@example.com
     """
-    from connector.client import StitchConnector
-    from connector.doctor import Doctor, DoctorReport
-    from connector.selector_set import load_selectors
-
     settings = common.settings_from()
     settings.require_credentials()  # doctor always signs in from scratch
     run_id = new_run_id()
     common.start_logging(run_id)
-    doc = Doctor(load_selectors(settings.selectors_path))
-
-    async def go() -> DoctorReport:
-        async with StitchConnector(
-            settings,
-            run_id=run_id,
-            observer=doc.observe,
-            reuse_session=False,
-            command=common.command_line(),
-        ) as stitch:
-            return await stitch.doctor(doc, rehearse=rehearse)
-
-    report = common.run(go)
+    run = RunOptions(run_id=run_id, command=common.command_line())
+    report = common.run(lambda: App(settings).doctor(run, rehearse=rehearse))
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
     else:

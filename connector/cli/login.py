@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from connector.app import App, RunOptions
 from connector.cli import common
 from connector.errors import UsageProblem
 from connector.logs import new_run_id
-from connector.models import LoginReport
 
 
 def login(
@@ -26,8 +26,6 @@ def login(
         raise UsageProblem(
             "login needs --interactive: every other command already signs in by itself"
         )
-    from connector.client import StitchConnector
-
     settings = common.settings_from(headless=False)
     run_id = new_run_id()
     common.start_logging(run_id)
@@ -37,11 +35,10 @@ def login(
         highlight=False,
     )
 
-    async def go() -> LoginReport:
-        async with StitchConnector(settings, run_id=run_id, command=common.command_line()) as s:
-            return await s.login_interactive(timeout_s=timeout_minutes * 60)
-
-    report = common.run(go)
+    run = RunOptions(run_id=run_id, command=common.command_line())
+    report = common.run(
+        lambda: App(settings).login_interactive(run, timeout_s=timeout_minutes * 60)
+    )
     when = (
         f"{report.expires_at:%Y-%m-%d %H:%M} UTC"
         if report.expires_at
