@@ -222,7 +222,7 @@ def test_restart_resumes_queued_and_verifies_interrupted_jobs(
         )[0].id,
     )
     box.remove_member("user5@corp.com")  # the click the crashed run made
-    now = datetime.now(UTC)  # ...and the `clicked` record it wrote just before it (batch.py)
+    now = datetime.now(UTC)  # ...and the `clicked` record it wrote just before it (apply.py)
     AuditLog(state / "audit.jsonl").append(
         run_id="crashed-run",
         request_id="q3",

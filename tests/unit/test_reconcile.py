@@ -540,7 +540,7 @@ PAY_WAS_INVOICE_ADMIN = Member(
 
 
 def test_a_reconcile_plan_never_lists_a_target_apply_would_refuse() -> None:
-    """Apply decides on the audit trail and the last accepted roster too (batch.py): the
+    """Apply decides on the audit trail and the last accepted roster too (apply.py): the
     reconcile plan decides on the same history, and reports whom apply would refuse, by rule."""
     roster = stitch_roster([ME, m("gone@corp.com"), m("pay@corp.com"), m("u@corp.com")])
     idp = parse("email,status\nme@corp.com,active\nu@corp.com,active\n")
@@ -563,7 +563,7 @@ def test_a_reconcile_plan_never_lists_a_target_apply_would_refuse() -> None:
         ("gone@corp.com", OutcomeStatus.REFUSED, None, "unresolved_unknown"),
         ("pay@corp.com", OutcomeStatus.REFUSED, None, "was_invoice_admin"),
     ]
-    # What apply decides on that plan (batch.py's call), with the same history.
+    # What apply decides on that plan (apply.py's call), with the same history.
     applied = decide(
         [t.email for t in plan.targets],
         roster,
