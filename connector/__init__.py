@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "StitchConnector": "connector.client",
+    "App": "connector.app",
+    "RunOptions": "connector.operations",
     "Settings": "connector.settings",
     "load_settings": "connector.settings",
     "Account": "connector.models",
@@ -40,6 +42,7 @@ _EXPORTS = {
 
 __all__ = [
     "Account",
+    "App",
     "AuthFailed",
     "ConfigError",
     "ConnectorError",
@@ -54,6 +57,7 @@ __all__ = [
     "Plan",
     "Progress",
     "Role",
+    "RunOptions",
     "SessionExpired",
     "Settings",
     "Status",
@@ -67,6 +71,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from connector.app import App
     from connector.blocking import list_members
     from connector.client import StitchConnector
     from connector.errors import (
@@ -92,6 +97,7 @@ if TYPE_CHECKING:
         Status,
     )
     from connector.offboarding import offboard, offboard_async
+    from connector.operations import RunOptions
     from connector.settings import Settings, load_settings
 
 

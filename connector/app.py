@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` sta
     from connector.client import StitchConnector
     from connector.doctor import DoctorReport
     from connector.offboard_queue.models import Job, OffboardingRequest, Source
+    from connector.stitch.signin import Observer
 
 log = get_logger(__name__)
 
@@ -97,19 +98,16 @@ class App:
 
         async with StitchConnector(
             self.settings,
+            run,
             **extra,
-            run_id=run.run_id,
-            on_progress=run.on_progress,
-            trace=run.trace,
-            command=run.command,
-            step=run.step,
-            browser=run.browser,
         ) as stitch:
             yield stitch
 
-    async def members(self, run: RunOptions) -> MemberList:
-        """Who has access now: one full read of the Members page, every cross-check passed."""
-        async with self._stitch(run) as stitch:
+    async def members(self, run: RunOptions, *, observer: Observer | None = None) -> MemberList:
+        """Who has access now: one full read of the Members page, every cross-check passed.
+        `observer` sees every page the run reads (`record` keeps them as fixtures)."""
+        extra = {"observer": observer} if observer is not None else {}
+        async with self._stitch(run, **extra) as stitch:
             return await stitch.list_members()
 
     async def sync(self, options: SyncOptions, run: RunOptions) -> tuple[SyncReport, MemberList]:
@@ -137,11 +135,11 @@ class App:
         emails: list[str],
         run: RunOptions,
         *,
-        dry_run: bool,
-        reason: str | None,
-        request_id: str | None,
-        actor: str,
-        override_budget: bool,
+        dry_run: bool = False,
+        reason: str | None = None,
+        request_id: str | None = None,
+        actor: str = "api",
+        override_budget: bool = False,
     ) -> list[Outcome]:
         """Plan and apply in one step (or only plan, `dry_run`)."""
         async with self._stitch(run) as stitch:

@@ -19,7 +19,7 @@ from connector.accepted import last_accepted_roster, save_accepted_roster
 from connector.apply import PlanRunner
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
-from connector.browser import BrowserSession, SharedBrowser
+from connector.browser import BrowserSession
 from connector.doctor import Doctor, DoctorReport
 from connector.errors import (
     ConfigError,
@@ -42,8 +42,8 @@ from connector.models import (
     Status,
     TargetRequest,
 )
+from connector.operations import RunOptions
 from connector.planner import History, PlanRequest
-from connector.removal import StepPrompt
 from connector.selector_set import SelectorSet, load_selectors
 from connector.settings import Settings
 from connector.stitch.context import PageContext
@@ -53,40 +53,35 @@ from connector.tracing import TraceMode, Tracer, prune_runs, write_bundle
 
 log = get_logger(__name__)
 
-ProgressCallback = Callable[[Progress], None]
-
 
 class StitchConnector:
     def __init__(
         self,
         settings: Settings,
+        run: RunOptions | None = None,
         *,
-        run_id: str | None = None,
-        on_progress: ProgressCallback | None = None,
         selectors: SelectorSet | None = None,
         observer: Observer | None = None,
-        trace: TraceMode = "off",
-        command: str = "StitchConnector",
-        step: StepPrompt | None = None,
         reuse_session: bool = True,
-        browser: SharedBrowser | None = None,
     ) -> None:
-        """`trace` is the default when STITCH_TRACE is unset; `command` names the run in its
-        failure bundle; `browser`: run in a new context of this running browser (the service's
-        worker) instead of launching one."""
+        """`run`: how this run is named and watched (its id, command line, progress, tracing,
+        --step, a running browser to share); default: a new run id, nothing watched.
+        `selectors`, `observer` (doctor) and `reuse_session=False` (a sign-in from scratch)
+        change how the driver reads the page."""
+        run = run or RunOptions(run_id=new_run_id(), command="StitchConnector")
         self.settings = settings
-        self.run_id = run_id or new_run_id()
+        self.run_id = run.run_id
         self.selectors = selectors or load_selectors(settings.selectors_path)
         self.artifacts = RunArtifacts(settings.runs_dir, self.run_id)
-        self._on_progress = on_progress
+        self._on_progress = run.on_progress
         self._observer = observer
         self._previous = last_accepted_roster(settings.last_roster_path)
         self._previous_count = self._previous.count if self._previous else None
-        self._session = BrowserSession(settings, reuse_session=reuse_session, shared=browser)
+        self._session = BrowserSession(settings, reuse_session=reuse_session, shared=run.browser)
         self.last_roster: MemberList | None = None  # the newest full read, for the caller
-        self._trace_mode: TraceMode = settings.trace or trace
-        self._command = command
-        self._step = step
+        self._trace_mode: TraceMode = settings.trace or run.trace
+        self._command = run.command
+        self._step = run.step
         register_secrets(*settings.secrets())
         if not structlog.is_configured():  # library use: still redact, still tag the run
             configure_logs(run_id=self.run_id)

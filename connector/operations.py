@@ -3,23 +3,24 @@ named and watched, how a sync gates, and what diff, a write run and the audit ch
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from connector.changes import Change
 from connector.models import MemberList, Outcome, Progress, SnapshotInfo
+from connector.removal import (
+    StepPrompt as StepPrompt,  # asked before each state-changing click (--step)
+)
 
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
     from connector.browser import SharedBrowser
     from connector.tracing import TraceMode
 
 ProgressCallback = Callable[[Progress], None]
-# Asked before every state-changing click with what is about to happen (--step).
-StepPrompt = Callable[[str], Awaitable[Literal["go", "skip", "quit"]]]
 
 
 class DiffReport(BaseModel):

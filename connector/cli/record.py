@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from connector.app import App, RunOptions
 from connector.cli import common
 from connector.errors import ConfigError
 from connector.logs import new_run_id
@@ -44,7 +45,6 @@ def record(
     records no sign-in pages: delete session.json in the state folder to record them too.
     Real Stitch can only be recorded by someone with an account.
     """
-    from connector.client import StitchConnector
     from connector.recorder import Recorder, Scrubber
 
     if out.exists() and not out.is_dir():
@@ -61,13 +61,8 @@ def record(
         if event.step == "page" and event.page is not None:
             rows_after_page[event.page] = event.rows or 0
 
-    async def go() -> MemberList:
-        async with StitchConnector(
-            settings, run_id=run_id, observer=recorder, on_progress=progress
-        ) as stitch:
-            return await stitch.list_members()
-
-    roster = common.run(go)
+    run = RunOptions(run_id=run_id, command=common.command_line(), on_progress=progress)
+    roster = common.run(lambda: App(settings).members(run, observer=recorder))
     scrubber = None if no_scrub else Scrubber(key)
     if scrubber is not None:
         scrubber.account(roster.account.client_id)

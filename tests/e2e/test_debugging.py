@@ -20,7 +20,9 @@ from playwright.async_api import Page
 
 from connector.client import StitchConnector
 from connector.errors import PageNotRecognised
+from connector.logs import new_run_id
 from connector.models import LoginReport, OutcomeStatus
+from connector.operations import RunOptions
 from tests.conftest import MakeSandbox, drifted_selectors, settings_for
 from tests.e2e.test_cli import env_for, run_cli
 from tests.e2e.test_deactivate import TEAM, team_box, writes
@@ -80,7 +82,9 @@ def test_failure_bundle(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     drifted = drifted_selectors(tmp_path, 'role = ["Role"]', 'role = ["Part"]')
 
     async def go() -> None:
-        async with StitchConnector(settings, selectors=drifted, command="test run") as stitch:
+        async with StitchConnector(
+            settings, RunOptions(run_id=new_run_id(), command="test run"), selectors=drifted
+        ) as stitch:
             await stitch.list_members()
 
     with pytest.raises(PageNotRecognised) as info:

@@ -21,7 +21,9 @@ from playwright.async_api import BrowserContext, Page, Route
 
 from connector.client import StitchConnector
 from connector.errors import PageNotRecognised
+from connector.logs import new_run_id
 from connector.models import MemberList, Progress
+from connector.operations import RunOptions
 from connector.selector_set import load_selectors
 from connector.settings import Settings
 from connector.stitch.locate import resolve
@@ -127,7 +129,8 @@ def test_session_ending_mid_read_is_seen_with_ids_renamed(
 
     async def go() -> MemberList:
         async with StitchConnector(
-            settings_for(box, tmp_path), on_progress=expire_after_page_1
+            settings_for(box, tmp_path),
+            RunOptions(run_id=new_run_id(), on_progress=expire_after_page_1),
         ) as s:
             return await s.list_members()
 

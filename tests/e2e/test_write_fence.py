@@ -10,7 +10,9 @@ from typing import Literal
 import pytest
 
 from connector.client import StitchConnector
+from connector.logs import new_run_id
 from connector.models import Outcome, OutcomeStatus
+from connector.operations import RunOptions
 from tests.conftest import MakeSandbox
 from tests.e2e.test_deactivate import statuses, team_box, writes, wsettings
 
@@ -32,7 +34,7 @@ def test_a_run_whose_lock_was_replaced_clicks_nothing(
         return "go"
 
     async def go() -> list[Outcome]:
-        async with StitchConnector(settings, step=step) as stitch:
+        async with StitchConnector(settings, RunOptions(run_id=new_run_id(), step=step)) as stitch:
             return await stitch.deactivate(["a@corp.com"], actor="test")
 
     (outcome,) = asyncio.run(go())
@@ -57,7 +59,7 @@ def test_a_session_that_ends_mid_removal_is_signed_in_again_and_retried_once(
         return "go"
 
     async def go() -> list[Outcome]:
-        async with StitchConnector(settings, step=step) as stitch:
+        async with StitchConnector(settings, RunOptions(run_id=new_run_id(), step=step)) as stitch:
             return await stitch.deactivate(["a@corp.com"], actor="test")
 
     (outcome,) = asyncio.run(go())
