@@ -51,7 +51,6 @@ from connector.store import SnapshotInfo, SnapshotStore
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
     from connector.client import StitchConnector
     from connector.doctor import DoctorReport
-    from connector.offboard_queue.models import Job, OffboardingRequest, Source
     from connector.stitch.signin import Observer
 
 log = get_logger(__name__)
@@ -195,23 +194,6 @@ class App:
             return Removal(outcomes, stitch.last_roster)
 
     # ------------------------------------------------------------------ the offboarding queue
-
-    async def offboard(
-        self,
-        request: OffboardingRequest,
-        *,
-        source: Source,
-        principal: str | None,
-        timeout_s: float,
-    ) -> Job:
-        """Queue this removal (idempotent by request id) and carry it out in this process,
-        unless another (the service) is on it; the job as it stands after `timeout_s`."""
-        from connector.offboard_queue.queue import OffboardQueue  # the queue is built on this App
-
-        queue = OffboardQueue.in_process(self)
-        return await queue.submit_and_wait(
-            request, source=source, principal=principal, timeout_s=timeout_s
-        )
 
     def write_lock_holder(self) -> dict[str, object] | None:
         """Who holds the account's write lock now (None: nobody)."""

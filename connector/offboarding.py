@@ -3,7 +3,8 @@
     from connector import offboard
     outcome = offboard("leaver@example.com", request_id="HR-4711", requested_by="airflow")
 
-Idempotent by request id, like POST /v1/offboardings, and through the same queue (App.offboard):
+Idempotent by request id, like POST /v1/offboardings, and through the same queue
+(OffboardQueue.submit_and_wait):
 a retry with the same request id returns the first call's outcome without touching Stitch again;
 the same id for a different request raises IdempotencyConflict. A job a crashed call left behind
 is picked up again and verified on a fresh read before anything is clicked.
@@ -19,6 +20,7 @@ from connector.app import App
 from connector.errors import TransientFailure
 from connector.models import Outcome
 from connector.offboard_queue.models import OffboardingRequest
+from connector.offboard_queue.queue import OffboardQueue
 from connector.settings import Settings, load_settings
 
 
@@ -38,7 +40,10 @@ async def offboard_async(
     )
     # The audit trail's actor is who ran this (`python:<login>`); requested_by is the caller's
     # own word, kept beside it.
-    job = await app.offboard(request, source="python", principal=_login(), timeout_s=timeout_s)
+    queue = OffboardQueue.in_process(app)  # carries the job out here unless the service is on it
+    job = await queue.submit_and_wait(
+        request, source="python", principal=_login(), timeout_s=timeout_s
+    )
     if not job.status.finished:
         raise TransientFailure(
             f"job {job.id} for request {request_id!r} has not finished ({job.status}: "
