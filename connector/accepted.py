@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from connector.browser import write_private_json
 from connector.models import Member, MemberList
+from connector.private_files import write_private_json
 
 
 class AcceptedRoster(BaseModel):

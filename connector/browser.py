@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from connector.errors import ConfigError
 from connector.logs import get_logger
+from connector.private_files import write_private_json
 from connector.settings import Settings
 from connector.tracing import PageLog
 
@@ -74,37 +74,6 @@ def find_browser(explicit: Path | None, playwright_default: str | None) -> Brows
             "Install one (Debian/Ubuntu: sudo apt-get install chromium), "
             "or set STITCH_BROWSER_PATH to a Chromium binary."
         ),
-    )
-
-
-def write_private_json(path: Path, data: Any) -> None:
-    """Write JSON readable by the owner only (storage state holds session cookies).
-
-    Written to a unique temporary file, then renamed: two runs never interleave one file.
-    A state dir that cannot be written (read-only, full) is a ConfigError, not a crash.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _unwritable(path, exc) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _unwritable(path, exc) from None
-        raise
-
-
-def _unwritable(path: Path, exc: OSError) -> ConfigError:
-    return ConfigError(
-        f"cannot write {path}: {exc.strerror or exc}",
-        hint="The state dir (STITCH_STATE_DIR) must be writable by this user and its volume "
-        "not full.",
     )
 
 

@@ -4,7 +4,6 @@ gate a fresh roster against the last snapshot, store it, and say what changed.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from connector.changes import Change, confidence_problem, diff
 from connector.errors import ConfidenceGate, ConfigError
 from connector.logs import get_logger
 from connector.models import MemberList
+from connector.private_files import write_private_text
 from connector.store import SnapshotInfo, SnapshotStore
 
 log = get_logger(__name__)
@@ -104,7 +104,7 @@ def store_roster(
     problem = _gate(store, roster, compare_with, set(removed_by_us), ours, max_drop=max_drop)
     if problem and not accept_drop:
         evidence = evidence_dir / "rejected-roster.json"
-        _write_private(evidence, roster.model_dump_json(indent=2) + "\n")
+        write_private_text(evidence, roster.model_dump_json(indent=2) + "\n")
         log.warning("sync.confidence_gate", problem=problem, evidence=str(evidence))
         raise ConfidenceGate(
             f"not stored: {problem}. This is far likelier UI drift than a mass exodus",
@@ -165,10 +165,3 @@ def _gate(
                 f"{baseline.snapshot.taken_at:%Y-%m-%d %H:%M} UTC)"
             )
     return None
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)

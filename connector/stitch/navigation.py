@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from connector.browser import write_private_json
 from connector.errors import PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.models import Account
+from connector.private_files import write_private_json
 from connector.retry import Retryable, retrying
 from connector.selector_set import ElementName
 from connector.stitch.context import PageContext

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ import pytest
 
 from connector.client import StitchConnector
 from connector.errors import AuthFailed, HumanNeeded, PageNotRecognised
+from connector.logs import new_run_id
 from connector.models import MemberList, Progress
+from connector.operations import RunOptions
 from connector.sandbox.server import RunningSandbox
 from connector.settings import Settings
 from tests.conftest import MakeSandbox, drifted_selectors, settings_for
@@ -22,9 +25,13 @@ VARIANTS = ["current", "rbac2022", "legacy"]
 pytestmark = pytest.mark.e2e
 
 
-def scrape(settings: Settings, **kwargs: Any) -> MemberList:
+def scrape(
+    settings: Settings, *, on_progress: Callable[[Progress], None] | None = None, **kwargs: Any
+) -> MemberList:
+    run = RunOptions(run_id=new_run_id(), on_progress=on_progress)
+
     async def go() -> MemberList:
-        async with StitchConnector(settings, **kwargs) as stitch:
+        async with StitchConnector(settings, run, **kwargs) as stitch:
             return await stitch.list_members()
 
     return asyncio.run(go())

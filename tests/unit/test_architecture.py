@@ -89,3 +89,16 @@ def test_the_checks_can_fail(
 ) -> None:
     assert playwright_imports(source) == playwright
     assert long_functions(source) == long
+
+
+def test_the_core_and_the_cli_load_without_playwright() -> None:
+    """`--help`, the planner and the stores stay quick: the browser loads only for a run."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; import connector.app, connector.cli.app, connector.planner; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'playwright'))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

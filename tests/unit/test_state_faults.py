@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import connector
-from connector.browser import usable_saved_session, write_private_json
+from connector.browser import usable_saved_session
 from connector.errors import ConfigError, ExitCode
+from connector.private_files import write_private_json
 from connector.settings import Settings
 from connector.store import SnapshotStore
 from tests.unit.test_store import roster
@@ -26,7 +27,7 @@ import json, os, subprocess, sys
 from pathlib import Path
 from connector import logs
 from connector.audit import AuditLog
-from connector.browser import write_private_json
+from connector.private_files import write_private_json
 from connector.errors import ConnectorError
 from connector.lock import WriteLock
 from connector.store import SnapshotStore
