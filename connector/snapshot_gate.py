@@ -101,7 +101,10 @@ def store_roster(
     previous_info = compare_with[0].snapshot if compare_with else None
     previous = store.get(previous_info.id) if previous_info else None
     _same_account(store, previous, roster)
-    problem = _gate(store, roster, compare_with, set(removed_by_us), ours, max_drop=max_drop)
+    loaded = {previous_info.id: previous} if previous_info and previous else {}
+    problem = _gate(
+        store, roster, compare_with, loaded, set(removed_by_us), ours, max_drop=max_drop
+    )
     if problem and not accept_drop:
         evidence = evidence_dir / "rejected-roster.json"
         write_private_text(evidence, roster.model_dump_json(indent=2) + "\n")
@@ -143,6 +146,7 @@ def _gate(
     store: SnapshotStore,
     roster: MemberList,
     compare_with: list[Baseline],
+    loaded: Mapping[int, MemberList],
     removed_by_us: set[str],
     ours: Mapping[str, datetime],
     *,
@@ -151,9 +155,9 @@ def _gate(
     """The first baseline that refuses `roster`, as the gate's finding (None: every one passes).
 
     Members this connector proved removed are taken out of a baseline older than the removal:
-    a verified removal is not a drop."""
+    a verified removal is not a drop. `loaded`: snapshots already read (the last one), by id."""
     for baseline in compare_with:
-        before = store.get(baseline.snapshot.id)
+        before = loaded.get(baseline.snapshot.id) or store.get(baseline.snapshot.id)
         gone = removed_by_us | {e for e, at in ours.items() if at >= baseline.snapshot.taken_at}
         expected = before.model_copy(
             update={"members": [m for m in before.members if m.email not in gone]}
