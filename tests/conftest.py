@@ -19,10 +19,8 @@ from connector.settings import Settings
 
 MakeSandbox = Callable[..., RunningSandbox]
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests first: with `-n`, the workers then finish at about the same time."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+# The `browser` mark on every test that starts something heavy, its guard, and the slowest first.
+pytest_plugins = ("tests.browser_marks",)
 
 
 @pytest.fixture
