@@ -75,7 +75,9 @@ case "$task" in
   test)
     say "ruff";  "$VENV/bin/ruff" check connector tests benchmarks fixtures
     say "mypy --strict"; "$VENV/bin/mypy" connector
-    # Parallel: most of a browser test is waiting, so 3 workers beat 2 cores' worth of them.
-    say "pytest"; exec "$VENV/bin/python" -m pytest -n "${PYTEST_WORKERS:-3}" "$@" ;;
+    # One worker per core (each has its own Chromium and sandbox), at most 8; PYTEST_WORKERS wins.
+    cores="$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
+    workers="${PYTEST_WORKERS:-$(( cores < 1 ? 1 : (cores > 8 ? 8 : cores) ))}"
+    say "pytest on $workers workers"; exec "$VENV/bin/python" -m pytest -n "$workers" "$@" ;;
   *) echo "usage: scripts/bootstrap.sh [setup|demo|test] [args...]" >&2; exit 2 ;;
 esac

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connector import logs
+from connector import clock, logs
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
 from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
@@ -19,21 +20,28 @@ from connector.settings import Settings
 
 MakeSandbox = Callable[..., RunningSandbox]
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests first: with `-n`, the workers then finish at about the same time."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+# The `browser` mark on every test that starts something heavy, its guard, and the slowest first.
+pytest_plugins = ("tests.browser_marks",)
 
 
 @pytest.fixture
 def make_sandbox() -> Iterator[MakeSandbox]:
-    """Start sandboxes with any SandboxOptions; all are stopped when the test ends."""
+    """Start sandboxes with any SandboxOptions; all are stopped when the test ends.
+    `wall_clock=` (not an option): the time TOTP codes are checked against, see `wall_clock`."""
     with ExitStack() as stack:
 
-        def make(**options: Any) -> RunningSandbox:
-            return stack.enter_context(running_sandbox(SandboxOptions(**options)))
+        def make(wall_clock: Callable[[], float] = time.time, **options: Any) -> RunningSandbox:
+            return stack.enter_context(running_sandbox(SandboxOptions(**options), wall_clock))
 
         yield make
+
+
+@pytest.fixture
+def wall_clock() -> Iterator[clock.TestClock]:
+    """The connector's wall clock replaced for the test: a wait for the next TOTP window passes
+    at once. Start the sandbox with `make_sandbox(..., wall_clock=wall_clock.time)`."""
+    with clock.testing() as fake:
+        yield fake
 
 
 @pytest.fixture

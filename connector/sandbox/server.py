@@ -103,9 +103,13 @@ def _config(app: Starlette) -> uvicorn.Config:
 
 
 @contextlib.contextmanager
-def running_sandbox(options: SandboxOptions) -> Iterator[RunningSandbox]:
-    """Start both origins on their ports (free ones for port 0) and stop them on exit."""
-    state = SandboxState(options)  # loads the roster first: a bad file fails before any socket
+def running_sandbox(
+    options: SandboxOptions, wall_clock: Callable[[], float] = time.time
+) -> Iterator[RunningSandbox]:
+    """Start both origins on their ports (free ones for port 0) and stop them on exit.
+    `wall_clock`: the time TOTP codes are checked against (a test's connector.clock.TestClock)."""
+    # Loads the roster first: a bad file fails before any socket.
+    state = SandboxState(options, wall_clock=wall_clock)
     app_sock = bind(options.host, options.app_port, "sandbox app origin")
     try:
         login_sock = bind(LOGIN_HOST, options.login_port, "sandbox login origin")

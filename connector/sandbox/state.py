@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import pyotp
@@ -30,7 +30,7 @@ from connector.sandbox.roster import (
     build_roster,
     sort_members,
 )
-from connector.sandbox.tickets import Tickets
+from connector.sandbox.tickets import Clock, Tickets
 from connector.sandbox.write_answers import (
     MSG_LAST_ADMIN,
     MSG_NO_SUCH_MEMBER,
@@ -90,10 +90,10 @@ class SandboxState:
     """Members, sessions, lockouts, pending sign-ins and the fault RNG of one sandbox."""
 
     def __init__(
-        self, options: SandboxOptions, clock: Callable[[], float] = time.monotonic
+        self, options: SandboxOptions, clock: Clock = time.monotonic, wall_clock: Clock = time.time
     ) -> None:
         self.options = options
-        self._clock = clock
+        self._clock, self._wall_clock = clock, wall_clock  # wall_clock: TOTP windows (epoch s)
         self._lock = threading.Lock()
         # Loaded once: reset() must not fail halfway because the roster file changed meanwhile.
         self._initial_members = build_roster(options)
@@ -310,7 +310,7 @@ class SandboxState:
         if not (cleaned.isascii() and cleaned.isdigit() and len(cleaned) == 6):
             return False
         generator = totp(self.options.totp_secret)
-        now = time.time()
+        now = self._wall_clock()
         with self._lock:
             for offset in (0, -1, 1):
                 at = now + offset * generator.interval

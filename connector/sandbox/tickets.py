@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Literal
 
 LoginStage = Literal["password", "totp", "stay"]  # "stay": signin-stay-signed-in
+Clock = Callable[[], float]  # seconds: time.monotonic, time.time, or a test's clock
 
 # [P] How long the hops of a sign-in may take; long enough for a person, short enough to matter.
 PENDING_LOGIN_SECONDS = 600.0
@@ -40,7 +41,7 @@ class _OneTimeCode:
 
 
 class Tickets:
-    def __init__(self, clock: Callable[[], float], session_ttl: float) -> None:
+    def __init__(self, clock: Clock, session_ttl: float) -> None:
         self._clock = clock
         self._session_ttl = session_ttl
         self._lock = threading.Lock()

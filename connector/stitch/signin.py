@@ -11,10 +11,8 @@ Rules that keep accounts safe:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator, Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from connector import clock
 from connector.artifacts import RunArtifacts
 from connector.errors import AuthFailed, HumanNeeded, PageNotRecognised
 from connector.logs import get_logger
@@ -57,6 +56,24 @@ class SpentTotpWindow:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="ascii") as fh:
                 fh.write(str(window))
+
+
+async def fresh_totp_code(secret: str, spent: SpentTotpWindow) -> str:
+    """A TOTP code from a 30-second window no earlier run has used: servers refuse a replay
+    (RFC 6238 §5.2), and two runs a few seconds apart would otherwise send the same code."""
+    totp = pyotp.TOTP(secret)
+    wall = clock.current()  # the system's; a test's TestClock lets the time pass at once
+    now = wall.time()
+    last = spent.last()
+    if last is not None and int(now // totp.interval) <= last:
+        wait_s = (last + 1) * totp.interval - now + 0.05
+        if wait_s > totp.interval * 2:  # a clock step backwards: do not wait for minutes
+            wait_s = 0.0
+        log.info("signin.totp_wait", seconds=round(wait_s, 1))
+        await wall.sleep(wait_s)  # the protocol is clock-based: wait for the next window
+        now = wall.time()
+    spent.record(int(now // totp.interval))
+    return str(totp.at(int(now)))
 
 
 class SignIn:
@@ -131,27 +148,13 @@ class SignIn:
                         hint="Set STITCH_TOTP_SECRET (or _FILE) to the authenticator's seed.",
                     )
                 field = await self._need("signin_totp")
-                code = await self._fresh_code(self.settings.totp_secret.get_secret_value())
+                code = await fresh_totp_code(
+                    self.settings.totp_secret.get_secret_value(), self.spent
+                )
                 await field.fill(code)
                 await self._submit(field, "signin_totp_submit")
             submitted.add(state)
         raise await self._not_recognised("sign-in did not finish within the expected steps")
-
-    async def _fresh_code(self, secret: str) -> str:
-        """A TOTP code from a 30-second window no earlier run has used: servers refuse a replay
-        (RFC 6238 §5.2), and two runs a few seconds apart would otherwise send the same code."""
-        totp = pyotp.TOTP(secret)
-        now = time.time()
-        last = self.spent.last()
-        if last is not None and int(now // totp.interval) <= last:
-            wait_s = (last + 1) * totp.interval - now + 0.05
-            if wait_s > totp.interval * 2:  # a clock step backwards: do not wait for minutes
-                wait_s = 0.0
-            log.info("signin.totp_wait", seconds=round(wait_s, 1))
-            await asyncio.sleep(wait_s)  # the protocol is clock-based: wait for the next window
-            now = time.time()
-        self.spent.record(int(now // totp.interval))
-        return str(totp.at(int(now)))
 
     async def _need(self, name: ElementName) -> Locator:
         """The element, visible and not covered by anything (an overlay nobody listed)."""

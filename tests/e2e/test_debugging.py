@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Page
 
 from connector.client import StitchConnector
+from connector.clock import TestClock
 from connector.errors import PageNotRecognised
 from connector.logs import new_run_id
 from connector.models import LoginReport, OutcomeStatus
@@ -39,12 +40,17 @@ def forms(secret: str) -> set[bytes]:
 
 
 def test_trace_of_signin_and_deactivate_holds_no_secret(
-    make_sandbox: MakeSandbox, tmp_path: Path
+    make_sandbox: MakeSandbox, tmp_path: Path, wall_clock: TestClock
 ) -> None:
     roster = tmp_path / "team.json"
     roster.write_text(json.dumps(TEAM))
     box = make_sandbox(
-        members_file=roster, latency_ms=10, mfa="totp", admin_password=PASSWORD, totp_secret=TOTP
+        members_file=roster,
+        latency_ms=10,
+        mfa="totp",
+        admin_password=PASSWORD,
+        totp_secret=TOTP,
+        wall_clock=wall_clock.time,
     )
     settings = settings_for(box, tmp_path / "state", trace="on", write_timeout_ms=4_000)
 
@@ -58,6 +64,8 @@ def test_trace_of_signin_and_deactivate_holds_no_secret(
             return cookies, stitch.run_id
 
     cookies, run_id = asyncio.run(go())
+    # The second sign-in came in the first one's TOTP window: it waited for the next (at once).
+    assert len(wall_clock.slept) == 1 and 0 < wall_clock.slept[0] <= 30.05, wall_clock.slept
     traces = sorted((settings.runs_dir / run_id).glob("trace-*.zip"))
     assert len(traces) == 2, traces  # one chunk before the second sign-in, one after
     secrets = [PASSWORD, TOTP, *cookies]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from connector.client import StitchConnector
+from connector.clock import TestClock
 from connector.errors import AuthFailed, HumanNeeded, PageNotRecognised
 from connector.logs import new_run_id
 from connector.models import MemberList, Progress
@@ -303,13 +304,13 @@ def test_drifted_next_button_cannot_shorten_the_roster(
     assert info.value.artifacts
 
 
-@pytest.mark.slow
 def test_totp_code_is_never_replayed_when_signing_in_twice(
-    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO, wall_clock: TestClock
 ) -> None:
     """The sandbox refuses a spent code (as most servers do); a second sign-in in the same
-    30-second window must wait for a fresh code rather than fail."""
-    box = make_sandbox(members=120, latency_ms=10, mfa="totp")
+    30-second window must wait for a fresh code rather than fail. The wait is on a test clock
+    both sides read (connector.clock), so it passes at once."""
+    box = make_sandbox(members=120, latency_ms=10, mfa="totp", wall_clock=wall_clock.time)
 
     def expire_after_page_1(event: Progress) -> None:
         if event.step == "page" and event.page == 1:
@@ -318,3 +319,5 @@ def test_totp_code_is_never_replayed_when_signing_in_twice(
     roster = scrape(settings_for(box, tmp_path), on_progress=expire_after_page_1)
     assert_matches_truth(roster, box)
     assert "session.expired_mid_run" in log_capture.getvalue()
+    assert '"signin.totp_wait"' in log_capture.getvalue()  # the second code: the next window's
+    assert len(wall_clock.slept) == 1 and 0 < wall_clock.slept[0] <= 30.05, wall_clock.slept

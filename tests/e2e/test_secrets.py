@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.clock import TestClock
 from connector.errors import PageNotRecognised
 from tests.conftest import MakeSandbox, drifted_selectors, settings_for
 from tests.e2e.test_members import scrape
@@ -29,12 +30,16 @@ def encodings(secret: str) -> set[str]:
 
 
 @pytest.mark.e2e
-@pytest.mark.slow
 def test_no_secret_in_logs_or_any_file_the_run_wrote(
-    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO, wall_clock: TestClock
 ) -> None:
     box = make_sandbox(
-        members=60, mfa="totp", admin_password=PASSWORD, totp_secret=TOTP_SECRET, latency_ms=10
+        members=60,
+        mfa="totp",
+        admin_password=PASSWORD,
+        totp_secret=TOTP_SECRET,
+        latency_ms=10,
+        wall_clock=wall_clock.time,
     )
     state = tmp_path / "state"
     settings = settings_for(box, state)
@@ -44,6 +49,8 @@ def test_no_secret_in_logs_or_any_file_the_run_wrote(
     with pytest.raises(PageNotRecognised) as info:  # sign in again, then fail with evidence
         scrape(settings, selectors=drifted)
     assert info.value.artifacts, "the failure must leave a screenshot and HTML to scan"
+    # The second sign-in came in the first one's TOTP window: it waited for the next (at once).
+    assert len(wall_clock.slept) == 1 and 0 < wall_clock.slept[0] <= 30.05, wall_clock.slept
 
     files = [p for p in state.rglob("*") if p.is_file()]
     assert {p.suffix for p in files} >= {".json", ".png", ".html"}

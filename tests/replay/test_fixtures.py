@@ -95,6 +95,7 @@ def test_fixtures_cover_every_variant_and_state() -> None:
     assert ("legacy", "single", "signin-email") not in names  # one form: email with password
 
 
+@pytest.mark.browser  # the replayer is a Chromium
 @pytest.mark.parametrize("expected_file", PAGES, ids=lambda p: "/".join(p.parts[-3:])[:-5])
 def test_replayed_page_extracts_exactly_as_expected(
     replayer: Replayer, expected_file: Path

@@ -40,6 +40,7 @@ _PROBE = textwrap.dedent(
 )
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(
     os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to drop to another user"
 )
