@@ -7,8 +7,7 @@ roster = list_members()            # settings from STITCH_* variables
 
 from __future__ import annotations
 
-import asyncio
-
+from connector import runner
 from connector.app import App, ProgressCallback, RunOptions
 from connector.logs import new_run_id
 from connector.models import MemberList
@@ -20,4 +19,4 @@ def list_members(
 ) -> MemberList:
     app = App(settings or load_settings())
     run = RunOptions(run_id=new_run_id(), command="StitchConnector", on_progress=on_progress)
-    return asyncio.run(app.members(run))
+    return runner.run(lambda: app.members(run))

@@ -17,6 +17,7 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from connector import runner
 from connector.errors import ConfigError
 from connector.logs import get_logger
 from connector.private_files import write_private_json
@@ -141,6 +142,10 @@ class SharedBrowser:
         assert self._browser is not None, "SharedBrowser used outside 'async with'"
         return self._browser
 
+    @property
+    def connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
     async def __aenter__(self) -> SharedBrowser:
         self._pw_manager = async_playwright()
         pw = await self._pw_manager.__aenter__()
@@ -189,7 +194,8 @@ async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserC
 class BrowserSession:
     """One browser context and its page. Use as an async context manager.
 
-    It launches its own browser, or uses a SharedBrowser's (which it then leaves running).
+    It uses the SharedBrowser it is given, else the one `runner.reusing()` lends, else launches
+    its own; a browser it did not launch it leaves running.
     """
 
     def __init__(
@@ -211,9 +217,10 @@ class BrowserSession:
 
     async def __aenter__(self) -> BrowserSession:
         try:
-            if self._shared is not None:
-                self.choice = self._shared.choice
-                await self._open_context(self._shared.browser)
+            shared = self._shared or await runner.borrowed_browser(self.settings)
+            if shared is not None:
+                self.choice = shared.choice
+                await self._open_context(shared.browser)
             else:
                 self._pw_manager = async_playwright()
                 pw = await self._pw_manager.__aenter__()

@@ -12,10 +12,10 @@ is picked up again and verified on a fresh read before anything is clicked.
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 
+from connector import runner
 from connector.app import App
 from connector.errors import TransientFailure
 from connector.models import Outcome
@@ -69,8 +69,8 @@ def offboard(
     false for not_found (never a member in any stored snapshot, the last accepted roster nor the
     audit trail: most likely a typo, and the person's real address may still have access),
     refused, failed and unknown."""
-    return asyncio.run(
-        offboard_async(
+    return runner.run(
+        lambda: offboard_async(
             email,
             request_id=request_id,
             requested_by=requested_by,

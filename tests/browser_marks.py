@@ -10,7 +10,8 @@ Decided, in order, by:
 - its own code calling one of STARTERS.
 
 Enforced: while a test that is *not* `browser` sets up and runs, starting the Playwright driver,
-binding a sandbox origin or spawning the CLI fails at once with BrowserGuardError, in every run
+opening a browser session (even on the worker's running Chromium), binding a sandbox origin or
+spawning the CLI fails at once with BrowserGuardError, in every run
 (the full one too). A test the rules above miss therefore fails until it is marked, and the fast
 layer can never quietly start a browser. Loaded by tests/conftest.py; tests/unit/test_markers.py
 runs it with `-p tests.browser_marks` on throwaway tests to prove it fails.
@@ -135,9 +136,13 @@ class _Guard:
         from playwright._impl.transport import PipeTransport
 
         import connector.sandbox.server as sandbox_server
+        from connector.browser import BrowserSession
 
         async def no_driver(_self: Any) -> None:
             raise _refuse("started Playwright's driver (Chromium)")
+
+        async def no_session(_self: Any) -> None:  # the worker's Chromium may already run
+            raise _refuse("opened a browser session")
 
         def no_sandbox(*_args: Any, **_kwargs: Any) -> Any:
             raise _refuse("started the sandbox's servers")
@@ -150,6 +155,7 @@ class _Guard:
             popen_init(self, args, *rest, **kwargs)
 
         self._patch(PipeTransport, "connect", no_driver)
+        self._patch(BrowserSession, "__aenter__", no_session)
         self._patch(sandbox_server, "bind", no_sandbox)
         self._patch(subprocess.Popen, "__init__", guarded_popen)
         return self

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connector import clock, logs
+from connector import clock, logs, runner
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
 from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
@@ -22,6 +22,16 @@ MakeSandbox = Callable[..., RunningSandbox]
 
 # The `browser` mark on every test that starts something heavy, its guard, and the slowest first.
 pytest_plugins = ("tests.browser_marks",)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_loop_and_chromium_per_worker() -> Iterator[runner.Reuse]:
+    """Every blocking run in this worker (runner.run: test helpers, the in-process CLI, the
+    Python API) on one event loop, borrowing one Chromium per launch settings, launched on
+    first use, so a worker that runs no browser test launches none. Each run still gets a
+    fresh browser context: nothing but the process is shared."""
+    with runner.reusing() as reuse:
+        yield reuse
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector import logs
+from connector import logs, runner
 from connector.errors import ConfigError
 from connector.models import Progress as ProgressEvent
 from connector.settings import Settings, load_settings
@@ -90,7 +90,7 @@ def settings_from(**flags: Any) -> Settings:
 
 
 def run(coro: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(coro())  # type: ignore[arg-type]
+    return runner.run(coro)
 
 
 @contextmanager

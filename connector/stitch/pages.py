@@ -248,6 +248,27 @@ class Interruptions:
             return False
         return True
 
+    async def click(self, locator: Locator) -> bool:
+        """Click `locator`; a listed interruption that comes back in the way first is dismissed
+        (bounded, as in `make_way`) and the click tried again. Without waiting after the click,
+        a timed-out attempt failed its actionability checks and so clicked nothing: trying again
+        never clicks twice. False when something unlisted keeps covering it."""
+        while True:
+            try:
+                await locator.click(timeout=min(_QUICK_MS, self.timeout_ms), no_wait_after=True)
+                return True
+            except PlaywrightTimeout:
+                pass
+            seen = await find_interruption(self.page, self.selectors, self.where)
+            if seen is None:
+                break
+            await self.dismiss(seen)
+        try:
+            await locator.click(timeout=self.timeout_ms, no_wait_after=True)
+        except PlaywrightTimeout:
+            return False
+        return True
+
     async def _dismiss_action(
         self, detected: Locator, dismiss: tuple[Alternative, ...]
     ) -> tuple[Alternative, Locator] | None:

@@ -180,7 +180,13 @@ class SignIn:
 
     async def _submit(self, field: Locator, button: ElementName) -> None:
         handle = await field.element_handle()
-        await (await self._need(button)).click()
+        # An interruption may come back between the trial click and this one: dismiss, retry.
+        if not await self.interruptions.click(await self._need(button)):
+            raise await self._not_recognised(
+                f"'{button}' is covered by something the selectors do not list (an unknown "
+                "overlay?): nothing was clicked",
+                element=button,
+            )
         if handle is None:
             return
         try:

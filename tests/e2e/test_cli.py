@@ -10,30 +10,17 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from connector.errors import ExitCode
 from connector.sandbox.server import RunningSandbox
+from tests.cli import run_cli, run_cli_process
 from tests.conftest import MakeSandbox, sandbox_env
 from tests.e2e.test_members import truth
 from tests.replay.test_fixtures import Replayer
 
-CLI = [sys.executable, "-m", "connector.cli"]
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Any:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
-    return subprocess.run(
-        [*CLI, *args],
-        env={**clean, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def env_for(box: RunningSandbox, state: Path) -> dict[str, str]:
@@ -48,7 +35,7 @@ def test_help_teaches_and_does_not_load_playwright() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-    result = run_cli("--help")
+    result = run_cli_process("--help")  # the real console, in a clean interpreter
     assert result.returncode == 0
     for word in ("members", "demo", "sandbox", "record", "Exit codes"):
         assert word in result.stdout
@@ -148,7 +135,7 @@ def test_bad_input_is_one_clear_line_and_its_own_exit_code(
 def test_wrong_password_exit_code(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = make_sandbox(members=3, latency_ms=10)
     env = {**env_for(box, tmp_path), "STITCH_PASSWORD": "nope-nope"}
-    result = run_cli("members", "--json", env=env)
+    result = run_cli_process("members", "--json", env=env)  # a real process's exit code
     assert result.returncode == ExitCode.AUTH_FAILED
     assert "error: Stitch rejected the password" in result.stderr and result.stdout == ""
 

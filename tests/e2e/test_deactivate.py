@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from connector import runner
 from connector.audit import AuditLog
 from connector.client import StitchConnector
 from connector.errors import LockHeld, PlanStale, PolicyRefused
@@ -70,7 +70,7 @@ def deactivate(settings: Settings, emails: list[str], **kwargs: Any) -> list[Out
         async with StitchConnector(settings) as stitch:
             return await stitch.deactivate(emails, actor="test", **kwargs)
 
-    return asyncio.run(go())
+    return runner.run(go)
 
 
 def statuses(box: RunningSandbox) -> dict[str, str]:
@@ -188,7 +188,7 @@ def test_stale_plan_is_refused(make_sandbox: MakeSandbox, tmp_path: Path) -> Non
         async with StitchConnector(settings) as stitch:
             return await stitch.plan(["user2@corp.com"])
 
-    made = asyncio.run(plan())
+    made = runner.run(plan)
     deactivate(settings, ["user3@corp.com"])  # the roster changes after the plan
 
     async def apply() -> list[Outcome]:
@@ -196,7 +196,7 @@ def test_stale_plan_is_refused(make_sandbox: MakeSandbox, tmp_path: Path) -> Non
             return await stitch.apply(made, actor="test")
 
     with pytest.raises(PlanStale):
-        asyncio.run(apply())
+        runner.run(apply)
     assert statuses(box)["user2@corp.com"] == "active"
     assert ok_writes_per_email(box) == Counter({"user3@corp.com": 1})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page
 
+from connector import runner
 from connector.client import StitchConnector
 from connector.clock import TestClock
 from connector.errors import PageNotRecognised
@@ -63,7 +63,7 @@ def test_trace_of_signin_and_deactivate_holds_no_secret(
             assert outcomes[0].status is OutcomeStatus.DEACTIVATED
             return cookies, stitch.run_id
 
-    cookies, run_id = asyncio.run(go())
+    cookies, run_id = runner.run(go)
     # The second sign-in came in the first one's TOTP window: it waited for the next (at once).
     assert len(wall_clock.slept) == 1 and 0 < wall_clock.slept[0] <= 30.05, wall_clock.slept
     traces = sorted((settings.runs_dir / run_id).glob("trace-*.zip"))
@@ -96,7 +96,7 @@ def test_failure_bundle(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
             await stitch.list_members()
 
     with pytest.raises(PageNotRecognised) as info:
-        asyncio.run(go())
+        runner.run(go)
     run_dir = info.value.artifacts[0].parent
     names = {p.name for p in run_dir.iterdir()}
     assert {"README.txt", "console.log", "network.log", "trace-1.zip"} <= names
@@ -128,7 +128,7 @@ def test_successful_read_keeps_no_trace_by_default(
             await stitch.list_members()
             return stitch.run_id
 
-    run_id = asyncio.run(go())
+    run_id = runner.run(go)
     assert not list((settings.runs_dir / run_id).glob("trace-*.zip"))
 
 
@@ -150,7 +150,7 @@ def test_old_run_folders_are_pruned(make_sandbox: MakeSandbox, tmp_path: Path) -
         async with StitchConnector(settings) as stitch:
             await stitch.list_members()
 
-    asyncio.run(go())
+    runner.run(go)
     assert sorted(p.name for p in runs.iterdir()) == ["old-0", "old-1", "old-2"]
 
 
@@ -283,7 +283,7 @@ def test_login_interactive_then_headless_runs_reuse_the_session(
         async with StitchConnector(settings) as stitch:
             return await stitch.login_interactive(timeout_s=60, on_open=person_signs_in)
 
-    report = asyncio.run(login())
+    report = runner.run(login)
     assert Path(report.saved_to).stat().st_mode & 0o777 == 0o600
     assert report.expires_at is None  # the sandbox's cookie lasts for the browser session
 

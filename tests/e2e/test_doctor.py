@@ -3,7 +3,6 @@ when no dialog stops the click; a drifted UI (`--drift`) is reported element by 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page
 
+from connector import runner
 from connector.client import StitchConnector
 from connector.doctor import Doctor, DoctorReport
 from connector.errors import ExitCode
@@ -43,7 +43,7 @@ def run_doctor(
         async with StitchConnector(settings, observer=doc.observe, reuse_session=False) as stitch:
             return await stitch.doctor(doc, rehearse=rehearse)
 
-    return asyncio.run(go())
+    return runner.run(go)
 
 
 def general_user(box: RunningSandbox) -> str:
@@ -140,7 +140,7 @@ def test_drift_signin_continue_matches_by_id_not_by_label(
         async with StitchConnector(settings, observer=observe, reuse_session=False) as stitch:
             return await stitch.doctor(doc, rehearse=target)
 
-    report = asyncio.run(go())
+    report = runner.run(go)
 
     assert (by_label, relabelled) == ([0], [1])  # "Continue" is now "Next" ...
     cont = next(c for c in report.checks if c.element == "signin_continue")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import stat
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connector import runner
 from connector.client import StitchConnector
 from connector.clock import TestClock
 from connector.errors import AuthFailed, HumanNeeded, PageNotRecognised
@@ -35,7 +35,7 @@ def scrape(
         async with StitchConnector(settings, run, **kwargs) as stitch:
             return await stitch.list_members()
 
-    return asyncio.run(go())
+    return runner.run(go)
 
 
 def truth(box: RunningSandbox) -> list[dict[str, Any]]:

@@ -7,11 +7,11 @@ on the reader before meaning-based reading.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
+from connector import runner
 from connector.client import StitchConnector
 from connector.doctor import Doctor, DoctorReport
 from connector.errors import PageNotRecognised
@@ -170,7 +170,7 @@ def run_doctor(settings: Settings, rehearse: str | None) -> DoctorReport:
         async with StitchConnector(settings, observer=doc.observe, reuse_session=False) as stitch:
             return await stitch.doctor(doc, rehearse=rehearse)
 
-    return asyncio.run(go())
+    return runner.run(go)
 
 
 def page_two_member(box: RunningSandbox) -> str:

@@ -7,7 +7,6 @@ with PageNotRecognised before anything in it is clicked.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, Route
 
+from connector import runner
 from connector.client import StitchConnector
 from connector.errors import PageNotRecognised
 from connector.logs import new_run_id
@@ -67,7 +67,7 @@ def run(
                 await hook(stitch._session.context)
             return await stitch.list_members()
 
-    return asyncio.run(go())
+    return runner.run(go)
 
 
 def events(log: io.StringIO) -> list[dict[str, Any]]:
@@ -134,7 +134,7 @@ def test_session_ending_mid_read_is_seen_with_ids_renamed(
         ) as s:
             return await s.list_members()
 
-    roster = asyncio.run(go())
+    roster = runner.run(go)
     assert_matches_truth(roster, box)
     assert roster.pages == 3
     lines = events(log_capture)
@@ -308,7 +308,7 @@ def test_interruptions_are_handled_with_the_trace_paused(
             await stitch.list_members()
             return stitch.run_id
 
-    run_id = asyncio.run(go())
+    run_id = runner.run(go)
     dismissed = [e["interruption"] for e in events(log_capture) if "interruption" in e]
     assert dismissed == ["stay_signed_in", "stay_signed_in"]  # once per sign-in
     traces = sorted((settings.runs_dir / run_id).glob("trace-*.zip"))

@@ -6,7 +6,6 @@ Deactivate), then the next sync must report each with the right kind.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -19,6 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from connector import runner
 from connector.changes import ChangeKind
 from connector.client import StitchConnector
 from connector.errors import ExitCode
@@ -85,7 +85,7 @@ def deactivate(box: Any, state: Path, email: str) -> None:
             outcomes = await stitch.deactivate([email], reason="test")
         assert outcomes[0].status == OutcomeStatus.DEACTIVATED
 
-    asyncio.run(go())
+    runner.run(go)
 
 
 @pytest.mark.e2e

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
+from connector import runner
 from connector.client import StitchConnector
 from connector.logs import new_run_id
 from connector.models import Outcome, OutcomeStatus
@@ -37,7 +37,7 @@ def test_a_run_whose_lock_was_replaced_clicks_nothing(
         async with StitchConnector(settings, RunOptions(run_id=new_run_id(), step=step)) as stitch:
             return await stitch.deactivate(["a@corp.com"], actor="test")
 
-    (outcome,) = asyncio.run(go())
+    (outcome,) = runner.run(go)
     assert outcome.status is OutcomeStatus.FAILED, outcome
     assert "LockLost" in (outcome.reason or "")
     assert writes(box) == [] and statuses(box)["a@corp.com"] == "active"
@@ -62,7 +62,7 @@ def test_a_session_that_ends_mid_removal_is_signed_in_again_and_retried_once(
         async with StitchConnector(settings, RunOptions(run_id=new_run_id(), step=step)) as stitch:
             return await stitch.deactivate(["a@corp.com"], actor="test")
 
-    (outcome,) = asyncio.run(go())
+    (outcome,) = runner.run(go)
     assert outcome.status is OutcomeStatus.DEACTIVATED, outcome
     assert [(w["email"], w["status"]) for w in writes(box)] == [
         ("a@corp.com", 401),
