@@ -191,6 +191,36 @@ async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserC
     return browser, choice
 
 
+def launch_key(settings: Settings) -> tuple[object, ...]:
+    """What makes two launches the same browser: a headed, slowed or devtools run never borrows
+    a headless one, nor one of another binary or without Chromium's sandbox."""
+    return (
+        settings.browser_path,
+        settings.headless and not settings.devtools,
+        settings.devtools,
+        settings.slow_mo_ms,
+        settings.browser_sandbox,
+    )
+
+
+async def _borrowed(settings: Settings) -> SharedBrowser | None:
+    """The running Chromium `runner.reusing()` keeps for these launch settings (launched on
+    first use, again if it died); None outside it."""
+    reuse = runner.current()
+    if reuse is None:
+        return None
+
+    async def launch() -> SharedBrowser:
+        return await SharedBrowser(settings).__aenter__()
+
+    async def close(shared: SharedBrowser) -> None:
+        await shared.__aexit__()
+
+    return await reuse.kept(
+        ("chromium", *launch_key(settings)), launch, lambda b: b.connected, close
+    )
+
+
 class BrowserSession:
     """One browser context and its page. Use as an async context manager.
 
@@ -217,7 +247,7 @@ class BrowserSession:
 
     async def __aenter__(self) -> BrowserSession:
         try:
-            shared = self._shared or await runner.borrowed_browser(self.settings)
+            shared = self._shared or await _borrowed(self.settings)
             if shared is not None:
                 self.choice = shared.choice
                 await self._open_context(shared.browser)

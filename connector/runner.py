@@ -1,14 +1,15 @@
-"""Where a blocking call runs its coroutine, and which Chromium a run uses when it brings none.
+"""Where a blocking call runs its coroutine, and what may outlive one run.
 
 By default each blocking call (the CLI, `connector.list_members`, `connector.offboard`) is
-`asyncio.run`: a fresh event loop, and the run launches its own Chromium and closes it.
+`asyncio.run`: a fresh event loop, and everything the run opens (its Chromium) is closed with it.
 
 Inside `with runner.reusing():` every blocking call in this thread runs on one event loop that
-stays open, and every run whose launch settings match borrows one running Chromium: a fresh
-context each time, so no cookie, page or storage is shared, only the process. The test suite
-holds one per worker, so that hundreds of runs launch a browser once (as stamina's testing mode
-takes the waiting out of retries without changing the code that retries); a notebook making many
-calls could do the same. The code path of a run is the same either way.
+stays open, and a run may keep what is expensive to open for the next run on that loop
+(`Reuse.kept`): browser.py keeps one running Chromium per launch settings there, and each run
+still gets a fresh browser context, so no cookie, page or storage is shared. The test suite holds
+one per worker, so that hundreds of runs launch a browser once (as stamina's testing mode takes
+the waiting out of retries without changing the code that retries); a notebook making many calls
+could do the same. The code path of a run is the same either way.
 """
 
 from __future__ import annotations
@@ -16,68 +17,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
-
-from connector.settings import Settings
-
-if TYPE_CHECKING:  # Playwright loads with the first browser, not with this module
-    from connector.browser import SharedBrowser
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def launch_key(settings: Settings) -> tuple[object, ...]:
-    """What makes two launches the same browser: a headed, slowed or devtools run never borrows
-    a headless one, nor one run from another binary or without Chromium's sandbox."""
-    return (
-        settings.browser_path,
-        settings.headless and not settings.devtools,
-        settings.devtools,
-        settings.slow_mo_ms,
-        settings.browser_sandbox,
-    )
-
-
 class Reuse:
-    """One event loop and the browsers launched on it, kept until `close()`."""
+    """One event loop, and what runs on it keep for the next run, until `close()`."""
 
     def __init__(self) -> None:
         self._runner = asyncio.Runner()
         self._thread = threading.get_ident()
-        self._browsers: dict[tuple[object, ...], SharedBrowser] = {}
-        self._launching = asyncio.Lock()
-        self.launches = 0  # how many Chromiums this block started (a test reads it)
-
-    def owns_this_thread(self) -> bool:
-        return threading.get_ident() == self._thread
+        self._kept: dict[Hashable, Any] = {}
+        self._closers: dict[Hashable, Callable[[], Awaitable[None]]] = {}
+        self._opening = asyncio.Lock()
+        self.opened = 0  # how many things were opened to be kept (a test reads it)
 
     def run(self, make: Callable[[], Awaitable[T]]) -> T:
         return self._runner.run(_awaited(make))
 
-    async def browser_for(self, settings: Settings) -> SharedBrowser | None:
-        """A running browser for these settings, launched on first use; None off this loop
-        (a service's own loop, a thread): such a run launches its own, as it always did."""
-        if asyncio.get_running_loop() is not self._runner.get_loop():
-            return None
-        from connector.browser import SharedBrowser
+    def owns(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return threading.get_ident() == self._thread and loop is self._runner.get_loop()
 
-        key = launch_key(settings)
-        async with self._launching:
-            shared = self._browsers.get(key)
-            if shared is None or not shared.connected:  # a crashed Chromium is replaced
-                shared = SharedBrowser(settings)
-                await shared.__aenter__()
-                self._browsers[key] = shared
-                self.launches += 1
-        return shared
+    async def kept(
+        self,
+        key: Hashable,
+        open_: Callable[[], Awaitable[T]],
+        alive: Callable[[T], bool],
+        close: Callable[[T], Awaitable[None]],
+    ) -> T:
+        """The thing kept under `key`, opened by `open_` on first use or when it died."""
+        async with self._opening:
+            thing: T | None = self._kept.get(key)
+            if thing is None or not alive(thing):
+                thing = await open_()
+                self._kept[key] = thing
+                self._closers[key] = lambda: close(thing)
+                self.opened += 1
+        return thing
 
     def close(self) -> None:
         try:
-            for shared in self._browsers.values():
-                self._runner.run(shared.__aexit__())
+            for closer in self._closers.values():
+                with contextlib.suppress(Exception):  # one that fails must not keep the rest
+                    self._runner.run(_awaited(closer))
         finally:
-            self._browsers.clear()
+            self._kept.clear()
+            self._closers.clear()
             self._runner.close()
 
 
@@ -92,20 +79,21 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
     """Run `make()` to completion: on the reusing loop when this thread holds one, else in a
     fresh `asyncio.run`."""
     reuse = _active
-    if reuse is not None and reuse.owns_this_thread():
+    if reuse is not None and threading.get_ident() == reuse._thread:
         return reuse.run(make)
     return asyncio.run(_awaited(make))
 
 
-async def borrowed_browser(settings: Settings) -> SharedBrowser | None:
-    """The running browser a run without its own should use, or None: launch one."""
+def current() -> Reuse | None:
+    """The Reuse whose loop is running this coroutine; None on any other loop (a service's
+    own, another thread's): what runs there opens and closes its own things, as always."""
     reuse = _active
-    return await reuse.browser_for(settings) if reuse is not None else None
+    return reuse if reuse is not None and reuse.owns(asyncio.get_running_loop()) else None
 
 
 @contextlib.contextmanager
 def reusing() -> Iterator[Reuse]:
-    """One event loop and one Chromium per launch settings for every run in the block."""
+    """One event loop, and what runs keep on it, for every blocking call in the block."""
     global _active
     if _active is not None:
         raise RuntimeError("runner.reusing() is already active")

@@ -137,6 +137,23 @@ def _cli():
     subprocess.run([sys.executable, "-m", "connector.cli", "--help"], check=True)
 
 
+def _session():  # a browser session: on a worker's running Chromium it starts no driver
+    import asyncio
+
+    from connector.browser import BrowserSession
+    from connector.settings import Settings
+
+    settings = Settings(
+        base_url="http://127.0.0.1:9", email="a@example.com", password="pw", state_dir="state"
+    )
+
+    async def go():
+        async with BrowserSession(settings):
+            pass
+
+    asyncio.run(go())
+
+
 def test_starts_a_sandbox_unmarked():
     _sandbox()
 
@@ -147,6 +164,10 @@ def test_starts_chromium_unmarked():
 
 def test_spawns_the_cli_unmarked():
     _cli()
+
+
+def test_opens_a_browser_session_unmarked():
+    _session()
 
 
 def test_plain_python_subprocess_is_fine():
@@ -164,16 +185,17 @@ def test_the_guard_fails_an_unmarked_test_that_starts_one_anyway(tmp_path: Path)
     done = _pytest(tmp_path, "-p", "tests.browser_marks", "-q", "-rfE", "test_hidden.py")
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
-    assert "3 failed, 2 passed" in out, out
+    assert "4 failed, 2 passed" in out, out
     for name in (
+        "test_opens_a_browser_session_unmarked",
         "test_starts_a_sandbox_unmarked",
         "test_starts_chromium_unmarked",
         "test_spawns_the_cli_unmarked",
     ):
         assert f"FAILED test_hidden.py::{name}" in out, out
-    assert out.count("BrowserGuardError: a test not marked `browser`") == 3, out
+    assert out.count("BrowserGuardError: a test not marked `browser`") == 4, out
 
     fast = _pytest(
         tmp_path, "-p", "tests.browser_marks", "--collect-only", "-q", "-m", "not browser"
     )
-    assert "4/5 tests collected (1 deselected)" in fast.stdout, fast.stdout
+    assert "5/6 tests collected (1 deselected)" in fast.stdout, fast.stdout
