@@ -55,7 +55,15 @@ async def resolve(scope: Scope, selectors: SelectorSet, name: ElementName) -> Ma
 
     Hidden matches (another row's closed menu, say) are ignored.
     """
-    for alt in selectors.element(name).alternatives:
+    element = selectors.element(name)
+    # One question first, whether any alternative shows: most elements looked for are absent
+    # (a page state being ruled out), and each question is a round trip to the browser.
+    if (
+        len(element.alternatives) > 1
+        and not await union(scope, element).filter(visible=True).count()
+    ):
+        return None
+    for alt in element.alternatives:
         loc = locator_for(scope, alt).filter(visible=True)
         count = await loc.count()
         if count:

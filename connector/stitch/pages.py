@@ -80,7 +80,14 @@ def _interruption_names(selectors: SelectorSet, where: Where | None) -> list[str
 
 
 async def find_interruption(page: Page, selectors: SelectorSet, where: Where | None) -> Seen | None:
-    for name in _interruption_names(selectors, where):
+    names = _interruption_names(selectors, where)
+    if not names:
+        return None
+    # Most pages show none: one question for all of them before asking one by one.
+    every = _union([union_of(page, selectors.interruptions[n].detect) for n in names])
+    if not await every.filter(visible=True).count():
+        return None
+    for name in names:
         for alt in selectors.interruptions[name].detect:
             loc = locator_for(page, alt).filter(visible=True)
             if await loc.count():
