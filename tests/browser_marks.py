@@ -87,11 +87,15 @@ def is_browser_item(item: pytest.Item) -> bool:
     return _calls_a_starter(getattr(item, "function", None))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every browser test; then the slowest first, so that `-n` workers end together."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None]:
+    """Mark every browser test. Then, after every other reordering (pytest-randomly's shuffle
+    included), the slowest first, so that `-n` workers end together: a stable sort, which keeps
+    the shuffle within each part."""
     for item in items:
         if is_browser_item(item):
             item.add_marker(BROWSER)
+    yield
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
