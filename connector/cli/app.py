@@ -126,7 +126,8 @@ def main() -> None:
     # Files meant for others (a metrics file) must be opened up explicitly.
     os.umask(0o077)
     try:
-        result = app(standalone_mode=False)
+        # The name help and hints show, however it was started (the console, -m, a test).
+        result = app(standalone_mode=False, prog_name="stitch-connector")
     except cli_errors.NoArgsIsHelpError as exc:  # plain `stitch-connector`
         print(exc.ctx.get_help() if exc.ctx else "", file=sys.stderr)
         raise SystemExit(ExitCode.USAGE) from None

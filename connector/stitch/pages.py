@@ -239,9 +239,21 @@ class Interruptions:
         """Can `locator` be clicked (a trial click: every check, no click)? Listed
         interruptions in the way are dismissed (an async cookie banner shows late); False when
         something else keeps covering it for the whole timeout."""
+        return await self._through_interruptions(locator, trial=True)
+
+    async def click(self, locator: Locator) -> bool:
+        """Click `locator`; a listed interruption that comes back in the way first is dismissed
+        (bounded, as in `make_way`) and the click tried again. Without waiting after the click,
+        a timed-out attempt failed its actionability checks and so clicked nothing: trying again
+        never clicks twice. False when something unlisted keeps covering it."""
+        return await self._through_interruptions(locator, trial=False)
+
+    async def _through_interruptions(self, locator: Locator, *, trial: bool) -> bool:
         while True:
             try:
-                await locator.click(trial=True, timeout=min(_QUICK_MS, self.timeout_ms))
+                await locator.click(
+                    trial=trial, timeout=min(_QUICK_MS, self.timeout_ms), no_wait_after=True
+                )
                 return True
             except PlaywrightTimeout:
                 pass
@@ -250,28 +262,7 @@ class Interruptions:
                 break
             await self.dismiss(seen)  # bounded: raises when one keeps coming back
         try:
-            await locator.click(trial=True, timeout=self.timeout_ms)
-        except PlaywrightTimeout:
-            return False
-        return True
-
-    async def click(self, locator: Locator) -> bool:
-        """Click `locator`; a listed interruption that comes back in the way first is dismissed
-        (bounded, as in `make_way`) and the click tried again. Without waiting after the click,
-        a timed-out attempt failed its actionability checks and so clicked nothing: trying again
-        never clicks twice. False when something unlisted keeps covering it."""
-        while True:
-            try:
-                await locator.click(timeout=min(_QUICK_MS, self.timeout_ms), no_wait_after=True)
-                return True
-            except PlaywrightTimeout:
-                pass
-            seen = await find_interruption(self.page, self.selectors, self.where)
-            if seen is None:
-                break
-            await self.dismiss(seen)
-        try:
-            await locator.click(timeout=self.timeout_ms, no_wait_after=True)
+            await locator.click(trial=trial, timeout=self.timeout_ms, no_wait_after=True)
         except PlaywrightTimeout:
             return False
         return True
