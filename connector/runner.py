@@ -29,16 +29,18 @@ class Reuse:
     def __init__(self) -> None:
         self._runner = asyncio.Runner()
         self._thread = threading.get_ident()
-        self._kept: dict[Hashable, Any] = {}
-        self._closers: dict[Hashable, Callable[[], Awaitable[None]]] = {}
+        self._kept: dict[Hashable, tuple[Any, Callable[[], Awaitable[None]]]] = {}  # thing, close
         self._opening = asyncio.Lock()
         self.opened = 0  # how many things were opened to be kept (a test reads it)
 
     def run(self, make: Callable[[], Awaitable[T]]) -> T:
         return self._runner.run(_awaited(make))
 
+    def in_its_thread(self) -> bool:
+        return threading.get_ident() == self._thread
+
     def owns(self, loop: asyncio.AbstractEventLoop) -> bool:
-        return threading.get_ident() == self._thread and loop is self._runner.get_loop()
+        return self.in_its_thread() and loop is self._runner.get_loop()
 
     async def kept(
         self,
@@ -49,22 +51,22 @@ class Reuse:
     ) -> T:
         """The thing kept under `key`, opened by `open_` on first use or when it died."""
         async with self._opening:
-            thing: T | None = self._kept.get(key)
-            if thing is None or not alive(thing):
-                thing = await open_()
-                self._kept[key] = thing
-                self._closers[key] = lambda: close(thing)
-                self.opened += 1
+            found = self._kept.get(key)
+            if found is not None and alive(found[0]):
+                thing: T = found[0]
+                return thing
+            thing = await open_()
+            self._kept[key] = (thing, lambda: close(thing))
+            self.opened += 1
         return thing
 
     def close(self) -> None:
         try:
-            for closer in self._closers.values():
+            for _thing, close in self._kept.values():
                 with contextlib.suppress(Exception):  # one that fails must not keep the rest
-                    self._runner.run(_awaited(closer))
+                    self._runner.run(_awaited(close))
         finally:
             self._kept.clear()
-            self._closers.clear()
             self._runner.close()
 
 
@@ -79,7 +81,7 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
     """Run `make()` to completion: on the reusing loop when this thread holds one, else in a
     fresh `asyncio.run`."""
     reuse = _active
-    if reuse is not None and threading.get_ident() == reuse._thread:
+    if reuse is not None and reuse.in_its_thread():
         return reuse.run(make)
     return asyncio.run(_awaited(make))
 

@@ -169,11 +169,14 @@ class SignIn:
         without clicking. A listed interruption in the way is dismissed; nothing is typed or
         clicked under something the selectors do not know."""
         if not await self.interruptions.make_way(locator):
-            raise await self._not_recognised(
-                f"'{name}' is covered by something the selectors do not list (an unknown "
-                "overlay?): nothing was typed or clicked",
-                element=name,
-            )
+            raise await self._covered(name, "nothing was typed or clicked")
+
+    async def _covered(self, name: ElementName, what_happened: str) -> PageNotRecognised:
+        return await self._not_recognised(
+            f"'{name}' is covered by something the selectors do not list (an unknown "
+            f"overlay?): {what_happened}",
+            element=name,
+        )
 
     async def _fail(self, message: str, element: str) -> PageNotRecognised:
         return await self._not_recognised(message, element=element)
@@ -182,11 +185,7 @@ class SignIn:
         handle = await field.element_handle()
         # An interruption may come back between the trial click and this one: dismiss, retry.
         if not await self.interruptions.click(await self._need(button)):
-            raise await self._not_recognised(
-                f"'{button}' is covered by something the selectors do not list (an unknown "
-                "overlay?): nothing was clicked",
-                element=button,
-            )
+            raise await self._covered(button, "nothing was clicked")
         if handle is None:
             return
         try:
