@@ -100,6 +100,12 @@ def _identity(settings: Settings) -> dict[str, str | None]:
     return {"base_url": settings.base_url, "email": settings.email}
 
 
+def save_session(settings: Settings, storage_state: object) -> None:
+    """Keep a signed-in browser state for the next run, with whose login it is."""
+    write_private_json(settings.storage_state_path, storage_state)
+    write_private_json(settings.session_identity_path, _identity(settings))
+
+
 def usable_saved_session(settings: Settings, *, quiet: bool = False) -> Path | None:
     """The saved session, only if it belongs to this login on this Stitch, and parses."""
     state = settings.storage_state_path
@@ -287,9 +293,7 @@ class BrowserSession:
         return self._context
 
     async def save_storage_state(self) -> None:
-        state = await self.context.storage_state()
-        write_private_json(self.settings.storage_state_path, state)
-        write_private_json(self.settings.session_identity_path, _identity(self.settings))
+        save_session(self.settings, await self.context.storage_state())
 
     async def __aexit__(self, *exc: object) -> None:
         for closer in (self._context, self._browser):

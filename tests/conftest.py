@@ -9,14 +9,18 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from connector import clock, logs, runner
+from connector.browser import save_session
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
+from connector.sandbox.web import SESSION_COOKIE
 from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
 from connector.settings import Settings
+from connector.stitch.navigation import save_members_url
 
 MakeSandbox = Callable[..., RunningSandbox]
 
@@ -71,6 +75,27 @@ def settings_for(box: RunningSandbox, state_dir: Path, **overrides: Any) -> Sett
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def signed_in(box: RunningSandbox, settings: Settings, *, members_url: bool = True) -> Settings:
+    """`settings`, with a saved session for `box` in its state dir, so the run starts signed in,
+    and (members_url) where the member list is, so it goes straight there: as every run after
+    the first does in production. Only for tests that are not about signing in or finding the
+    list: the sign-in, TOTP, lockout, session, navigation and secret tests do it for real."""
+    cookie = {
+        "name": SESSION_COOKIE,
+        "value": box.issue_session(),
+        "domain": urlsplit(box.app_url).hostname,
+        "path": "/",
+        "expires": -1,
+        "httpOnly": True,
+        "secure": False,
+        "sameSite": "Lax",
+    }
+    save_session(settings, {"cookies": [cookie], "origins": []})
+    if members_url:
+        save_members_url(settings, box.members_url, box.options.client_id)
+    return settings
 
 
 def sandbox_env(box: RunningSandbox, state_dir: Path) -> dict[str, str]:

@@ -21,7 +21,7 @@ from connector.sandbox.login_origin import create_login_origin
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.roster import GENERAL_USER, Role, Status, login_member
 from connector.sandbox.state import SandboxState
-from connector.sandbox.web import Origins
+from connector.sandbox.web import AppPaths, Origins
 
 LOGIN_HOST = "localhost"  # a different host from the app origin, so the browser sees two origins
 _STARTUP_TIMEOUT = 15.0
@@ -44,6 +44,7 @@ class RunningSandbox:
         self.options = options
         # The email that can sign in: admin_email, or the roster file's is_login_user entry.
         self.login_email = login_member(state.members()).email
+        self.members_url = app_url + AppPaths(options).members
         self._state = state
         self._stop = stop
 
@@ -53,6 +54,10 @@ class RunningSandbox:
 
     def reset(self) -> None:
         self._state.reset()
+
+    def issue_session(self) -> str:
+        """A live session token for the login user, as signing in would set in its cookie."""
+        return self._state.tickets.create_session(self.login_email)
 
     def expire_sessions(self) -> None:
         self._state.expire_sessions()

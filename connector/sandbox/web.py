@@ -181,6 +181,11 @@ class AppPaths:
         return f"{self._legacy}/settings/{tab}" if self.legacy else f"{self._v2}/settings/{tab}"
 
     @property
+    def members(self) -> str:
+        """The page the member list is on: its own tab, or (legacy) a section of Account."""
+        return self.settings("account") if self.legacy else self.settings("members")
+
+    @property
     def settings_root(self) -> str:
         return f"{self._legacy}/settings" if self.legacy else f"{self._v2}/settings"
 

@@ -22,6 +22,7 @@ from connector.models import Account
 from connector.private_files import write_private_json
 from connector.retry import Retryable, retrying
 from connector.selector_set import ElementName
+from connector.settings import Settings
 from connector.stitch.context import PageContext
 from connector.stitch.locate import Match, resolve, union
 from connector.stitch.pages import (
@@ -255,12 +256,12 @@ class Navigator:
         return url if f"{parts.scheme}://{parts.netloc}" == self.settings.origin else None
 
     def remember_members_url(self, account: Account) -> None:
-        url = self.page.url.split("?", 1)[0]
-        write_private_json(
-            self.settings.account_cache_path,
-            {
-                "base_url": self.settings.base_url,
-                "client_id": account.client_id,
-                "members_url": url,
-            },
-        )
+        save_members_url(self.settings, self.page.url.split("?", 1)[0], account.client_id)
+
+
+def save_members_url(settings: Settings, url: str, client_id: int) -> None:
+    """Where the member list was, for the next run on this Stitch to go straight there."""
+    write_private_json(
+        settings.account_cache_path,
+        {"base_url": settings.base_url, "client_id": client_id, "members_url": url},
+    )

@@ -10,7 +10,7 @@ import pytest
 from connector.audit import AuditLog
 from connector.errors import AuditBroken, ExitCode
 from tests.conftest import MakeSandbox
-from tests.e2e.test_cli import env_for, run_cli
+from tests.e2e.test_cli import run_cli, signed_in_env
 from tests.e2e.test_deactivate import TEAM, deactivate, statuses, team_box, writes, wsettings
 from tests.unit.test_audit_and_lock import record
 
@@ -30,7 +30,7 @@ def test_cli_refuses_every_write_over_a_hand_edited_trail(
     box = team_box(make_sandbox, tmp_path)
     state = tmp_path / "state"
     log = seeded_trail(state)
-    env = env_for(box, state)
+    env = signed_in_env(box, state)
     data = log.path.read_bytes()
     log.path.write_bytes(data.replace(b'"cron"', b'"crow"', 1))  # still valid JSON
     refused = run_cli("deactivate", "--yes", "user1@corp.com", env=env)

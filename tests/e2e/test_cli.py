@@ -16,7 +16,7 @@ import pytest
 from connector.errors import ExitCode
 from connector.sandbox.server import RunningSandbox
 from tests.cli import run_cli, run_cli_process
-from tests.conftest import MakeSandbox, sandbox_env
+from tests.conftest import MakeSandbox, sandbox_env, settings_for, signed_in
 from tests.e2e.test_members import truth
 from tests.replay.test_fixtures import Replayer
 
@@ -24,6 +24,12 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def env_for(box: RunningSandbox, state: Path) -> dict[str, str]:
+    return sandbox_env(box, state)
+
+
+def signed_in_env(box: RunningSandbox, state: Path) -> dict[str, str]:
+    """env_for, with the session saved and the list's place known (conftest.signed_in)."""
+    signed_in(box, settings_for(box, state))
     return sandbox_env(box, state)
 
 

@@ -13,7 +13,7 @@ import pytest
 from connector.errors import ExitCode
 from connector.models import Plan
 from tests.conftest import MakeSandbox
-from tests.e2e.test_cli import env_for, run_cli
+from tests.e2e.test_cli import run_cli, signed_in_env
 from tests.e2e.test_deactivate import statuses, team_box, writes
 from tests.unit.test_reconcile import EXPECTED
 
@@ -41,7 +41,7 @@ def test_fresh_with_each_format(
     make_sandbox: MakeSandbox, tmp_path: Path, sample: str, fmt: str
 ) -> None:
     box = team_box(make_sandbox, tmp_path, TEAM)
-    env = env_for(box, tmp_path / "state")
+    env = signed_in_env(box, tmp_path / "state")
     report = report_of(
         run_cli("reconcile", "--idp", str(DATA / sample), "--fresh", "--json", env=env)
     )
@@ -69,7 +69,7 @@ def test_fresh_with_each_format(
 @pytest.mark.e2e
 def test_plan_is_accepted_by_apply(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path, TEAM)
-    env = {**env_for(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
+    env = {**signed_in_env(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
     plan_file = tmp_path / "plan.json"
     idp = str(DATA / "okta-export.csv")
     made = run_cli("reconcile", "--idp", idp, "--fresh", "--plan", str(plan_file), env=env)
@@ -95,7 +95,7 @@ def test_plan_is_accepted_by_apply(make_sandbox: MakeSandbox, tmp_path: Path) ->
 @pytest.mark.e2e
 def test_snapshot_then_plan_bound_to_it(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path, TEAM)
-    env = {**env_for(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
+    env = {**signed_in_env(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
     idp = str(DATA / "generic.csv")
     plan_file = tmp_path / "plan.json"
 
@@ -200,7 +200,7 @@ def test_a_plan_never_lists_an_orphan_whose_last_removal_is_unresolved(
 
     box = team_box(make_sandbox, tmp_path, TEAM)
     state = tmp_path / "state"
-    env = env_for(box, state)
+    env = signed_in_env(box, state)
     now = datetime.now(UTC)
     AuditLog(state / "audit.jsonl").append(
         run_id="earlier-run", request_id=None, actor="cli", target="gone@corp.com",

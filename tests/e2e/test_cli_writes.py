@@ -10,7 +10,7 @@ import pytest
 from connector.errors import ExitCode
 from connector.models import Plan
 from tests.conftest import MakeSandbox
-from tests.e2e.test_cli import env_for, run_cli
+from tests.e2e.test_cli import run_cli, signed_in_env
 from tests.e2e.test_deactivate import TEAM, statuses, team_box, writes
 
 pytestmark = pytest.mark.e2e
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 def test_plan_then_apply_then_audit(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path)
-    env = {**env_for(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
+    env = {**signed_in_env(box, tmp_path / "state"), "STITCH_WRITE_TIMEOUT_MS": "4000"}
     plan_file = tmp_path / "plan.json"
     made = run_cli(
         "plan",
@@ -91,7 +91,7 @@ def test_bad_write_input_changes_nothing(
     bogus = tmp_path / "bogus.json"
     bogus.write_text(json.dumps({"targets": "everyone"}))
     args = [str(bogus) if a == "PLAN" else a for a in args]
-    result = run_cli(*args, env=env_for(box, tmp_path / "state"))
+    result = run_cli(*args, env=signed_in_env(box, tmp_path / "state"))
     assert result.returncode == code, result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr.splitlines()[0]
     assert writes(box) == [] and len(statuses(box)) == len(TEAM)
@@ -100,7 +100,11 @@ def test_bad_write_input_changes_nothing(
 def test_deactivate_dry_run_json(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path)
     result = run_cli(
-        "deactivate", "--dry-run", "--json", "aa@corp.com", env=env_for(box, tmp_path / "state")
+        "deactivate",
+        "--dry-run",
+        "--json",
+        "aa@corp.com",
+        env=signed_in_env(box, tmp_path / "state"),
     )
     assert result.returncode == 0, result.stderr
     assert [(o["email"], o["status"]) for o in json.loads(result.stdout)] == [

@@ -21,7 +21,7 @@ from connector.lock import WriteLock
 from connector.models import Outcome, OutcomeStatus, Plan
 from connector.sandbox.server import RunningSandbox
 from connector.settings import Settings
-from tests.conftest import MakeSandbox, child_env, settings_for
+from tests.conftest import MakeSandbox, child_env, settings_for, signed_in
 from tests.e2e.test_members import scrape
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +62,7 @@ def team_box(
 
 
 def wsettings(box: RunningSandbox, state: Path, **over: Any) -> Settings:
-    return settings_for(box, state, **{"write_timeout_ms": 4_000, **over})
+    return signed_in(box, settings_for(box, state, **{"write_timeout_ms": 4_000, **over}))
 
 
 def deactivate(settings: Settings, emails: list[str], **kwargs: Any) -> list[Outcome]:

@@ -20,7 +20,7 @@ from connector.models import MemberList, Progress
 from connector.operations import RunOptions
 from connector.sandbox.server import RunningSandbox
 from connector.settings import Settings
-from tests.conftest import MakeSandbox, drifted_selectors, settings_for
+from tests.conftest import MakeSandbox, drifted_selectors, settings_for, signed_in
 
 VARIANTS = ["current", "rbac2022", "legacy"]
 pytestmark = pytest.mark.e2e
@@ -83,7 +83,7 @@ def test_every_variant_with_totp(make_sandbox: MakeSandbox, tmp_path: Path, vari
 def test_237_members_over_5_pages(make_sandbox: MakeSandbox, tmp_path: Path, variant: str) -> None:
     box = make_sandbox(variant=variant, members=237, latency_ms=20)
     events: list[Progress] = []
-    roster = scrape(settings_for(box, tmp_path), on_progress=events.append)
+    roster = scrape(signed_in(box, settings_for(box, tmp_path)), on_progress=events.append)
     assert_matches_truth(roster, box)
     assert roster.pages == 5 and roster.count == 237
     pages = [(e.page, e.pages) for e in events if e.step == "page"]
@@ -92,7 +92,7 @@ def test_237_members_over_5_pages(make_sandbox: MakeSandbox, tmp_path: Path, var
 
 def test_slow_render_is_waited_for_not_raced(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = make_sandbox(members=60, latency_ms=2500)
-    assert_matches_truth(scrape(settings_for(box, tmp_path)), box)
+    assert_matches_truth(scrape(signed_in(box, settings_for(box, tmp_path))), box)
 
 
 def test_fault_rate_20_percent_is_retried(
@@ -153,7 +153,7 @@ def test_session_ttl_expiry_between_runs_signs_in_again(
 
 def test_only_the_login_user_is_a_valid_roster(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = make_sandbox(members=1, latency_ms=10)
-    roster = scrape(settings_for(box, tmp_path))
+    roster = scrape(signed_in(box, settings_for(box, tmp_path)))
     assert_matches_truth(roster, box)
     assert roster.count == 1 and roster.members[0].is_self
 
@@ -194,7 +194,7 @@ def test_hostile_names_come_back_exactly(
     ]
     roster_file.write_text(json.dumps(people), encoding="utf-8")
     box = make_sandbox(variant=variant, members_file=roster_file, latency_ms=10)
-    roster = scrape(settings_for(box, tmp_path / "state"))
+    roster = scrape(signed_in(box, settings_for(box, tmp_path / "state")))
     assert_matches_truth(roster, box)
     assert {m.name for m in roster.members} >= set(names)
 
@@ -251,7 +251,7 @@ def test_drifted_page_is_a_loud_error_with_evidence(
         tmp_path, 'email = ["Email", "Email Address"]', 'email = ["E-mail"]'
     )
     box = make_sandbox(members=8, latency_ms=10)
-    settings = settings_for(box, tmp_path / "state")
+    settings = signed_in(box, settings_for(box, tmp_path / "state"))
     with pytest.raises(PageNotRecognised, match="columns") as info:
         scrape(settings, selectors=drifted)
     kinds = sorted(p.suffix for p in info.value.artifacts)
@@ -299,7 +299,7 @@ def test_drifted_next_button_cannot_shorten_the_roster(
     )
     box = make_sandbox(members=120, latency_ms=10)
     with pytest.raises(PageNotRecognised) as info:
-        scrape(settings_for(box, tmp_path / "state"), selectors=drifted)
+        scrape(signed_in(box, settings_for(box, tmp_path / "state")), selectors=drifted)
     assert "disagrees with the Next button" in str(info.value) or "120 members" in str(info.value)
     assert info.value.artifacts
 

@@ -28,7 +28,7 @@ from connector.sandbox.options import SandboxOptions
 from connector.sandbox.state import SandboxState
 from connector.store import SnapshotStore
 from tests.conftest import MakeSandbox, settings_for
-from tests.e2e.test_cli import env_for, run_cli
+from tests.e2e.test_cli import run_cli, signed_in_env
 
 
 def entry(email: str, name: str | None, role: str = "General User", **extra: Any) -> dict[str, Any]:
@@ -97,7 +97,7 @@ def test_sync_reports_each_change_exports_and_keeps(
     roster_file.write_text(json.dumps(PEOPLE), encoding="utf-8")
     box = make_sandbox(members_file=roster_file, latency_ms=10, keep_deactivated=True)
     state, prom, export = tmp_path / "state", tmp_path / "sync.prom", tmp_path / "out"
-    env = env_for(box, state)
+    env = signed_in_env(box, state)
     flags = ["--json", "--metrics-file", str(prom)]
 
     first = ok(run_cli("sync", *flags, "--export", str(export), env=env))
@@ -169,11 +169,11 @@ def test_confidence_gate_keeps_evidence_and_accept_drop_stores(
 ) -> None:
     state, prom = tmp_path / "state", tmp_path / "sync.prom"
     whole = make_sandbox(members=20, latency_ms=10)
-    first = ok(run_cli("sync", "--json", env=env_for(whole, state)))
+    first = ok(run_cli("sync", "--json", env=signed_in_env(whole, state)))
 
     # The same account, but the page silently shows half the rows (its count agreeing).
     halved = make_sandbox(members=20, latency_ms=10, hide_rows=0.5)
-    env = env_for(halved, state)
+    env = signed_in_env(halved, state)
     gated = run_cli("sync", "--json", "--metrics-file", str(prom), env=env)
     assert gated.returncode == ExitCode.CONFIDENCE_GATE == 15, gated.stderr
     assert gated.stdout == "" and "Traceback" not in gated.stderr
@@ -199,7 +199,7 @@ def test_confidence_gate_keeps_evidence_and_accept_drop_stores(
     assert len(ok(run_cli("history", "--json", env=env))) == 2
 
     alone = make_sandbox(members=20, latency_ms=10, hide_rows=1.0)
-    result = run_cli("sync", "--max-drop", "1", env=env_for(alone, state))
+    result = run_cli("sync", "--max-drop", "1", env=signed_in_env(alone, state))
     assert result.returncode == ExitCode.CONFIDENCE_GATE, result.stderr
     assert "shrank from 10 members to the signed-in user alone" in result.stderr
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from connector.sandbox.server import RunningSandbox
-from tests.conftest import MakeSandbox, child_env
+from tests.conftest import MakeSandbox, child_env, settings_for, signed_in
 
 WRITE_TOKEN = "write-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
@@ -123,9 +123,14 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         box: RunningSandbox,
         state_dir: Path | None = None,
         *args: str,
+        saved_session: bool = True,
         **env_over: str,
     ) -> RunningService:
+        """saved_session: start signed in, as a service does after its first sign-in (False
+        for a test about signing in)."""
         state = state_dir or tmp_path / "state"
+        if saved_session:
+            signed_in(box, settings_for(box, state))
         env = child_env(box, state)
         env.update(
             {

@@ -189,7 +189,9 @@ def test_members_sync_readiness_and_metrics(
 def test_readyz_says_not_ready_when_sign_in_fails(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:
-    svc = start_service(team_box(make_sandbox, tmp_path), STITCH_PASSWORD="wrong-password")
+    svc = start_service(
+        team_box(make_sandbox, tmp_path), saved_session=False, STITCH_PASSWORD="wrong-password"
+    )
     with svc.client() as http:
         ready = http.get("/readyz")
         assert ready.status_code == 503
