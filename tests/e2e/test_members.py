@@ -90,6 +90,21 @@ def test_237_members_over_5_pages(make_sandbox: MakeSandbox, tmp_path: Path, var
     assert pages == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_signed_in_helper_starts_on_the_list(
+    make_sandbox: MakeSandbox, tmp_path: Path, variant: str, log_capture: io.StringIO
+) -> None:
+    """conftest.signed_in, which many tests use to skip what they are not about: the run signs
+    in for nothing and clicks through no menu (else those tests would only be slower, silently).
+    """
+    box = make_sandbox(variant=variant, members=8, latency_ms=10)
+    assert_matches_truth(scrape(signed_in(box, settings_for(box, tmp_path))), box)
+    events = [json.loads(line) for line in log_capture.getvalue().splitlines()]
+    assert [e for e in events if e.get("event") == "browser.ready"] != []  # the log was read
+    names = {e.get("event") for e in events}
+    assert not names & {"session.signin_needed", "members.fast_path_missed", "ui.click"}, names
+
+
 def test_slow_render_is_waited_for_not_raced(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = make_sandbox(members=60, latency_ms=2500)
     assert_matches_truth(scrape(signed_in(box, settings_for(box, tmp_path))), box)
