@@ -77,9 +77,9 @@ def settings_for(box: RunningSandbox, state_dir: Path, **overrides: Any) -> Sett
     return Settings(**values)
 
 
-def signed_in(box: RunningSandbox, settings: Settings, *, members_url: bool = True) -> Settings:
+def signed_in(box: RunningSandbox, settings: Settings) -> Settings:
     """`settings`, with a saved session for `box` in its state dir, so the run starts signed in,
-    and (members_url) where the member list is, so it goes straight there: as every run after
+    and where the member list is, so it goes straight there: as every run after
     the first does in production. Only for tests that are not about signing in or finding the
     list: the sign-in, TOTP, lockout, session, navigation and secret tests do it for real."""
     cookie = {
@@ -93,8 +93,7 @@ def signed_in(box: RunningSandbox, settings: Settings, *, members_url: bool = Tr
         "sameSite": "Lax",
     }
     save_session(settings, {"cookies": [cookie], "origins": []})
-    if members_url:
-        save_members_url(settings, box.members_url, box.options.client_id)
+    save_members_url(settings, box.members_url, box.options.client_id)
     return settings
 
 
