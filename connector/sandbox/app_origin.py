@@ -285,6 +285,7 @@ class _AppOrigin:
                 {"code": "BadRequest", "message": "page must be a positive integer"},
                 status_code=400,
             )
+        self.state.count_list_read()
         if self.state.next_request_fails():
             return SafeJSONResponse(
                 {"code": "InternalServerError", "message": "Something went wrong."},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import random
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -380,3 +381,29 @@ def login_member(members: Iterable[Member]) -> Member:
         if member.is_login_user:
             return member
     raise ConfigError("the roster has no login user")  # cannot happen after validation
+
+
+def hide_rows(members: list[Member], share: float) -> list[Member]:
+    """The first (1 - share) of `members`, at least one, always with the login user."""
+    if not share:
+        return members
+    keep = max(1, math.ceil(round((1 - share) * len(members), 9)))
+    kept = {m.id for m in members if m.is_login_user}  # hiding it would break the sign-in row
+    others = [m.id for m in members if not m.is_login_user]
+    kept.update(others[: keep - len(kept)])
+    return [m for m in members if m.id in kept]
+
+
+def new_member_id(email: str, taken: set[str]) -> str:
+    """Like the roster's ids: derived from the email, lengthened on a collision."""
+    digest = hashlib.sha256(email.lower().encode()).hexdigest()
+    length = 8
+    while f"m-{digest[:length]}" in taken:
+        length += 2
+    return f"m-{digest[:length]}"
+
+
+def name_from_email(email: str) -> str:
+    """The name a person might fill in on accepting ("new.person@x" -> "New Person")."""
+    words = email.split("@", 1)[0].replace("_", ".").replace("-", ".").split(".")
+    return " ".join(w.capitalize() for w in words if w) or email

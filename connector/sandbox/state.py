@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import hmac
 import math
 import random
@@ -28,6 +27,9 @@ from connector.sandbox.roster import (
     Role,
     Status,
     build_roster,
+    hide_rows,
+    name_from_email,
+    new_member_id,
     sort_members,
 )
 from connector.sandbox.tickets import Clock, Tickets
@@ -56,32 +58,6 @@ def totp(secret: str) -> pyotp.TOTP:
     return _Totp(secret)
 
 
-def _hide_rows(members: list[Member], share: float) -> list[Member]:
-    """The first (1 - share) of `members`, at least one, always with the login user."""
-    if not share:
-        return members
-    keep = max(1, math.ceil(round((1 - share) * len(members), 9)))
-    kept = {m.id for m in members if m.is_login_user}  # hiding it would break the sign-in row
-    others = [m.id for m in members if not m.is_login_user]
-    kept.update(others[: keep - len(kept)])
-    return [m for m in members if m.id in kept]
-
-
-def _new_id(email: str, taken: set[str]) -> str:
-    """Like the roster's ids: derived from the email, lengthened on a collision."""
-    digest = hashlib.sha256(email.lower().encode()).hexdigest()
-    length = 8
-    while f"m-{digest[:length]}" in taken:
-        length += 2
-    return f"m-{digest[:length]}"
-
-
-def _name_from_email(email: str) -> str:
-    """The name a person might fill in on accepting ("new.person@x" -> "New Person")."""
-    words = email.split("@", 1)[0].replace("_", ".").replace("-", ".").split(".")
-    return " ".join(w.capitalize() for w in words if w) or email
-
-
 def _now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
@@ -108,6 +84,7 @@ class SandboxState:
         self._totp_used: set[int] = set()  # TOTP windows already spent
         self._fault_rng = random.Random(options.seed)  # noqa: S311 (reproducible faults)
         self._writes: list[dict[str, object]] = []
+        self._list_reads = 0  # member-list pages served: how often a client loaded the list
         # The drift corpus's active mutations: presentation only, so reset() keeps them.
         self._mutations: tuple[str, ...] = options.mutations
         self.reset()
@@ -116,10 +93,11 @@ class SandboxState:
 
     def reset(self) -> None:
         """Back to the start: the initial roster, no sessions, no lockouts, a fresh fault RNG,
-        an empty write log."""
+        an empty write log, no list reads counted."""
         with self._lock:
             self._members = list(self._initial_members)
             self._writes.clear()
+            self._list_reads = 0
             self.tickets.clear()
             self._failures.clear()
             self._locked_until.clear()
@@ -145,10 +123,12 @@ class SandboxState:
 
     def snapshot(self) -> dict[str, object]:
         """What GET /__sandbox__/state answers: all members, deactivated ones too, display order,
-        and the write log (every write request received, oldest first)."""
+        the write log (every write request received, oldest first), and how many member-list
+        pages were served (signed-in reads that got an answer, failed ones too)."""
         with self._lock:
             members = [member.as_state() for member in self._members]
             writes = [dict(entry) for entry in self._writes]
+            list_reads = self._list_reads
         return {
             "account": {
                 "client_id": self.options.client_id,
@@ -156,8 +136,13 @@ class SandboxState:
             },
             "members": members,
             "writes": writes,
+            "list_reads": list_reads,
             "mutations": list(self.mutations()),
         }
+
+    def count_list_read(self) -> None:
+        with self._lock:
+            self._list_reads += 1
 
     # ------------------------------------------------------------ members
 
@@ -174,7 +159,7 @@ class SandboxState:
                 shown = list(self._members)
             else:
                 shown = [member for member in self._members if member.status != "deactivated"]
-        return _hide_rows(shown, self.options.hide_rows)
+        return hide_rows(shown, self.options.hide_rows)
 
     def find_member(self, email: str) -> Member | None:
         key = email.strip().lower()
@@ -214,7 +199,7 @@ class SandboxState:
             if self._find_locked(email) is not None:
                 raise ValueError(f"{email} is already a member")
             taken = {m.id for m in self._members}
-            member = Member(_new_id(email, taken), email, name, role, status, False, False)
+            member = Member(new_member_id(email, taken), email, name, role, status, False, False)
             self._members = sort_members([*self._members, member])
 
     def remove_member(self, email: str) -> None:
@@ -231,7 +216,7 @@ class SandboxState:
             member = self._require_locked(email)
             if member.status != "pending":
                 raise ValueError(f"{email} has no pending invitation (status {member.status})")
-            new_name = name or member.name or _name_from_email(member.email)
+            new_name = name or member.name or name_from_email(member.email)
             self._resort_locked(member, status="active", name=new_name)
 
     def set_role(self, email: str, role: Role) -> None:

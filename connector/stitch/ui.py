@@ -81,6 +81,9 @@ class StitchUI:
         self._progress = progress
         self._previous = previous
         self._on_roster = on_roster
+        # The URL of a one-page list read just now, with nothing clicked since: the row lookup
+        # reads that page again instead of loading it a third time (plan read, lookup, proof).
+        self._list_just_read: str | None = None
 
     @asynccontextmanager
     async def typed_errors(self) -> AsyncIterator[None]:
@@ -154,12 +157,17 @@ class StitchUI:
             mentioned=mentioned,
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
+        self._list_just_read = self.ctx.page.url if pages == 1 else None
         self._on_roster(roster)
         return roster
 
     async def row(self, email: str) -> RowControls | None:
-        """Open the list and walk it for the row of exactly `email`; None if no page has it."""
-        await self.open_members()
+        """Open the list and walk it for the row of exactly `email`; None if no page has it.
+        Right after a complete read of a one-page list, that page is still the list's first
+        and is read again where it stands (find_row checks the row on it, as ever)."""
+        just_read, self._list_just_read = self._list_just_read, None
+        if just_read is None or just_read != self.ctx.page.url:
+            await self.open_members()
         found = await self.rows.find_row(email)
         if found is None:
             return None

@@ -114,6 +114,30 @@ def test_every_outcome(
     assert len(deactivated.evidence) == 2 and all(Path(p).is_file() for p in deactivated.evidence)
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_removal_loads_the_list_once_more_for_its_proof(
+    make_sandbox: MakeSandbox, tmp_path: Path, variant: str
+) -> None:
+    """A one-page list: the plan's read, then per removal the page's own refresh after the
+    write and one fresh read, which proves it and is where the next row is looked up (and
+    checked) without loading the list again. Before: one more load per removal."""
+    box = team_box(make_sandbox, tmp_path, variant=variant)
+    outcomes = deactivate(
+        wsettings(box, tmp_path / "state"), ["user1@corp.com", "user2@corp.com", "new@corp.com"]
+    )
+    assert [o.status for o in outcomes] == [
+        OutcomeStatus.DEACTIVATED,
+        OutcomeStatus.DEACTIVATED,
+        OutcomeStatus.INVITATION_CANCELLED,
+    ]
+    assert [(w["email"], w["outcome"]) for w in writes(box)] == [
+        ("user1@corp.com", "ok"),
+        ("user2@corp.com", "ok"),
+        ("new@corp.com", "ok"),
+    ]
+    assert box.state()["list_reads"] == 1 + 3 * 2
+
+
 def test_idempotent_and_audited(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path, keep_deactivated=True)
     settings = wsettings(box, tmp_path / "state")
