@@ -81,9 +81,9 @@ class StitchUI:
         self._progress = progress
         self._previous = previous
         self._on_roster = on_roster
-        # The URL of a one-page list read just now, with nothing clicked since: the row lookup
-        # reads that page again instead of loading it a third time (plan read, lookup, proof).
-        self._list_just_read: str | None = None
+        # (URL, pages) of a complete read just now, with nothing clicked since: it shows the
+        # list's last page, where the row lookup looks first instead of loading the list again.
+        self._list_just_read: tuple[str, int] | None = None
 
     @asynccontextmanager
     async def typed_errors(self) -> AsyncIterator[None]:
@@ -157,18 +157,21 @@ class StitchUI:
             mentioned=mentioned,
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
-        self._list_just_read = self.ctx.page.url if pages == 1 else None
+        self._list_just_read = (self.ctx.page.url, pages)
         self._on_roster(roster)
         return roster
 
     async def row(self, email: str) -> RowControls | None:
         """Open the list and walk it for the row of exactly `email`; None if no page has it.
-        Right after a complete read of a one-page list, that page is still the list's first
-        and is read again where it stands (find_row checks the row on it, as ever)."""
+        Right after a complete read, the last page it read is still shown: the row is looked
+        for there first (find_row checks it, as ever), and the list opened only when it is not
+        there and other pages are."""
         just_read, self._list_just_read = self._list_just_read, None
-        if just_read is None or just_read != self.ctx.page.url:
+        shown = just_read is not None and just_read[0] == self.ctx.page.url
+        found = await self.rows.find_row(email) if shown else None
+        if found is None and not (just_read is not None and shown and just_read[1] == 1):
             await self.open_members()
-        found = await self.rows.find_row(email)
+            found = await self.rows.find_row(email)
         if found is None:
             return None
         locator, member = found

@@ -138,6 +138,23 @@ def test_each_removal_loads_the_list_once_more_for_its_proof(
     assert box.state()["list_reads"] == 1 + 3 * 2
 
 
+def test_on_a_longer_list_the_row_is_looked_for_on_the_page_just_read_first(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Two pages: a row on the last page read is found there; one on page 1 is looked up
+    by opening the list again (one load: it is on page 1)."""
+    people = [*TEAM, *[person(f"more{i}@corp.com", f"More {i}") for i in range(45)]]
+    box = team_box(make_sandbox, tmp_path, people)
+    outcomes = deactivate(wsettings(box, tmp_path / "state"), ["more44@corp.com", "user1@corp.com"])
+    assert [o.status for o in outcomes] == [OutcomeStatus.DEACTIVATED] * 2
+    assert [(w["email"], w["outcome"]) for w in writes(box)] == [
+        ("more44@corp.com", "ok"),
+        ("user1@corp.com", "ok"),
+    ]
+    # plan 2 pages; more44: its page's refresh + 2-page proof; user1: page 1, refresh, proof
+    assert box.state()["list_reads"] == 2 + (1 + 2) + (1 + 1 + 2)
+
+
 def test_idempotent_and_audited(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path, keep_deactivated=True)
     settings = wsettings(box, tmp_path / "state")
