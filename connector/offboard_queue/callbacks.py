@@ -142,6 +142,7 @@ class CallbackSender:
         self._jitter = jitter or (lambda wait: wait * random.uniform(0.5, 1.0))  # noqa: S311
         self._tls = tls or ssl.create_default_context()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self.on_retry: Callable[[], None] = lambda: None  # told when a retry is scheduled
 
     def deliver_due(self, jobs: JobStore) -> None:
         """Start one attempt for every pending callback that is due (in the background: a slow
@@ -156,6 +157,16 @@ class CallbackSender:
         """Attempt every due callback and wait for the attempts to end."""
         self.deliver_due(jobs)
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    def seconds_until_due(self, jobs: JobStore) -> float | None:
+        """How long until a pending callback not in flight is due (0: now); None: none is."""
+        waiting = [
+            at for job_id, at in jobs.callbacks_waiting().items() if job_id not in self._in_flight
+        ]
+        if not waiting:
+            return None
+        now = self._clock()
+        return max(0.0, min((at - now).total_seconds() if at else 0.0 for at in waiting))
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         for job_id, running in list(self._in_flight.items()):
@@ -194,6 +205,7 @@ class CallbackSender:
             return
         log.info("callback.retry", job=job.id, attempt=attempts, error=error, next=str(later))
         jobs.callback_retry(job.id, attempts, later, error)
+        self.on_retry()
 
     async def _attempt(self, job: Job) -> int:
         """One POST to the one address the host resolves to now. Raises _Refused before any

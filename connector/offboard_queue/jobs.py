@@ -305,6 +305,17 @@ class JobStore:
             ).fetchall()
         return [_job(r) for r in rows]
 
+    def callbacks_waiting(self) -> dict[str, datetime | None]:
+        """Every pending callback's next attempt, by job id (None: due now)."""
+        pending = CallbackStatus.PENDING.value
+        with self._db.connect() as db:
+            rows = db.execute(
+                "SELECT id, callback_next_at FROM jobs"
+                " WHERE callback_status = ? AND callback_url IS NOT NULL",
+                (pending,),
+            ).fetchall()
+        return {r[0]: datetime.fromisoformat(r[1]) if r[1] else None for r in rows}
+
     def callback_retry(self, job_id: str, attempts: int, at: datetime, error: str) -> None:
         """A failed attempt: try again no sooner than `at` (kept across restarts)."""
         with self._db.connect() as db, transaction(db, immediate=True):

@@ -39,6 +39,7 @@ log = get_logger(__name__)
 
 MAX_ATTEMPTS = 3  # a batch that failed before deciding its jobs is tried this often
 _IDLE_POLL_S = 5.0  # also picks up jobs another process (the Python API) queued
+_MIN_WAIT_S = 0.05
 _STALE_RUNNING_S = 600.0  # a `running` job of no live run, untouched this long, is recovered
 _LOCK_RETRY_S = 10.0
 _BUDGET_RULES = ("budget_max_removals", "budget_max_fraction", "budget_per_day")
@@ -63,6 +64,8 @@ class Worker:
         self.settings = app.settings
         self.jobs = app.jobs
         self.callbacks = callbacks
+        if callbacks is not None:
+            callbacks.on_retry = self.wake  # a retry falls due before the next idle poll
         self.runs = StitchRuns(app.settings, shared_browser=shared_browser)
         self.reads = RosterReads(app, self.runs, sync_every_s=sync_every_s)
         self._wake = asyncio.Event()
@@ -139,8 +142,14 @@ class Worker:
             if not self._stopping and self.reads.due():
                 await self._background_sync()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _IDLE_POLL_S)
+                await asyncio.wait_for(self._wake.wait(), self.idle_wait_s())
             self._wake.clear()
+
+    def idle_wait_s(self) -> float:
+        """Until the next look at the queue: the idle poll, or sooner when a callback's
+        retry falls due first (never a busy loop: at least _MIN_WAIT_S)."""
+        due = self.callbacks.seconds_until_due(self.jobs) if self.callbacks else None
+        return _IDLE_POLL_S if due is None else min(_IDLE_POLL_S, max(_MIN_WAIT_S, due))
 
     # ------------------------------------------------------------------ jobs
 

@@ -262,6 +262,40 @@ def test_a_failed_delivery_is_retried_after_a_restart_with_the_same_delivery_id(
     assert done.callback_attempts == 2 and done.callback_next_at is None
 
 
+def test_the_worker_looks_again_when_a_retry_falls_due_not_at_its_next_idle_poll(
+    tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    """A failed delivery wakes the worker, which then waits only until the retry is due
+    (its idle poll is 5 s; the first retry comes after about 1 s)."""
+    from connector.app import App
+    from connector.offboard_queue.worker import Worker
+    from connector.settings import Settings
+
+    receiver = Receiver(statuses=[500])
+    receivers.append(receiver)
+    jobs = JobStore.in_state_dir(tmp_path)
+    job = finished_job(jobs, f"http://127.0.0.1:{receiver.port}/hook")
+    start = job.finished_at or datetime.now(UTC)
+    clock = Clock(start)
+    hosts = [f"127.0.0.1:{receiver.port}"]
+    sender = CallbackSender(SECRET, tmp_path, hosts=hosts, clock=clock, jitter=lambda w: w)
+    worker = Worker(App(Settings(state_dir=tmp_path)), callbacks=sender)
+    assert sender.on_retry == worker.wake
+    assert sender.seconds_until_due(jobs) == 0.0  # never attempted: due now
+    woken: list[str] = []
+    sender.on_retry = lambda: woken.append("retry")
+    deliver(sender, jobs)
+    assert len(receiver.posts) == 1 and woken == ["retry"]
+    assert sender.seconds_until_due(jobs) == 1.0
+    clock.now = start + timedelta(seconds=0.25)
+    assert worker.idle_wait_s() == 0.75
+    clock.now = start + timedelta(seconds=3)
+    assert worker.idle_wait_s() == 0.05  # overdue: look now (never a busy loop)
+    deliver(sender, jobs)  # delivered: nothing pending, so the idle poll
+    assert len(receiver.posts) == 2 and sender.seconds_until_due(jobs) is None
+    assert worker.idle_wait_s() == 5.0
+
+
 def test_failed_deliveries_back_off_for_a_day_each_wait_at_most_an_hour(
     tmp_path: Path, receivers: list[Receiver]
 ) -> None:
