@@ -167,9 +167,10 @@ class StitchUI:
         for there first (find_row checks it, as ever), and the list opened only when it is not
         there and other pages are."""
         just_read, self._list_just_read = self._list_just_read, None
-        shown = just_read is not None and just_read[0] == self.ctx.page.url
-        found = await self.rows.find_row(email) if shown else None
-        if found is None and not (just_read is not None and shown and just_read[1] == 1):
+        url, pages = just_read or (None, 0)
+        pages = pages if url == self.ctx.page.url else 0  # 0: the read's page is not shown
+        found = await self.rows.find_row(email) if pages else None
+        if found is None and pages != 1:
             await self.open_members()
             found = await self.rows.find_row(email)
         if found is None:

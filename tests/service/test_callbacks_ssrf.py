@@ -22,11 +22,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from connector.app import App
 from connector.models import Outcome, OutcomeStatus
 from connector.offboard_queue import addresses, callbacks
 from connector.offboard_queue.callbacks import CallbackSender
 from connector.offboard_queue.jobs import JobStore
 from connector.offboard_queue.models import CallbackStatus, Job, OffboardingRequest
+from connector.offboard_queue.worker import Worker
+from connector.settings import Settings
 from tests.conftest import MakeSandbox
 from tests.service.conftest import CALLBACK_SECRET, StartService, team_box
 from tests.service.receiver import Receiver
@@ -267,10 +270,6 @@ def test_the_worker_looks_again_when_a_retry_falls_due_not_at_its_next_idle_poll
 ) -> None:
     """A failed delivery wakes the worker, which then waits only until the retry is due
     (its idle poll is 5 s; the first retry comes after about 1 s)."""
-    from connector.app import App
-    from connector.offboard_queue.worker import Worker
-    from connector.settings import Settings
-
     receiver = Receiver(statuses=[500])
     receivers.append(receiver)
     jobs = JobStore.in_state_dir(tmp_path)
