@@ -209,7 +209,7 @@ def launch_key(settings: Settings) -> tuple[object, ...]:
     )
 
 
-async def _borrowed(settings: Settings) -> SharedBrowser | None:
+async def borrowed(settings: Settings) -> SharedBrowser | None:
     """The running Chromium `runner.reusing()` keeps for these launch settings (launched on
     first use, again if it died); None outside it."""
     reuse = runner.current()
@@ -253,7 +253,7 @@ class BrowserSession:
 
     async def __aenter__(self) -> BrowserSession:
         try:
-            shared = self._shared or await _borrowed(self.settings)
+            shared = self._shared or await borrowed(self.settings)
             if shared is not None:
                 self.choice = shared.choice
                 await self._open_context(shared.browser)

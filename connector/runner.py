@@ -74,14 +74,14 @@ async def _awaited(make: Callable[[], Awaitable[T]]) -> T:
     return await make()
 
 
-_active: Reuse | None = None
+_active: dict[int, Reuse] = {}  # each thread's, by thread id: a service's thread may hold its own
 
 
 def run(make: Callable[[], Awaitable[T]]) -> T:
     """Run `make()` to completion: on the reusing loop when this thread holds one, else in a
     fresh `asyncio.run`."""
-    reuse = _active
-    if reuse is not None and reuse.in_its_thread():
+    reuse = _active.get(threading.get_ident())
+    if reuse is not None:
         return reuse.run(make)
     return asyncio.run(_awaited(make))
 
@@ -89,20 +89,21 @@ def run(make: Callable[[], Awaitable[T]]) -> T:
 def current() -> Reuse | None:
     """The Reuse whose loop is running this coroutine; None on any other loop (a service's
     own, another thread's): what runs there opens and closes its own things, as always."""
-    reuse = _active
+    reuse = _active.get(threading.get_ident())
     return reuse if reuse is not None and reuse.owns(asyncio.get_running_loop()) else None
 
 
 @contextlib.contextmanager
 def reusing() -> Iterator[Reuse]:
-    """One event loop, and what runs keep on it, for every blocking call in the block."""
-    global _active
-    if _active is not None:
-        raise RuntimeError("runner.reusing() is already active")
+    """One event loop, and what runs keep on it, for every blocking call in this thread in
+    the block (and every task that loop runs: a service served on it borrows its browser)."""
+    me = threading.get_ident()
+    if me in _active:
+        raise RuntimeError("runner.reusing() is already active in this thread")
     reuse = Reuse()
-    _active = reuse
+    _active[me] = reuse
     try:
         yield reuse
     finally:
-        _active = None
+        del _active[me]
         reuse.close()

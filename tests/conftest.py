@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,6 +21,9 @@ from connector.sandbox.web import SESSION_COOKIE
 from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
 from connector.settings import Settings
 from connector.stitch.navigation import save_members_url
+
+if TYPE_CHECKING:
+    from tests.service.in_process import ServiceLoop
 
 MakeSandbox = Callable[..., RunningSandbox]
 
@@ -36,6 +39,17 @@ def one_loop_and_chromium_per_worker() -> Iterator[runner.Reuse]:
     fresh browser context: nothing but the process is shared."""
     with runner.reusing() as reuse:
         yield reuse
+
+
+@pytest.fixture(scope="session")
+def service_loop() -> Iterator[ServiceLoop]:
+    """The thread and event loop every in-process service of this worker runs on, with its
+    own kept Chromium (Playwright objects belong to one loop): tests/service/in_process.py."""
+    from tests.service.in_process import ServiceLoop  # the web stack: only where it serves
+
+    loop = ServiceLoop()
+    yield loop
+    loop.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import structlog
 
 from connector.app import RunOptions
-from connector.browser import SharedBrowser
+from connector.browser import SharedBrowser, borrowed
 from connector.errors import AuthFailed, ConnectorError, HumanNeeded, TransientFailure
 from connector.logs import first_line, new_run_id
 from connector.settings import Settings
@@ -24,6 +24,7 @@ class StitchRuns:
         self.settings = settings
         self._shared = shared_browser
         self._browser: SharedBrowser | None = None
+        self._lent = False  # the browser is runner.reusing()'s: left running on close
         self._lock = asyncio.Lock()  # one run at a time drives the browser
         self.latched: ConnectorError | None = None  # a sign-in that must not be tried again
 
@@ -56,23 +57,33 @@ class StitchRuns:
                     ) from exc
 
     async def _open(self) -> SharedBrowser:
-        if self._browser is not None and not self._browser.browser.is_connected():
+        if self._browser is not None and not self._browser.connected:
             await self.close()  # it died between runs
         if self._browser is None:
-            browser = SharedBrowser(self.settings)
-            try:
-                await browser.__aenter__()
-            except ConnectorError:
-                raise
-            except Exception as exc:
-                raise TransientFailure(
-                    f"the browser could not start: {type(exc).__name__}: {first_line(str(exc))}"
-                ) from exc
-            self._browser = browser
+            self._browser = await self._launch()
         return self._browser
+
+    async def _launch(self) -> SharedBrowser:
+        """Our own Chromium; or, on a `runner.reusing()` loop (a service served in the test
+        suite), the one that loop keeps, which is not ours to close."""
+        try:
+            lent = await borrowed(self.settings)
+            self._lent = lent is not None
+            if lent is not None:
+                return lent
+            browser = SharedBrowser(self.settings)
+            await browser.__aenter__()
+            return browser
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            raise TransientFailure(
+                f"the browser could not start: {type(exc).__name__}: {first_line(str(exc))}"
+            ) from exc
 
     async def close(self) -> None:
         if self._browser is not None:
             browser, self._browser = self._browser, None
-            with contextlib.suppress(Exception):
-                await browser.__aexit__()
+            if not self._lent:
+                with contextlib.suppress(Exception):
+                    await browser.__aexit__()

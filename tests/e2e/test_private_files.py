@@ -105,7 +105,7 @@ def offboard_through_the_service(
     box = team_box(make_sandbox, tmp_path)
     before = os.umask(0)  # the service inherits a permissive umask, and undoes it
     try:
-        svc = start_service(box, saved_session=False)  # it writes every file itself
+        svc = start_service(box, saved_session=False, own_process=True)  # writes every file
     finally:
         os.umask(before)
     with svc.client() as http:

@@ -20,6 +20,7 @@ import pytest
 
 from connector.sandbox.server import RunningSandbox
 from tests.conftest import MakeSandbox, child_env, settings_for, signed_in
+from tests.service.in_process import InProcessService, ServiceLoop
 
 WRITE_TOKEN = "write-token-0123456789abcdef"
 READ_TOKEN = "read-token-0123456789abcdef"
@@ -78,10 +79,21 @@ def all_writes(box: RunningSandbox) -> list[dict[str, Any]]:
 @dataclass
 class RunningService:
     url: str
-    proc: subprocess.Popen[bytes]
-    log: Path
     state_dir: Path
     env: dict[str, str] = field(repr=False)
+    own: subprocess.Popen[bytes] | None = None  # own_process=True: a `serve` child process
+    own_log: Path | None = None
+    served: InProcessService | None = None  # else: served in this process
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        assert self.own, "start_service(..., own_process=True): this test is about the process"
+        return self.own
+
+    @property
+    def log(self) -> Path:
+        assert self.own_log, "start_service(..., own_process=True): this test reads its log"
+        return self.own_log
 
     @property
     def write(self) -> dict[str, str]:
@@ -96,6 +108,9 @@ class RunningService:
         return httpx.Client(base_url=self.url, headers=headers, timeout=120)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 90) -> int:
+        if self.served is not None:
+            self.served.stop(timeout)
+            return 0
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout)
@@ -116,7 +131,7 @@ StartService = Callable[..., RunningService]
 
 
 @pytest.fixture
-def start_service(tmp_path: Path) -> Iterator[StartService]:
+def start_service(tmp_path: Path, service_loop: ServiceLoop) -> Iterator[StartService]:
     started: list[RunningService] = []
 
     def start(
@@ -124,10 +139,13 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
         state_dir: Path | None = None,
         *args: str,
         saved_session: bool = True,
+        own_process: bool = False,
         **env_over: str,
     ) -> RunningService:
         """saved_session: start signed in, as a service does after its first sign-in (False
-        for a test about signing in)."""
+        for a test about signing in). own_process: `stitch-connector serve` as a child process,
+        for a test about the process (signals, its log, a restart, what it connects to); else
+        the same app, from the same environment, served in this process (in_process.py)."""
         state = state_dir or tmp_path / "state"
         if saved_session:
             signed_in(box, settings_for(box, state))
@@ -148,37 +166,53 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
                 **env_over,
             }
         )
-        log = tmp_path / f"service-{len(started)}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "connector.cli",
-                    "--log-level",
-                    "info",
-                    "serve",
-                    "--port",
-                    "0",
-                    *args,
-                ],
-                env=env,
-                stdout=out,
-                stderr=out,
-            )
-        service = RunningService("", proc, log, state, env)
+        if own_process:
+            service = _serve_process(tmp_path / f"service-{len(started)}.log", state, env, args)
+        else:
+            assert not args, "serve's flags need own_process=True"
+            served = InProcessService(service_loop, env)
+            service = RunningService(served.url, state, env, served=served)
         started.append(service)
-        deadline = time.monotonic() + 60
-        while not (found := _URL.search(log.read_text(encoding="utf-8", errors="replace"))):
-            assert proc.poll() is None, f"the service exited: {log.read_text()}"
-            assert time.monotonic() < deadline, "the service printed no URL"
-            time.sleep(0.05)  # polling the log file for the URL line, bounded
-        service.url = found.group(1)
         assert httpx.get(service.url + "/healthz").status_code == 200
         return service
 
     yield start
     for service in started:
-        if service.proc.poll() is None:
+        if service.served is not None:
+            service.served.stop()
+        elif service.proc.poll() is None:
             service.proc.kill()
             service.proc.wait(30)
+
+
+def _serve_process(
+    log: Path, state: Path, env: dict[str, str], args: tuple[str, ...]
+) -> RunningService:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "connector.cli",
+                "--log-level",
+                "info",
+                "serve",
+                "--port",
+                "0",
+                *args,
+            ],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    service = RunningService("", state, env, own=proc, own_log=log)
+    deadline = time.monotonic() + 60
+    while not (found := _URL.search(log.read_text(encoding="utf-8", errors="replace"))):
+        if proc.poll() is not None:
+            raise AssertionError(f"the service exited: {log.read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the service printed no URL")
+        time.sleep(0.05)  # polling the log file for the URL line, bounded
+    service.url = found.group(1)
+    return service

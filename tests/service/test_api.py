@@ -190,7 +190,10 @@ def test_readyz_says_not_ready_when_sign_in_fails(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:
     svc = start_service(
-        team_box(make_sandbox, tmp_path), saved_session=False, STITCH_PASSWORD="wrong-password"
+        team_box(make_sandbox, tmp_path),
+        saved_session=False,
+        own_process=True,
+        STITCH_PASSWORD="wrong-password",
     )
     with svc.client() as http:
         ready = http.get("/readyz")
@@ -256,7 +259,7 @@ def test_sigterm_finishes_the_removal_in_progress(
     make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
 ) -> None:
     box = team_box(make_sandbox, tmp_path, slow_write_ms=2_000)
-    svc = start_service(box)
+    svc = start_service(box, own_process=True)
     with svc.client() as http:
         job = http.post("/v1/offboardings", json=body("user6@corp.com", "slow-1")).json()
     deadline = time.monotonic() + 60
@@ -296,7 +299,7 @@ def test_callbacks_are_signed_and_retried(
     try:
         box = team_box(make_sandbox, tmp_path)
         port = receiver.server_address[1]
-        svc = start_service(box, None, STITCH_CALLBACK_HOSTS=f"127.0.0.1:{port}")
+        svc = start_service(box, None, own_process=True, STITCH_CALLBACK_HOSTS=f"127.0.0.1:{port}")
         url = f"http://127.0.0.1:{port}/hook"
         with svc.client() as http:
             job = http.post(
@@ -360,7 +363,7 @@ def test_sigterm_stops_between_removals_and_the_rest_waits_for_the_next_start(
             OffboardingRequest(email=f"user{i}@corp.com", request_id=f"two-{i}", requested_by="t"),
             source="api",
         )
-    svc = start_service(box, state, STITCH_MAX_FRACTION="0.5")
+    svc = start_service(box, state, own_process=True, STITCH_MAX_FRACTION="0.5")
     deadline = time.monotonic() + 60
     while not all_writes(box):  # the first click has reached Stitch
         assert time.monotonic() < deadline

@@ -343,7 +343,10 @@ def test_the_api_refuses_unlisted_callbacks_and_hides_the_callback_urls_secrets(
         source="api",
     )
     svc = start_service(
-        team_box(make_sandbox, tmp_path), state, STITCH_CALLBACK_HOSTS=f"127.0.0.1:{listed.port}"
+        team_box(make_sandbox, tmp_path),
+        state,
+        own_process=True,
+        STITCH_CALLBACK_HOSTS=f"127.0.0.1:{listed.port}",
     )
     base = {"email": "user4@corp.com", "requested_by": "t"}
     with svc.client() as http:

@@ -125,6 +125,7 @@ def test_fuzzing_with_callbacks_allowed_to_one_port_connects_nowhere_else(
     svc = start_service(
         box,
         None,
+        own_process=True,  # the recorder is installed in its process alone
         STITCH_CALLBACK_HOSTS=f"127.0.0.1:{allowed.port}",
         PYTHONPATH=os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p),
         CONNECT_LOG=str(connects),

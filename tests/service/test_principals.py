@@ -169,7 +169,10 @@ def test_old_token_forms_still_work_with_a_generated_name(
 ) -> None:
     box = team_box(make_sandbox, tmp_path)
     svc = start_service(
-        box, None, STITCH_SERVICE_TOKENS=f"read:{READ_TOKEN},{WRITE_TOKEN},write:{AIRFLOW}"
+        box,
+        None,
+        own_process=True,
+        STITCH_SERVICE_TOKENS=f"read:{READ_TOKEN},{WRITE_TOKEN},write:{AIRFLOW}",
     )
     with svc.client(AIRFLOW) as http:
         answer = http.post("/v1/offboardings", json=body("user6@corp.com", "old-1"))
@@ -197,6 +200,7 @@ def test_sighup_rotates_tokens_without_a_restart(
     svc = start_service(
         team_box(make_sandbox, tmp_path),
         None,
+        own_process=True,
         STITCH_SERVICE_TOKENS="",
         STITCH_SERVICE_TOKENS_FILE=str(tokens),
     )

@@ -78,3 +78,24 @@ def test_current_is_none_on_any_other_loop() -> None:
 def test_reusing_twice_is_refused() -> None:
     with pytest.raises(RuntimeError, match="already active"), runner.reusing():
         pass
+
+
+def test_another_thread_may_hold_its_own_reusing_loop() -> None:
+    """A thread serving the in-process services holds its own (tests/service/in_process.py):
+    its runs share its loop and its kept things, never this thread's."""
+    here = runner.run(loop_of_this_run)
+    seen: list[Any] = []
+
+    def elsewhere() -> None:
+        async def current() -> runner.Reuse | None:
+            return runner.current()
+
+        with runner.reusing() as reuse:
+            seen.extend([runner.run(loop_of_this_run), runner.run(loop_of_this_run)])
+            seen.append(runner.run(current) is reuse)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join(30)
+    assert seen[0] is seen[1] and seen[0] is not here and seen[2] is True
+    assert runner.run(loop_of_this_run) is here  # this thread's is untouched

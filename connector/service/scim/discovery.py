@@ -16,6 +16,7 @@ from scim2_models import (
     Filter,
     ListResponse,
     Meta,
+    Mutability,
     Patch,
     ResourceType,
     Schema,
@@ -72,7 +73,9 @@ def user_schema(base_url: str) -> Schema:
         if attribute.name in _AS_IN_RFC:
             attributes.append(attribute)  # required, readWrite, uniqueness server: as RFC 7643
             continue
-        mutability = "readWrite" if attribute.name in _WRITABLE else "readOnly"
+        # The enum, not its text: model_copy does not validate, and a string here serialises
+        # with a warning (Pydantic expects the enum) on every /Schemas answer.
+        mutability = Mutability.read_write if attribute.name in _WRITABLE else Mutability.read_only
         attributes.append(attribute.model_copy(update={"mutability": mutability}))
     return full.model_copy(
         update={
