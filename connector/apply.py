@@ -102,6 +102,7 @@ class PlanRunner:
             step=self.step,
             on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
             fence=self.fence,
+            early_read_s=self.settings.early_read_ms / 1000,
         )
         return await self._remove_each(targets, roster, remover, trail, should_stop)
 

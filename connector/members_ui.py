@@ -60,6 +60,11 @@ class MembersUI(Protocol):
         in the list's text (MemberList.mentioned)."""
         ...
 
+    async def members_beside(self, needles: Iterable[str] = ()) -> MemberList:
+        """The same read on a second page, leaving the page shown now (and what it is waiting
+        for) alone; it never signs in. Raises whatever stops it."""
+        ...
+
     async def row(self, email: str) -> MemberRow | None:
         """Open the member list and walk it for the row of exactly `email`; None when no page
         has one. Raises TransientFailure when the list failed to load (worth opening again)."""

@@ -6,11 +6,16 @@
        └──not on a fresh read──▶ ALREADY_ABSENT
 
 The banner is a signal; the fresh read of the roster is the proof. A click whose effect nothing
-showed is never repeated: its outcome is UNKNOWN until a human looks.
+showed is never repeated: its outcome is UNKNOWN until a human looks. When the page shows nothing
+for a moment (`early_read_s`), the roster is read on a second page while the first keeps
+waiting: a read that proves the member gone ends the wait (a dropped banner costs that moment,
+not the whole write timeout); one that does not changes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -83,6 +88,7 @@ class Remover:
         step: StepPrompt | None = None,
         on_click: Callable[[PlanTarget], None] | None = None,
         fence: Callable[[], None] | None = None,
+        early_read_s: float = 0.0,
     ) -> None:
         """`on_click(target)` runs just before each click that may change Stitch (the audit
         trail's `clicked` record), so a run killed mid-click still leaves a trace. `needles`: the
@@ -94,6 +100,7 @@ class Remover:
         self.step = step
         self.on_click = on_click
         self.fence = fence
+        self.early_read_s = early_read_s  # no banner this long: read beside the page (0: never)
 
     async def remove(self, target: PlanTarget) -> Removal:
         assert target.action is not None, "only targets with an action are removed"
@@ -115,13 +122,44 @@ class Remover:
                 if found is None:
                     await self._no_row(target, action, result)
                 return
-            after = await found.act(action, self._committed(target, result))
+            after, proof = await self._act(found, target, action, result)
             self._shot(result, await self.ui.evidence(f"{email}-after"))
             log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
-            if await self._verdict(target, action, result, after, last=attempt == self.attempts):
+            last = attempt == self.attempts
+            if await self._verdict(target, action, result, after, last=last, proof=proof):
                 return
             log.warning("removal.retry", email=email, attempt=attempt, text=after.text)
         self._finish(result, target, OutcomeStatus.FAILED, reason="gave up")  # pragma: no cover
+
+    async def _act(
+        self, found: MemberRow, target: PlanTarget, action: Action, result: Removal
+    ) -> tuple[AfterClick, MemberList | None]:
+        """Click through and wait for what the page shows. If it shows nothing for
+        `early_read_s`, a fresh read on a second page may already prove the member gone: then
+        the wait ends there, with that read as the proof. A read that proves nothing changes
+        nothing: the page keeps waiting, and the verdict reads again afterwards."""
+        acting = asyncio.ensure_future(found.act(action, self._committed(target, result)))
+        if self.early_read_s > 0:
+            await asyncio.wait({acting}, timeout=self.early_read_s)
+        if acting.done() or self.early_read_s <= 0 or result.clicks == 0:
+            return await acting, None
+        proof = await self._read_beside(target.email)
+        if proof is None or acting.done():  # what the page showed meanwhile still counts
+            return await acting, proof
+        acting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await acting
+        log.info("removal.proven_beside", email=target.email, after_s=self.early_read_s)
+        return AfterClick("nothing", None, False), proof
+
+    async def _read_beside(self, email: str) -> MemberList | None:
+        """The roster read beside the page, if it proves `email` gone; else None."""
+        try:
+            roster = await self.ui.members_beside(self.needles)
+        except Exception as exc:  # no proof either way: the main page's outcome decides
+            log.info("removal.read_beside_inconclusive", email=email, error=first_line(str(exc)))
+            return None
+        return roster if gone(roster, email) else None
 
     async def _no_row(self, target: PlanTarget, action: Action, result: Removal) -> None:
         """No row on any page. Not finding a row is no proof (the plan just saw them): a
@@ -182,12 +220,20 @@ class Remover:
         return committed
 
     async def _verdict(
-        self, target: PlanTarget, action: Action, result: Removal, after: AfterClick, *, last: bool
+        self,
+        target: PlanTarget,
+        action: Action,
+        result: Removal,
+        after: AfterClick,
+        *,
+        last: bool,
+        proof: MemberList | None,
     ) -> bool:
-        """After the click, a fresh read decides. False: the app refused the write before
-        acting (an error it calls temporary, or a session that had ended) and the member is
-        still there, so it may be clicked again (the read signs in again when it must)."""
-        roster = await self.read_roster()  # the proof
+        """After the click, a fresh read decides (`proof`: one made while the page waited).
+        False: the app refused the write before acting (an error it calls temporary, or a
+        session that had ended) and the member is still there, so it may be clicked again (the
+        read signs in again when it must)."""
+        roster = proof or await self.read_roster()  # the proof
         result.roster_after = roster
         email = target.email
         reason: str | None

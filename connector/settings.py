@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     )
     sso_enabled: bool = Field(False, description="Administrators are then SSO Admins: protected.")
     write_timeout_ms: int = Field(15_000, ge=500, le=600_000, description="Click to banner.")
+    early_read_ms: int = Field(
+        2_000,
+        ge=0,
+        le=600_000,
+        description="No banner this long after a click: read the roster on a second page while "
+        "the first keeps waiting, and stop waiting if that read proves the removal (0: never).",
+    )
     max_drop: float = Field(
         0.3, ge=0.0, le=1.0, description="Share of the last snapshot a new roster may lose."
     )

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from connector.errors import PageNotRecognised, TransientFailure
+from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.models import Account
 from connector.private_files import write_private_json
@@ -62,6 +62,7 @@ class Navigator:
         self.observer = observer
         self.tracer = tracer
         self.clicked: list[Match] = []
+        self.may_sign_in = True  # False: a read beside the page never signs in (StitchUI)
         self._interruptions = self._new_interruptions()
 
     async def goto(self, url: str) -> None:
@@ -104,6 +105,8 @@ class Navigator:
                 if signed_in:
                     return state  # still a sign-in step: the caller finds no app page
                 log.info("session.signin_needed")
+                if not self.may_sign_in:
+                    raise SessionExpired("the session ended: this read does not sign in")
                 await self.sign_in()
                 signed_in = True
                 continue

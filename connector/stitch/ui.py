@@ -5,8 +5,10 @@ the members, and `row(email)` to deactivate or rehearse. It implements MembersUI
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from playwright.async_api import Error as PlaywrightError
@@ -30,6 +32,10 @@ from connector.tracing import Tracer
 log = get_logger(__name__)
 
 _READ_ONLY = ("GET", "HEAD", "OPTIONS")
+
+
+async def _never_called() -> None:
+    raise AssertionError("a read beside the page does not sign in")
 
 
 class RowControls:
@@ -160,6 +166,24 @@ class StitchUI:
         self._list_just_read = (self.ctx.page.url, pages)
         self._on_roster(roster)
         return roster
+
+    async def members_beside(self, needles: Iterable[str] = ()) -> MemberList:
+        """A fresh read on a new page of this browser context (same session), while this page
+        keeps waiting for what a click shows. It never signs in: a session that ended is the
+        main page's to handle."""
+        page = await self.ctx.page.context.new_page()
+        try:
+            beside = StitchUI(
+                replace(self.ctx, page=page),
+                on_signed_in=_never_called,  # it does not sign in
+                previous=self._previous,
+                on_roster=self._on_roster,
+            )
+            beside.nav.may_sign_in = False
+            return await beside.members(needles)
+        finally:
+            with contextlib.suppress(PlaywrightError):
+                await page.close()
 
     async def row(self, email: str) -> RowControls | None:
         """Open the list and walk it for the row of exactly `email`; None if no page has it.

@@ -6,6 +6,7 @@ browser. It records every click it saw, so a test can prove a click was made onc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ class Click:
     banner: Banner = "ok"
     takes_effect: bool = True
     text: str | None = None
+    # The page shows its banner only once this is set: a slow banner, or (never set) a lost one.
+    held: asyncio.Event | None = None
 
 
 @dataclass
@@ -46,6 +49,8 @@ class FakeUI:
     faults: dict[Where, list[BaseException]] = field(default_factory=dict)
     clicks: list[tuple[str, Action]] = field(default_factory=list)
     reads: int = 0
+    reads_beside: int = 0
+    after_read_beside: Callable[[], None] | None = None  # e.g. show a held banner now
     sign_ins: int = 0  # the app asked to sign in (a write answered with the sign-in page)
     shots: list[str] = field(default_factory=list)
 
@@ -75,6 +80,14 @@ class FakeUI:
         self.reads += 1
         self.fault("members")
         return self.listed()
+
+    async def members_beside(self, needles: Iterable[str] = ()) -> MemberList:
+        self.reads_beside += 1
+        read = await self.members(needles)
+        self.reads -= 1  # counted apart
+        if self.after_read_beside is not None:
+            self.after_read_beside()
+        return read
 
     async def row(self, email: str) -> FakeRow | None:
         self.fault("row")
@@ -114,6 +127,8 @@ class FakeRow:
         self.ui.fault("before_click")
         on_commit()
         step = self.ui.click(self.found.email, action)
+        if step.held is not None:
+            await step.held.wait()
         self.ui.fault("after_click")
         if step.banner == "ok":
             return AfterClick("success", step.text or "Member deactivated", step.text is None)

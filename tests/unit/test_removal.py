@@ -43,6 +43,7 @@ def remove(
     step: StepPrompt | None = None,
     fence: list[BaseException] | None = None,
     attempts: int = 3,
+    early_read_s: float = 0.0,
 ) -> tuple[Removal, list[str]]:
     """One removal; also the `clicked` notices (the audit trail's record before a click)."""
     noticed: list[str] = []
@@ -59,8 +60,43 @@ def remove(
         step=step,
         on_click=lambda t: noticed.append(t.email),
         fence=check,
+        early_read_s=early_read_s,
     )
     return asyncio.run(remover.remove(target(ui, email, action))), noticed
+
+
+def test_a_lost_banner_is_not_waited_out_when_a_read_beside_the_page_proves_the_removal() -> None:
+    ui = team()
+    ui.script[A] = [Click("lost", held=asyncio.Event())]  # the page would wait for ever
+    result, _ = remove(ui, early_read_s=0.01)
+    assert result.outcome.status is OutcomeStatus.DEACTIVATED
+    assert ui.clicks == [(A, D)] and ui.reads_beside == 1
+    assert ui.reads == 0  # that read is the proof: not read again
+    assert result.roster_after is not None and ui.shots == [f"{A}-before", f"{A}-after"]
+
+
+def test_a_read_beside_that_proves_nothing_changes_nothing() -> None:
+    """The member is still listed when read beside the page: the page's own outcome (here a
+    late "try again" error) decides, as without the early read; one click per attempt."""
+    ui = team()
+    late = asyncio.Event()
+    ui.after_read_beside = late.set
+    ui.script[A] = [Click("error", takes_effect=False, text=TRANSIENT, held=late), Click()]
+    result, _ = remove(ui, early_read_s=0.01)
+    assert result.outcome.status is OutcomeStatus.DEACTIVATED
+    assert ui.clicks == [(A, D), (A, D)] and ui.reads_beside == 1
+
+
+def test_a_lost_banner_with_the_member_still_listed_stays_unknown_and_is_not_clicked_again() -> (
+    None
+):
+    ui = team()
+    lost = asyncio.Event()
+    ui.after_read_beside = lost.set  # the wait ends as the write timeout would: nothing shown
+    ui.script[A] = [Click("lost", takes_effect=False, held=lost)]
+    result, _ = remove(ui, early_read_s=0.01)
+    assert result.outcome.status is OutcomeStatus.UNKNOWN and result.halts_batch
+    assert ui.clicks == [(A, D)] and ui.reads_beside == 1 and ui.reads == 1
 
 
 def test_deactivated_after_one_click_proven_by_a_fresh_read() -> None:

@@ -1,0 +1,55 @@
+"""A click whose banner never comes is proven by a read on a second page while the first keeps
+waiting (removal.py, `early_read_ms`), in the real browser against the sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from connector.models import OutcomeStatus
+from tests.conftest import MakeSandbox
+from tests.e2e.test_deactivate import deactivate, ok_writes_per_email, statuses, team_box, wsettings
+
+pytestmark = pytest.mark.e2e
+
+
+def events(log: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in log.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("keep_deactivated", [False, True], ids=["row-gone", "row-deactivated"])
+def test_a_dropped_banner_is_proven_beside_the_page_not_waited_out(
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO, keep_deactivated: bool
+) -> None:
+    box = team_box(make_sandbox, tmp_path, drop_banner=True, keep_deactivated=keep_deactivated)
+    # A write timeout far longer than the test's own: only the read beside the page ends it.
+    settings = wsettings(
+        box, tmp_path / "state", write_timeout_ms=600_000, early_read_ms=500, max_fraction=0.5
+    )
+    targets = ["user1@corp.com", "user2@corp.com"]
+    outcomes = deactivate(settings, targets)
+    assert [(o.email, o.status) for o in outcomes] == [
+        (t, OutcomeStatus.DEACTIVATED) for t in targets
+    ]
+    assert all(statuses(box)[t] == "deactivated" for t in targets)
+    assert ok_writes_per_email(box) == {t: 1 for t in targets}  # one click each
+    proven = [e["email"] for e in events(log_capture) if e["event"] == "removal.proven_beside"]
+    assert proven == targets
+
+
+def test_a_slow_write_read_beside_the_page_too_early_still_ends_in_one_proven_click(
+    make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
+) -> None:
+    """The server acts after the read beside the page: that read proves nothing, the page
+    keeps waiting for its banner, and the usual fresh read proves the removal."""
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=2_500, slow_write_mode="act")
+    settings = wsettings(box, tmp_path / "state", write_timeout_ms=60_000, early_read_ms=300)
+    (outcome,) = deactivate(settings, ["user3@corp.com"])
+    assert outcome.status is OutcomeStatus.DEACTIVATED
+    assert ok_writes_per_email(box) == {"user3@corp.com": 1}
+    seen = [e["event"] for e in events(log_capture)]
+    assert "removal.proven_beside" not in seen
+    assert seen.count("members.listed") >= 3  # the plan's read, the one beside, the proof
