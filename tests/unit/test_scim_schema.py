@@ -9,7 +9,7 @@ from scim2_models import Context, ListResponse, Schema
 from connector.service.scim.discovery import user_schema
 
 
-def test_the_published_user_schema_serialises_cleanly_with_only_active_writable() -> None:
+def test_the_published_user_schema_serialises_without_a_warning() -> None:
     schema = user_schema("http://127.0.0.1:1/scim/v2")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a serializer warning is a value Pydantic did not expect
@@ -17,12 +17,5 @@ def test_the_published_user_schema_serialises_cleanly_with_only_active_writable(
         ListResponse[Schema](
             total_results=1, start_index=1, items_per_page=1, resources=[schema]
         ).model_dump(scim_ctx=Context.SEARCH_RESPONSE)
-    mutability = {a["name"]: a["mutability"] for a in one["attributes"]}
-    assert mutability == {
-        "userName": "readWrite",
-        "name": "readOnly",
-        "displayName": "readOnly",
-        "active": "readWrite",
-        "emails": "readOnly",
-        "roles": "readOnly",
-    }
+    # What each attribute says is tests/service/test_scim.py's: here, that it says it cleanly.
+    assert {a["name"]: a["mutability"] for a in one["attributes"]}["active"] == "readWrite"
