@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,7 +16,6 @@ from connector import clock, logs, runner
 from connector.browser import save_session
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
-from connector.sandbox.web import SESSION_COOKIE
 from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
 from connector.settings import Settings
 from connector.stitch.navigation import save_members_url
@@ -96,17 +94,7 @@ def signed_in(box: RunningSandbox, settings: Settings) -> Settings:
     and where the member list is, so it goes straight there: as every run after
     the first does in production. Only for tests that are not about signing in or finding the
     list: the sign-in, TOTP, lockout, session, navigation and secret tests do it for real."""
-    cookie = {
-        "name": SESSION_COOKIE,
-        "value": box.issue_session(),
-        "domain": urlsplit(box.app_url).hostname,
-        "path": "/",
-        "expires": -1,
-        "httpOnly": True,
-        "secure": False,
-        "sameSite": "Lax",
-    }
-    save_session(settings, {"cookies": [cookie], "origins": []})
+    save_session(settings, box.signed_in_state())
     save_members_url(settings, box.members_url, box.options.client_id)
     return settings
 

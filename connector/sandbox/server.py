@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.applications import Starlette
@@ -21,7 +22,7 @@ from connector.sandbox.login_origin import create_login_origin
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.roster import GENERAL_USER, Role, Status, login_member
 from connector.sandbox.state import SandboxState
-from connector.sandbox.web import AppPaths, Origins
+from connector.sandbox.web import SESSION_COOKIE, AppPaths, Origins
 
 LOGIN_HOST = "localhost"  # a different host from the app origin, so the browser sees two origins
 _STARTUP_TIMEOUT = 15.0
@@ -58,6 +59,22 @@ class RunningSandbox:
     def issue_session(self) -> str:
         """A live session token for the login user, as signing in would set in its cookie."""
         return self._state.tickets.create_session(self.login_email)
+
+    def signed_in_state(self) -> dict[str, object]:
+        """A browser storage state (Playwright's format) holding a live session cookie for the
+        login user: what a browser keeps after signing in. Tests and the fixture recorder start
+        from it when signing in is not what they are about."""
+        cookie = {
+            "name": SESSION_COOKIE,
+            "value": self.issue_session(),
+            "domain": urlsplit(self.app_url).hostname,
+            "path": "/",
+            "expires": -1,
+            "httpOnly": True,
+            "secure": False,
+            "sameSite": "Lax",
+        }
+        return {"cookies": [cookie], "origins": []}
 
     def expire_sessions(self) -> None:
         self._state.expire_sessions()
