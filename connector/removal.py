@@ -138,10 +138,12 @@ class Remover:
         `early_read_s`, a fresh read on a second page may already prove the member gone: then
         the wait ends there, with that read as the proof. A read that proves nothing changes
         nothing: the page keeps waiting, and the verdict reads again afterwards."""
-        acting = asyncio.ensure_future(found.act(action, self._committed(target, result)))
-        if self.early_read_s > 0:
-            await asyncio.wait({acting}, timeout=self.early_read_s)
-        if acting.done() or self.early_read_s <= 0 or result.clicks == 0:
+        committed = self._committed(target, result)
+        if self.early_read_s <= 0:
+            return await found.act(action, committed), None
+        acting = asyncio.ensure_future(found.act(action, committed))
+        await asyncio.wait({acting}, timeout=self.early_read_s)
+        if acting.done() or result.clicks == 0:  # shown in time, or not clicked yet
             return await acting, None
         proof = await self._read_beside(target.email)
         if proof is None or acting.done():  # what the page showed meanwhile still counts
@@ -233,7 +235,7 @@ class Remover:
         False: the app refused the write before acting (an error it calls temporary, or a
         session that had ended) and the member is still there, so it may be clicked again (the
         read signs in again when it must)."""
-        roster = proof or await self.read_roster()  # the proof
+        roster = proof if proof is not None else await self.read_roster()  # the proof
         result.roster_after = roster
         email = target.email
         reason: str | None

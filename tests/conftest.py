@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -121,6 +122,11 @@ def log_capture() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     logs.configure(run_id="test", level="debug", stream=stream, json=True)
     yield stream
+
+
+def events(log: io.StringIO) -> list[dict[str, Any]]:
+    """The log lines `log_capture` caught, parsed."""
+    return [json.loads(line) for line in log.getvalue().splitlines()]
 
 
 def drifted_selectors(tmp_path: Path, old: str, new: str) -> SelectorSet:

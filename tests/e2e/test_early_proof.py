@@ -4,20 +4,15 @@ waiting (removal.py, `early_read_ms`), in the real browser against the sandbox."
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
 
 from connector.models import OutcomeStatus
-from tests.conftest import MakeSandbox
+from tests.conftest import MakeSandbox, events
 from tests.e2e.test_deactivate import deactivate, ok_writes_per_email, statuses, team_box, wsettings
 
 pytestmark = pytest.mark.e2e
-
-
-def events(log: io.StringIO) -> list[dict[str, object]]:
-    return [json.loads(line) for line in log.getvalue().splitlines()]
 
 
 @pytest.mark.parametrize("keep_deactivated", [False, True], ids=["row-gone", "row-deactivated"])

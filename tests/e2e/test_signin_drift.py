@@ -28,7 +28,7 @@ from connector.selector_set import load_selectors
 from connector.settings import Settings
 from connector.stitch.locate import resolve
 from connector.stitch.pages import current_state
-from tests.conftest import MakeSandbox, settings_for
+from tests.conftest import MakeSandbox, events, settings_for
 from tests.e2e.test_members import assert_matches_truth, scrape
 
 pytestmark = pytest.mark.e2e
@@ -68,10 +68,6 @@ def run(
             return await stitch.list_members()
 
     return runner.run(go)
-
-
-def events(log: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in log.getvalue().splitlines()]
 
 
 def cookies(settings: Settings) -> dict[str, dict[str, Any]]:
