@@ -58,6 +58,9 @@ class PlanRunner:
         self.history = history or History()
         self.fence = fence
         self.step = step
+        # The roster after the last removal: a full read, or page_proof's proven prediction
+        # (which no read returned, so the caller keeps it as its newest roster from here).
+        self.roster_after: MemberList | None = None
 
     async def run(
         self,
@@ -158,14 +161,16 @@ class PlanRunner:
                 break  # the caller is stopping: the rest are neither attempted nor recorded
             started = datetime.now(UTC)
             before = roster.fingerprint
+            proof: str | None = None
             if target.action is None:
                 outcome = _unchanged(target)
             elif stop is not None:
                 outcome = _not_attempted(target, stop, quit_)
             else:
-                removal = await remover.remove(target)
-                outcome = removal.outcome
+                removal = await remover.remove(target, roster)
+                outcome, proof = removal.outcome, removal.proof
                 roster = removal.roster_after or roster
+                self.roster_after = roster
                 if removal.halts_batch:
                     quit_ = removal.quit
                     stop = (
@@ -186,6 +191,7 @@ class PlanRunner:
                 roster_fingerprint_before=before,
                 roster_fingerprint_after=roster.fingerprint,
                 evidence=outcome.evidence,
+                proof=proof,
             )
         return outcomes
 

@@ -20,7 +20,7 @@ import json
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,6 +56,9 @@ class AuditRecord(BaseModel):
     roster_fingerprint_before: str | None
     roster_fingerprint_after: str | None
     evidence: list[str]
+    # What proved the outcome: "roster" (a full fresh read), "page" (the row's own page, read
+    # fresh: page_proof.py), or None (no read after a click). Absent in older records.
+    proof: Literal["roster", "page"] | None = None
     prev_hash: str
     hash: str
 

@@ -350,6 +350,8 @@ class StitchConnector:
                 roster=roster,
                 should_stop=should_stop,
             )
+        if runner.roster_after is not None and runner.roster_after is not self.last_roster:
+            self._read_done(runner.roster_after)  # proven on the row's page: the newest roster
         proven = (OutcomeStatus.DEACTIVATED, OutcomeStatus.INVITATION_CANCELLED)
         removed = sum(1 for o in outcomes if o.action is not None and o.status in proven)
         if removed and self.last_roster is not None:

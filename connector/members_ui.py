@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from connector.models import Action, Member, MemberList
+from connector.page_proof import ShownPage
 
 # "cancelled": we cancelled the confirm dialog ourselves (it did not name the member), so
 # nothing was confirmed and nothing can have changed. "signed_out": the app answered the write
@@ -63,6 +64,15 @@ class MembersUI(Protocol):
     async def members_beside(self, needles: Iterable[str] = ()) -> MemberList:
         """The same read on a second page, leaving the page shown now (and what it is waiting
         for) alone; it never signs in. Raises whatever stops it."""
+        ...
+
+    async def page_after_write(self, needles: Iterable[str] = ()) -> ShownPage:
+        """The list page shown now (where the row was), loaded afresh and read alone: what a
+        page proof compares with its prediction. Raises whatever stops it."""
+        ...
+
+    async def page_beside(self, needles: Iterable[str] = ()) -> ShownPage:
+        """The same page read on a second page, like members_beside."""
         ...
 
     async def row(self, email: str) -> MemberRow | None:

@@ -6,17 +6,19 @@
        └──not on a fresh read──▶ ALREADY_ABSENT
 
 The banner is a signal; the fresh read of the roster is the proof. A click whose effect nothing
-showed is never repeated: its outcome is UNKNOWN until a human looks. When the page shows nothing
-for a moment (`early_read_s`), the roster is read on a second page while the first keeps
-waiting: a read that proves the member gone ends the wait (a dropped banner costs that moment,
-not the whole write timeout); one that does not changes nothing.
+showed is never repeated: its outcome is UNKNOWN until a human looks. The cheapest sufficient
+read comes first: the row's own page, loaded afresh, when it leaves no other reading
+(page_proof.py); else the whole list. When the page shows nothing for a moment
+(`early_read_s`), that read is made on a second page while the first keeps waiting: a read that
+proves the member gone ends the wait (a dropped banner costs that moment, not the whole write
+timeout); one that does not changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -32,6 +34,7 @@ from connector.models import (
     PlanTarget,
     Status,
 )
+from connector.page_proof import ShownPage, proven_on_page
 
 log = get_logger(__name__)
 
@@ -52,6 +55,14 @@ class Removal:
     evidence: list[str] = field(default_factory=list)
     page_not_recognised: bool = False
     quit: bool = False  # a person chose "quit" at the --step prompt
+    proven_on_page: bool = False  # roster_after is page_proof's prediction, proven on one page
+
+    @property
+    def proof(self) -> Literal["roster", "page"] | None:
+        """What the outcome rests on: the row's page alone, a full read, or no read at all."""
+        if self.roster_after is None:
+            return None
+        return "page" if self.proven_on_page else "roster"
 
     @property
     def halts_batch(self) -> bool:
@@ -102,11 +113,13 @@ class Remover:
         self.fence = fence
         self.early_read_s = early_read_s  # no banner this long: read beside the page (0: never)
 
-    async def remove(self, target: PlanTarget) -> Removal:
+    async def remove(self, target: PlanTarget, before: MemberList | None = None) -> Removal:
+        """`before`: the roster as last read or proven, which a page proof predicts from (None:
+        every proof is a full read)."""
         assert target.action is not None, "only targets with an action are removed"
         result = Removal(Outcome(email=target.email, status=OutcomeStatus.FAILED), None)
         try:
-            await self._run(target, target.action, result)
+            await self._run(target, target.action, result, before)
         except ConnectorError as exc:
             await self._settle_after_error(target, target.action, result, exc)
         except Exception as exc:  # a raw browser error can come after the click, too
@@ -114,7 +127,9 @@ class Remover:
             await self._settle_after_error(target, target.action, result, wrapped)
         return result
 
-    async def _run(self, target: PlanTarget, action: Action, result: Removal) -> None:
+    async def _run(
+        self, target: PlanTarget, action: Action, result: Removal, before: MemberList | None
+    ) -> None:
         email = target.email
         for attempt in range(1, self.attempts + 1):
             found = await self._find(email)
@@ -122,17 +137,27 @@ class Remover:
                 if found is None:
                     await self._no_row(target, action, result)
                 return
-            after, proof = await self._act(found, target, action, result)
+            if before is not None:  # a retry predicts from the newest read
+                before = result.roster_after or before
+            after, proof = await self._act(found, target, action, result, before)
             self._shot(result, await self.ui.evidence(f"{email}-after"))
             log.info("removal.clicked", email=email, shown=after.shown, text=after.text)
             last = attempt == self.attempts
-            if await self._verdict(target, action, result, after, last=last, proof=proof):
+            verdict = await self._verdict(
+                target, action, result, after, last=last, proof=proof, before=before
+            )
+            if verdict:
                 return
             log.warning("removal.retry", email=email, attempt=attempt, text=after.text)
         self._finish(result, target, OutcomeStatus.FAILED, reason="gave up")  # pragma: no cover
 
     async def _act(
-        self, found: MemberRow, target: PlanTarget, action: Action, result: Removal
+        self,
+        found: MemberRow,
+        target: PlanTarget,
+        action: Action,
+        result: Removal,
+        before: MemberList | None,
     ) -> tuple[AfterClick, MemberList | None]:
         """Click through and wait for what the page shows. If it shows nothing for
         `early_read_s`, a fresh read on a second page may already prove the member gone: then
@@ -145,7 +170,7 @@ class Remover:
         await asyncio.wait({acting}, timeout=self.early_read_s)
         if acting.done() or result.clicks == 0:  # shown in time, or not clicked yet
             return await acting, None
-        proof = await self._read_beside(target.email)
+        proof = await self._read_beside(target.email, result, before)
         if proof is None or acting.done():  # what the page showed meanwhile still counts
             return await acting, proof
         acting.cancel()
@@ -154,8 +179,16 @@ class Remover:
         log.info("removal.proven_beside", email=target.email, after_s=self.early_read_s)
         return AfterClick("nothing", None, False), proof
 
-    async def _read_beside(self, email: str) -> MemberList | None:
-        """The roster read beside the page, if it proves `email` gone; else None."""
+    async def _read_beside(
+        self, email: str, result: Removal, before: MemberList | None
+    ) -> MemberList | None:
+        """The roster read beside the page (the row's page first), if it proves `email`
+        gone; else None."""
+        if before is not None:
+            proven = await self._page_proof(email, before, self.ui.page_beside)
+            if proven is not None:
+                result.proven_on_page = True
+                return proven
         try:
             roster = await self.ui.members_beside(self.needles)
         except Exception as exc:  # no proof either way: the main page's outcome decides
@@ -167,7 +200,7 @@ class Remover:
         """No row on any page. Not finding a row is no proof (the plan just saw them): a
         counted read is."""
         roster = await self.read_roster()
-        result.roster_after = roster
+        result.roster_after, result.proven_on_page = roster, False
         if not gone(roster, target.email):
             self._finish(
                 result,
@@ -230,12 +263,13 @@ class Remover:
         *,
         last: bool,
         proof: MemberList | None,
+        before: MemberList | None,
     ) -> bool:
         """After the click, a fresh read decides (`proof`: one made while the page waited).
         False: the app refused the write before acting (an error it calls temporary, or a
         session that had ended) and the member is still there, so it may be clicked again (the
         read signs in again when it must)."""
-        roster = proof if proof is not None else await self.read_roster()  # the proof
+        roster = proof if proof is not None else await self._proof_read(after, result, before)
         result.roster_after = roster
         email = target.email
         reason: str | None
@@ -265,6 +299,36 @@ class Remover:
 
     async def read_roster(self) -> MemberList:
         return await self.ui.members(self.needles)
+
+    async def _proof_read(
+        self, after: AfterClick, result: Removal, before: MemberList | None
+    ) -> MemberList:
+        """After the success banner the selectors promise, the row's own page may prove it
+        (page_proof.py); anything else, or a page that proves nothing, reads the whole list."""
+        email = result.outcome.email
+        result.proven_on_page = False
+        if before is not None and after.shown == "success" and after.expected_text:
+            proven = await self._page_proof(email, before, self.ui.page_after_write)
+            if proven is not None:
+                result.proven_on_page = True
+                return proven
+        return await self.read_roster()
+
+    async def _page_proof(
+        self,
+        email: str,
+        before: MemberList,
+        read: Callable[[Iterable[str]], Awaitable[ShownPage]],
+    ) -> MemberList | None:
+        """The roster `read` (one page) proves, or None: it proves nothing, or failed."""
+        try:
+            shown = await read(self.needles)
+        except Exception as exc:  # no proof either way: the full read decides
+            log.info("removal.page_proof_failed", email=email, error=first_line(str(exc)))
+            return None
+        proven = proven_on_page(before, email, shown)
+        log.info("removal.page_proof", email=email, proven=proven is not None)
+        return proven
 
     async def _find(self, email: str) -> MemberRow | None:
         """Open the list and look for the row; a list that failed to load is opened again."""
@@ -297,7 +361,7 @@ class Remover:
                 reason=f"clicked, then {exc.kind}: {exc}; the re-read failed too: {second}",
             )
             return
-        result.roster_after = roster
+        result.roster_after, result.proven_on_page = roster, False
         status = _DONE[action] if gone(roster, target.email) else OutcomeStatus.UNKNOWN
         self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
 

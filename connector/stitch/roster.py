@@ -14,6 +14,7 @@ from connector import crosscheck
 from connector.errors import PageNotRecognised, SessionExpired, TransientFailure
 from connector.logs import get_logger
 from connector.models import Member, Progress
+from connector.page_proof import ShownPage
 from connector.retry import Retryable, retrying
 from connector.stitch.context import PageContext
 from connector.stitch.members import MembersView, ParsedPage, parse_page
@@ -107,6 +108,18 @@ class RosterReader:
             exc.artifacts = await self.artifacts.capture(self.page, exc.element or "member-list")
             raise
         return members, page_no, frozenset(mentioned)
+
+    async def read_shown(self, url: str, needles: Iterable[str]) -> ShownPage:
+        """Load the list page at `url` afresh and read it alone (a removal's page proof).
+        TransientFailure unless it loads as the member list: the caller then reads it all."""
+        view = MembersView(self.page, self.selectors, self.settings.origin)
+        await self.nav.goto(url)
+        settled = await view.settled(None, self.settings.timeout_ms)
+        if settled is None or settled.state != "ready":
+            state = settled.state if settled else "not loaded"
+            raise TransientFailure(f"the list page after the write is {state}")
+        parsed = parse_page(await view.read(needles), self.selectors, self.settings.email)
+        return ShownPage(parsed.members, parsed.member_count, parsed.first_row, parsed.mentioned)
 
     async def _settle_on(
         self, view: MembersView, page_no: int, previous: str | None

@@ -19,6 +19,7 @@ from connector.errors import PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick
 from connector.models import Action, Member, MemberList, Progress
+from connector.page_proof import ShownPage
 from connector.stitch.checks import Sighting
 from connector.stitch.context import PageContext
 from connector.stitch.members import MembersView
@@ -145,14 +146,7 @@ class StitchUI:
             await self._tracer.start()  # signed in by now: nothing secret left to type
         account = await self.nav.account()
         self.nav.remember_members_url(account)
-        reader = RosterReader(
-            self.ctx,
-            self.nav,
-            observer=self._observer,
-            progress=self._progress,
-            previous=self._previous,
-        )
-        members, pages, mentioned = await reader.read(needles)
+        members, pages, mentioned = await self._reader().read(needles)
         roster = MemberList(
             account=account,
             members=members,
@@ -171,6 +165,23 @@ class StitchUI:
         """A fresh read on a new page of this browser context (same session), while this page
         keeps waiting for what a click shows. It never signs in: a session that ended is the
         main page's to handle."""
+        async with self._beside() as beside:
+            return await beside.members(needles)
+
+    async def page_after_write(self, needles: Iterable[str] = ()) -> ShownPage:
+        """The list page shown now, loaded afresh and read alone (a removal's page proof).
+        The row lookup that follows looks on it first."""
+        shown = await self._reader().read_shown(self.ctx.page.url, needles)
+        self._list_just_read = (self.ctx.page.url, 1 if shown.count == len(shown.members) else 2)
+        return shown
+
+    async def page_beside(self, needles: Iterable[str] = ()) -> ShownPage:
+        """The list page shown now, read afresh on a second page (see members_beside)."""
+        async with self._beside() as beside:
+            return await beside._reader().read_shown(self.ctx.page.url, needles)
+
+    @asynccontextmanager
+    async def _beside(self) -> AsyncIterator[StitchUI]:
         page = await self.ctx.page.context.new_page()
         try:
             beside = StitchUI(
@@ -180,10 +191,19 @@ class StitchUI:
                 on_roster=self._on_roster,
             )
             beside.nav.may_sign_in = False
-            return await beside.members(needles)
+            yield beside
         finally:
             with contextlib.suppress(PlaywrightError):
                 await page.close()
+
+    def _reader(self) -> RosterReader:
+        return RosterReader(
+            self.ctx,
+            self.nav,
+            observer=self._observer,
+            progress=self._progress,
+            previous=self._previous,
+        )
 
     async def row(self, email: str) -> RowControls | None:
         """Open the list and walk it for the row of exactly `email`; None if no page has it.

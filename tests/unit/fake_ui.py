@@ -14,9 +14,10 @@ from typing import Literal
 
 from connector.members_ui import AfterClick
 from connector.models import Account, Action, Member, MemberList, Role, Status
+from connector.page_proof import ShownPage
 
 Banner = Literal["ok", "error", "lost", "signed_out", "cancelled"]
-Where = Literal["members", "row", "before_click", "after_click"]
+Where = Literal["members", "page", "row", "before_click", "after_click"]
 
 TRANSIENT = "Something went wrong, please try again."
 
@@ -53,6 +54,10 @@ class FakeUI:
     after_read_beside: Callable[[], None] | None = None  # e.g. show a held banner now
     sign_ins: int = 0  # the app asked to sign in (a write answered with the sign-in page)
     shots: list[str] = field(default_factory=list)
+    page_size: int = 50  # rows per list page: a page proof reads the page the row was on
+    keeps_deactivated: bool = True  # False: a deactivated member leaves the list (real Stitch)
+    page_reads: int = 0  # single pages read for a page proof (page_after_write, page_beside)
+    shown_page: int = 0  # the page shown: where the last row looked up was (0-based)
 
     @property
     def transient_errors(self) -> tuple[str, ...]:
@@ -89,12 +94,35 @@ class FakeUI:
             self.after_read_beside()
         return read
 
+    def shown(self, needles: Iterable[str] = ()) -> ShownPage:
+        """The page shown now, as the list stands."""
+        start = self.shown_page * self.page_size
+        rows = self.roster[start : start + self.page_size]
+        emails = {m.email for m in rows}
+        mentioned = frozenset(n for n in needles if n in emails)
+        return ShownPage(rows, len(self.roster), start + 1, mentioned)
+
+    async def page_after_write(self, needles: Iterable[str] = ()) -> ShownPage:
+        self.page_reads += 1
+        self.fault("page")
+        return self.shown(needles)
+
+    async def page_beside(self, needles: Iterable[str] = ()) -> ShownPage:
+        self.page_reads += 1
+        self.reads_beside += 1
+        self.fault("page")
+        shown = self.shown(needles)
+        if self.after_read_beside is not None:
+            self.after_read_beside()
+        return shown
+
     async def row(self, email: str) -> FakeRow | None:
         self.fault("row")
-        found = next((m for m in self.roster if m.email == email), None)
-        if found is None or email in self.no_row:
+        index = next((i for i, m in enumerate(self.roster) if m.email == email), None)
+        if index is None or email in self.no_row:
             return None
-        return FakeRow(self, found)
+        self.shown_page = index // self.page_size
+        return FakeRow(self, self.roster[index])
 
     async def evidence(self, label: str) -> str | None:
         self.shots.append(label)
@@ -104,7 +132,7 @@ class FakeUI:
         self.clicks.append((email, action))
         queue = self.script.get(email) or [Click()]
         step = queue.pop(0) if len(queue) > 1 else queue[0]
-        if step.takes_effect and action is Action.DEACTIVATE:
+        if step.takes_effect and action is Action.DEACTIVATE and self.keeps_deactivated:
             self.roster = [
                 m.model_copy(update={"status": Status.DEACTIVATED}) if m.email == email else m
                 for m in self.roster
