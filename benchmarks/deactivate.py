@@ -5,8 +5,9 @@
 
 Prints the time per removal beside the sandbox's own round trip (click to banner), how many
 sign-ins and page loads the run needed, and the dropped-banner ratio (issue 18 asks under 2x):
-without a banner, a read on a second page proves the removal after STITCH_EARLY_READ_MS instead
-of waiting out the write timeout (15 s by default). Run by hand.
+without a banner, a read on a second page (the row's page when it proves it, else the whole
+list) proves the removal after STITCH_EARLY_READ_MS instead of waiting out the write timeout
+(15 s by default). Run by hand.
 """
 
 from __future__ import annotations

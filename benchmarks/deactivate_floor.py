@@ -4,8 +4,9 @@
 
 Both start signed in (a saved session), launch Chromium, and remove the last member of the list:
 - ours: `StitchConnector.deactivate([email])` with the CLI's defaults (the plan's full read, the
-  row, the click, the banner, the fresh full read that proves it, screenshots, the trace kept on
-  failure, the audit trail);
+  row, the click, the banner, the fresh read that proves it: the row's page when that page
+  proves it, else the whole list; screenshots, the trace from the row lookup kept on failure,
+  the audit trail);
 - the floor: launch, open the list, read every page, click through the row on the last page,
   confirm, wait for the banner. Nothing checked, nothing proven. It takes each element's first
   alternative from selectors/stitch.toml, so both drive the same markup.
@@ -27,6 +28,8 @@ from playwright.async_api import Browser, Locator, Page, async_playwright
 from connector import logs
 from connector.browser import chromium_args, find_browser, save_session
 from connector.client import StitchConnector
+from connector.logs import new_run_id
+from connector.operations import RunOptions
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
 from connector.selector_set import SelectorSet, default_selectors_path, load_selectors
@@ -86,12 +89,12 @@ async def ours(box: RunningSandbox, state: Path, email: str) -> float:
         email=box.login_email,
         password=box.options.admin_password,
         state_dir=state,
-        trace="retain-on-failure",  # as `stitch-connector deactivate` records by default
     )
     save_session(settings, box.signed_in_state())
     save_members_url(settings, box.members_url, box.options.client_id)
     started = time.perf_counter()
-    async with StitchConnector(settings) as stitch:
+    run = RunOptions(new_run_id(), trace="writes")  # as `stitch-connector deactivate` records
+    async with StitchConnector(settings, run) as stitch:
         (outcome,) = await stitch.deactivate([email], actor="benchmark")
     assert outcome.status.value == "deactivated", outcome
     return time.perf_counter() - started

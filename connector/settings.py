@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     slow_mo_ms: int = Field(0, ge=0, le=60_000, description="Pause before each browser action.")
     devtools: bool = Field(False, description="Open DevTools (implies a visible browser).")
     trace: Literal["on", "retain-on-failure", "off"] | None = Field(
-        None, description="Playwright trace; default: retain-on-failure for writes, off for reads."
+        None,
+        description="Playwright trace; default: for writes from the first row lookup, kept if "
+        "the run fails (tracing.TraceMode 'writes'); off for reads.",
     )
     keep_runs: int = Field(50, ge=1, description="Run folders kept under runs/.")
     keep_runs_days: float = Field(30.0, gt=0, description="Run folders older than this go.")

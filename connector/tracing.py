@@ -22,7 +22,11 @@ from connector.logs import MASK, get_logger, redact_text, secret_forms
 
 log = get_logger(__name__)
 
-TraceMode = Literal["on", "retain-on-failure", "off"]
+# "writes": what commands that write record when no mode is asked for. Tracing starts at the
+# first row lookup of a removal (not at the sign-in or the plan's read, which a full read's
+# trace made ~20% of a removal) and the trace is kept only when the run fails; a removal that
+# succeeds keeps its before/after screenshots and audit record, which is what an auditor reads.
+TraceMode = Literal["on", "retain-on-failure", "writes", "off"]
 
 
 def scrub_zip(path: Path, secrets: list[str]) -> None:
@@ -52,9 +56,9 @@ class Tracer:
         self._started = False
         self._recording = False
 
-    async def start(self) -> None:
-        """Call once signed in. Idempotent."""
-        if self.mode == "off" or self._recording:
+    async def start(self, *, write: bool = False) -> None:
+        """Call once signed in (`write`: about to look up a row to change). Idempotent."""
+        if self.mode == "off" or self._recording or (self.mode == "writes" and not write):
             return
         if not self._started:
             await self.context.tracing.start(screenshots=True, snapshots=True, sources=True)
@@ -88,7 +92,7 @@ class Tracer:
         """Stop tracing; keep the trace if the mode says so. Returns the files kept."""
         if not self._started:
             return []
-        keep = self.mode == "on" or (self.mode == "retain-on-failure" and failed)
+        keep = self.mode == "on" or (self.mode in ("retain-on-failure", "writes") and failed)
         if self._recording and keep:
             await self._save_chunk()
         await self.context.tracing.stop()

@@ -76,7 +76,8 @@ def _global(
         None,
         "--trace",
         help="Record a Playwright trace under runs/<run-id>/ (never during sign-in). Default: "
-        "retain-on-failure for commands that write, off for reads. Open it with show-trace.",
+        "for commands that write, from the first row lookup, kept if the run fails; off for "
+        "reads. Open it with show-trace.",
         show_default=False,
     ),
     step: bool = typer.Option(

@@ -141,7 +141,7 @@ def _run(settings: Settings, call: Callable[[App, RunOptions], Awaitable[T]]) ->
     run = RunOptions(
         run_id,
         command=common.command_line(),
-        trace="retain-on-failure",
+        trace="writes",
         step=common.step_prompt if common.state.step else None,
     )
     return common.run(lambda: call(App(settings), run))

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -17,6 +18,9 @@ from connector.browser import SharedBrowser, borrowed
 from connector.errors import AuthFailed, ConnectorError, HumanNeeded, TransientFailure
 from connector.logs import first_line, new_run_id
 from connector.settings import Settings
+
+if TYPE_CHECKING:
+    from connector.tracing import TraceMode
 
 
 class StitchRuns:
@@ -29,9 +33,12 @@ class StitchRuns:
         self.latched: ConnectorError | None = None  # a sign-in that must not be tried again
 
     @asynccontextmanager
-    async def run(self, command: str, run_id: str | None = None) -> AsyncIterator[RunOptions]:
+    async def run(
+        self, command: str, run_id: str | None = None, *, trace: TraceMode = "retain-on-failure"
+    ) -> AsyncIterator[RunOptions]:
         """One run: the browser to itself, its own run id on every log line. A browser that
-        crashed is launched anew next time, its failure a TransientFailure."""
+        crashed is launched anew next time, its failure a TransientFailure. `trace`: "writes"
+        for removals (tracing.TraceMode)."""
         if self.latched is not None:
             raise self.latched  # never sign in again with credentials Stitch rejected
         run_id = run_id or new_run_id()
@@ -42,7 +49,7 @@ class StitchRuns:
                     yield RunOptions(
                         run_id=run_id,
                         command=command,
-                        trace="retain-on-failure",
+                        trace=trace,
                         browser=browser,
                     )
                 except (AuthFailed, HumanNeeded) as exc:

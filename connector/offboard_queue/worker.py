@@ -235,7 +235,7 @@ class Worker:
         requests = {email: job.target_request() for email, job in first.items()}
         log.info("worker.batch", run_id=run_id, jobs=len(batch), emails=len(first))
         try:
-            async with self.runs.run("serve: offboarding", run_id) as run:
+            async with self.runs.run("serve: offboarding", run_id, trace="writes") as run:
                 removal = await self.app.remove(
                     requests,
                     run,

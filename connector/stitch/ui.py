@@ -210,6 +210,8 @@ class StitchUI:
         Right after a complete read, the last page it read is still shown: the row is looked
         for there first (find_row checks it, as ever), and the list opened only when it is not
         there and other pages are."""
+        if self._tracer is not None:
+            await self._tracer.start(write=True)  # the "writes" trace starts here
         just_read, self._list_just_read = self._list_just_read, None
         url, pages = just_read or (None, 0)
         pages = pages if url == self.ctx.page.url else 0  # 0: the read's page is not shown
