@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from connector import runner
@@ -33,9 +33,11 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # No images: what a run reads is text. A flag, not a request route: routing every request
+    # through Playwright switches the HTTP cache off (each load fetched the app's code again).
+    "--blink-settings=imagesEnabled=false",
 )
 _SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-_BLOCKED_RESOURCES = frozenset({"image", "font", "media"})
 
 
 def chromium_args(sandbox: str = "auto", euid: int | None = None) -> list[str]:
@@ -124,13 +126,6 @@ def usable_saved_session(settings: Settings, *, quiet: bool = False) -> Path | N
             log.info("session.discarded", reason="saved for another login or URL")
         return None
     return state
-
-
-async def _block_heavy_resources(route: Route) -> None:
-    if route.request.resource_type in _BLOCKED_RESOURCES:
-        await route.abort()
-    else:
-        await route.fallback()
 
 
 class SharedBrowser:
@@ -277,7 +272,6 @@ class BrowserSession:
         )
         self._context.set_default_timeout(self.settings.timeout_ms)
         self._context.set_default_navigation_timeout(self.settings.timeout_ms)
-        await self._context.route("**/*", _block_heavy_resources)
         self._page = await self._context.new_page()
         self.page_log = PageLog(self._page)
         log.info("browser.ready", reused_saved_login=saved is not None)
@@ -296,7 +290,9 @@ class BrowserSession:
         save_session(self.settings, await self.context.storage_state())
 
     async def __aexit__(self, *exc: object) -> None:
-        for closer in (self._context, self._browser):
+        # A browser of our own closes its contexts with it; a shared one keeps running.
+        closers = (self._context,) if self._browser is None else (self._browser,)
+        for closer in closers:
             if closer is not None:
                 try:
                     await closer.close()

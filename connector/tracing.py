@@ -61,7 +61,10 @@ class Tracer:
         if self.mode == "off" or self._recording or (self.mode == "writes" and not write):
             return
         if not self._started:
-            await self.context.tracing.start(screenshots=True, snapshots=True, sources=True)
+            # "writes" records no screencast (the costliest part): the DOM snapshots show each
+            # step, and the removal keeps its own before/after screenshots.
+            film = self.mode != "writes"
+            await self.context.tracing.start(screenshots=film, snapshots=True, sources=film)
             self._started = True
         else:
             await self.context.tracing.start_chunk()

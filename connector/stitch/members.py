@@ -27,7 +27,7 @@ FIND_ROW_JS = _JS_DIR.joinpath("find_row.js").read_text(encoding="utf-8")
 # The page comes back as one JSON string: Playwright's own serialisation of a nested result
 # (every cell's tokens) cost 50-100 ms a page, five times what extract.js itself takes.
 _EXTRACT_AS_JSON = f"(arg) => JSON.stringify(({EXTRACT_JS.strip().rstrip(';')})(arg))"
-_POLL_MS = 50  # how often the settle check runs while waiting (each run reads the whole list)
+_POLL_MS = 20  # how often the settle check runs while waiting (1-2 ms of the page each time)
 
 
 class Settled(BaseModel):
