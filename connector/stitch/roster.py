@@ -48,6 +48,7 @@ class RosterReader:
         self._signins = 0
         self._needles: tuple[str, ...] = ()
         self.previous = previous
+        self.last_page: ParsedPage | None = None  # the last page read, as parsed
 
     def progress(self, step: str, **fields: int | None) -> None:
         self.on_progress(Progress(step=step, **fields))
@@ -79,6 +80,7 @@ class RosterReader:
                     f"page {page_no} starts at row {parsed.first_row}, after {len(members)} rows"
                 )
             members.extend(parsed.members)
+            self.last_page = parsed
             mentioned.update(parsed.mentioned)
             seen.update(m.email for m in parsed.members)
             if parsed.member_count is not None:
@@ -119,6 +121,7 @@ class RosterReader:
             state = settled.state if settled else "not loaded"
             raise TransientFailure(f"the list page after the write is {state}")
         parsed = parse_page(await view.read(needles), self.selectors, self.settings.email)
+        self.last_page = parsed
         return ShownPage(parsed.members, parsed.member_count, parsed.first_row, parsed.mentioned)
 
     async def _settle_on(

@@ -20,7 +20,7 @@ from connector.selector_set import ElementName
 from connector.stitch.checks import Sighting, sight
 from connector.stitch.context import PageContext
 from connector.stitch.locate import resolve, wait_for_first
-from connector.stitch.members import MembersView, parse_page
+from connector.stitch.members import MembersView, ParsedPage, parse_page
 
 log = get_logger(__name__)
 
@@ -48,8 +48,17 @@ class RowActions:
         self.write_timeout_ms = ctx.settings.write_timeout_ms
         self.login_email = ctx.settings.email
 
-    async def find_row(self, email: str) -> tuple[Locator, Member] | None:
-        """Walk the list from the page shown now; the row whose email is exactly `email`."""
+    async def find_row(
+        self, email: str, shown: ParsedPage | None = None
+    ) -> tuple[Locator, Member] | None:
+        """Walk the list from the page shown now; the row whose email is exactly `email`.
+        `shown`: that page as a read parsed it a moment ago (nothing clicked since); a row on
+        it is taken from there, checked on the page as ever, without reading it again."""
+        member = next((m for m in shown.members if m.email == email), None) if shown else None
+        if member is not None:
+            row = await self.view.row_for(email)
+            await self._check_row(row, email)
+            return row, member
         previous: str | None = None
         while True:
             settled = await self.view.settled(previous, self.timeout_ms)

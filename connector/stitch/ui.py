@@ -22,7 +22,7 @@ from connector.models import Action, Member, MemberList, Progress
 from connector.page_proof import ShownPage
 from connector.stitch.checks import Sighting
 from connector.stitch.context import PageContext
-from connector.stitch.members import MembersView
+from connector.stitch.members import MembersView, ParsedPage
 from connector.stitch.navigation import Navigator
 from connector.stitch.pages import current_state
 from connector.stitch.roster import RosterReader
@@ -88,9 +88,10 @@ class StitchUI:
         self._progress = progress
         self._previous = previous
         self._on_roster = on_roster
-        # (URL, pages) of a complete read just now, with nothing clicked since: it shows the
-        # list's last page, where the row lookup looks first instead of loading the list again.
-        self._list_just_read: tuple[str, int] | None = None
+        # (URL, pages, the page as parsed) of a read just now, with nothing clicked since: the
+        # page it ends on is still shown, and the row lookup looks there first, as it was read,
+        # instead of loading the list again.
+        self._list_just_read: tuple[str, int, ParsedPage | None] | None = None
 
     @asynccontextmanager
     async def typed_errors(self) -> AsyncIterator[None]:
@@ -146,7 +147,8 @@ class StitchUI:
             await self._tracer.start()  # signed in by now: nothing secret left to type
         account = await self.nav.account()
         self.nav.remember_members_url(account)
-        members, pages, mentioned = await self._reader().read(needles)
+        reader = self._reader()
+        members, pages, mentioned = await reader.read(needles)
         roster = MemberList(
             account=account,
             members=members,
@@ -157,7 +159,7 @@ class StitchUI:
             mentioned=mentioned,
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
-        self._list_just_read = (self.ctx.page.url, pages)
+        self._list_just_read = (self.ctx.page.url, pages, reader.last_page)
         self._on_roster(roster)
         return roster
 
@@ -171,8 +173,10 @@ class StitchUI:
     async def page_after_write(self, needles: Iterable[str] = ()) -> ShownPage:
         """The list page shown now, loaded afresh and read alone (a removal's page proof).
         The row lookup that follows looks on it first."""
-        shown = await self._reader().read_shown(self.ctx.page.url, needles)
-        self._list_just_read = (self.ctx.page.url, 1 if shown.count == len(shown.members) else 2)
+        reader = self._reader()
+        shown = await reader.read_shown(self.ctx.page.url, needles)
+        pages = 1 if shown.count == len(shown.members) else 2
+        self._list_just_read = (self.ctx.page.url, pages, reader.last_page)
         return shown
 
     async def page_beside(self, needles: Iterable[str] = ()) -> ShownPage:
@@ -213,9 +217,9 @@ class StitchUI:
         if self._tracer is not None:
             await self._tracer.start(write=True)  # the "writes" trace starts here
         just_read, self._list_just_read = self._list_just_read, None
-        url, pages = just_read or (None, 0)
+        url, pages, parsed = just_read or (None, 0, None)
         pages = pages if url == self.ctx.page.url else 0  # 0: the read's page is not shown
-        found = await self.rows.find_row(email) if pages else None
+        found = await self.rows.find_row(email, parsed) if pages else None
         if found is None and pages != 1:
             await self.open_members()
             found = await self.rows.find_row(email)
