@@ -183,12 +183,15 @@ class Remover:
         self, email: str, result: Removal, before: MemberList | None
     ) -> MemberList | None:
         """The roster read beside the page (the row's page first), if it proves `email`
-        gone; else None."""
+        gone; else None. A page still showing the row as it was ends it there: the write has
+        not happened yet (or will not), and no other read can prove it now."""
         if before is not None:
-            proven = await self._page_proof(email, before, self.ui.page_beside)
+            proven, still_listed = await self._page_proof(email, before, self.ui.page_beside)
             if proven is not None:
                 result.proven_on_page = True
                 return proven
+            if still_listed:
+                return None
         try:
             roster = await self.ui.members_beside(self.needles)
         except Exception as exc:  # no proof either way: the main page's outcome decides
@@ -308,7 +311,7 @@ class Remover:
         email = result.outcome.email
         result.proven_on_page = False
         if before is not None and after.shown == "success" and after.expected_text:
-            proven = await self._page_proof(email, before, self.ui.page_after_write)
+            proven, _ = await self._page_proof(email, before, self.ui.page_after_write)
             if proven is not None:
                 result.proven_on_page = True
                 return proven
@@ -319,16 +322,18 @@ class Remover:
         email: str,
         before: MemberList,
         read: Callable[[Iterable[str]], Awaitable[ShownPage]],
-    ) -> MemberList | None:
-        """The roster `read` (one page) proves, or None: it proves nothing, or failed."""
+    ) -> tuple[MemberList | None, bool]:
+        """The roster `read` (one page) proves, or None: it proves nothing, or failed; and
+        whether that page still shows the row undeactivated."""
         try:
             shown = await read(self.needles)
         except Exception as exc:  # no proof either way: the full read decides
             log.info("removal.page_proof_failed", email=email, error=first_line(str(exc)))
-            return None
+            return None, False
         proven = proven_on_page(before, email, shown)
         log.info("removal.page_proof", email=email, proven=proven is not None)
-        return proven
+        listed = any(m.email == email and m.status is not Status.DEACTIVATED for m in shown.members)
+        return proven, listed
 
     async def _find(self, email: str) -> MemberRow | None:
         """Open the list and look for the row; a list that failed to load is opened again."""

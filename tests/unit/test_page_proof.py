@@ -164,3 +164,6 @@ def test_a_lost_banner_on_a_click_that_did_nothing_stays_unknown_and_is_not_clic
     ui.after_read_beside = lost.set  # the page gives up waiting once the beside read is done
     result = removal(ui, early_read_s=0.01)
     assert result.outcome.status is OutcomeStatus.UNKNOWN and len(ui.clicks) == 1
+    # The page beside still showed the row: no full read beside (it could not prove it
+    # either); the verdict's own full read decides.
+    assert (ui.page_reads, ui.reads_beside, ui.reads) == (1, 1, 1)
