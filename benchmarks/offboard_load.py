@@ -32,6 +32,7 @@ from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
 
 TOKEN = "bench-write-token-0123456789abcdef"
+SCIM_TOKEN = "bench-scim-token-0123456789abcdef"  # benchmarks/scim_deactivate.py
 MEMBERS = 60  # two pages of 50 at the start: a proof re-reads both while the roster spans them
 REPLAYS = 200
 _URL = re.compile(r"stitch-connector service: (http://\S+)")
@@ -70,7 +71,7 @@ def start_service(box: RunningSandbox, state: Path, log: Path, removals: int) ->
             "STITCH_EMAIL": box.login_email,
             "STITCH_PASSWORD": box.options.admin_password,
             "STITCH_STATE_DIR": str(state),
-            "STITCH_SERVICE_TOKENS": f"bench:write:{TOKEN}",
+            "STITCH_SERVICE_TOKENS": f"bench:write:{TOKEN},okta:scim:{SCIM_TOKEN}",
             "STITCH_WRITE_TIMEOUT_MS": "4000",
             "STITCH_TIMEOUT_MS": "15000",
             "STITCH_MAX_REMOVALS": str(removals),

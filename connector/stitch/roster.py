@@ -49,6 +49,7 @@ class RosterReader:
         self._needles: tuple[str, ...] = ()
         self.previous = previous
         self.last_page: ParsedPage | None = None  # the last page read, as parsed
+        self.seen_on: dict[str, str] = {}  # email asked about -> the URL of the page it was on
 
     def progress(self, step: str, **fields: int | None) -> None:
         self.on_progress(Progress(step=step, **fields))
@@ -62,6 +63,7 @@ class RosterReader:
         view = MembersView(self.page, self.selectors, self.settings.origin)
         self._signins = 0
         self._needles = tuple(needles)
+        wanted = {n.lower() for n in self._needles}
         mentioned: set[str] = set()
         members: list[Member] = []
         seen: set[str] = set()
@@ -81,6 +83,9 @@ class RosterReader:
                 )
             members.extend(parsed.members)
             self.last_page = parsed
+            for member in parsed.members:
+                if member.email in wanted:
+                    self.seen_on[member.email] = self.page.url
             mentioned.update(parsed.mentioned)
             seen.update(m.email for m in parsed.members)
             if parsed.member_count is not None:

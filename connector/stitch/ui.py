@@ -92,6 +92,10 @@ class StitchUI:
         # page it ends on is still shown, and the row lookup looks there first, as it was read,
         # instead of loading the list again.
         self._list_just_read: tuple[str, int, ParsedPage | None] | None = None
+        # The URL of the page the last full read saw each asked-about member on: where their
+        # row lookup starts (a URL that names its page saves walking to it; one that does not
+        # is the list's first page, as before).
+        self._seen_on: dict[str, str] = {}
 
     @asynccontextmanager
     async def typed_errors(self) -> AsyncIterator[None]:
@@ -160,6 +164,7 @@ class StitchUI:
         )
         log.info("members.listed", count=roster.count, pages=pages, fingerprint=roster.fingerprint)
         self._list_just_read = (self.ctx.page.url, pages, reader.last_page)
+        self._seen_on = reader.seen_on
         self._on_roster(roster)
         return roster
 
@@ -221,8 +226,13 @@ class StitchUI:
         pages = pages if url == self.ctx.page.url else 0  # 0: the read's page is not shown
         found = await self.rows.find_row(email, parsed) if pages else None
         if found is None and pages != 1:
-            await self.open_members()
+            first = self.nav.remembered_members_url()
+            start = self._seen_on.get(email) or first
+            await self.nav.open_members(start)
             found = await self.rows.find_row(email)
+            if found is None and start != first:  # it moved to an earlier page: from the top
+                await self.open_members()
+                found = await self.rows.find_row(email)
         if found is None:
             return None
         locator, member = found

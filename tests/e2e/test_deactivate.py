@@ -157,6 +157,23 @@ def test_on_a_longer_list_the_row_is_looked_for_on_the_page_just_read_first(
     assert box.state()["list_reads"] == 2 + (1 + 1 + 1) + (1 + 1 + 1)
 
 
+def test_a_row_deep_in_the_list_is_looked_up_on_the_page_the_read_saw_it_on(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Five pages: the row on page 3 is opened at that page's URL (the sandbox's URLs name
+    their page), not walked to from page 1."""
+    people = [*TEAM, *[person(f"more{i:03}@corp.com", f"More {i:03}") for i in range(220)]]
+    box = team_box(make_sandbox, tmp_path, people)
+    settings = wsettings(box, tmp_path / "state")
+    target = scrape(settings).members[120].email  # inside page 3
+    loads = box.state()["list_reads"]
+    (outcome,) = deactivate(settings, [target])
+    assert outcome.status is OutcomeStatus.DEACTIVATED
+    assert ok_writes_per_email(box) == {target: 1}
+    # the plan: 5 pages; the lookup: page 3 at once; the page's refresh after the write; proof
+    assert box.state()["list_reads"] - loads == 5 + 1 + 1 + 1  # before: 5 + 3 + 1 + 1
+
+
 def test_idempotent_and_audited(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     box = team_box(make_sandbox, tmp_path, keep_deactivated=True)
     settings = wsettings(box, tmp_path / "state")
