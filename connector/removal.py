@@ -162,21 +162,28 @@ class Remover:
         """Click through and wait for what the page shows. If it shows nothing for
         `early_read_s`, a fresh read on a second page may already prove the member gone: then
         the wait ends there, with that read as the proof. A read that proves nothing changes
-        nothing: the page keeps waiting, and the verdict reads again afterwards."""
+        nothing: the page keeps waiting, and reads beside it again, less and less often (a
+        first read may come before a slow server acted); the verdict reads again afterwards."""
         committed = self._committed(target, result)
         if self.early_read_s <= 0:
             return await found.act(action, committed), None
         acting = asyncio.ensure_future(found.act(action, committed))
-        await asyncio.wait({acting}, timeout=self.early_read_s)
-        if acting.done() or result.clicks == 0:  # shown in time, or not clicked yet
-            return await acting, None
-        proof = await self._read_beside(target.email, result, before)
-        if proof is None or acting.done():  # what the page showed meanwhile still counts
-            return await acting, proof
+        wait, waited = self.early_read_s, 0.0
+        while True:
+            await asyncio.wait({acting}, timeout=wait)
+            waited += wait
+            if acting.done() or result.clicks == 0:  # shown in time, or not clicked yet
+                return await acting, None
+            proof = await self._read_beside(target.email, result, before)
+            if acting.done():  # what the page showed meanwhile still counts
+                return await acting, proof
+            if proof is not None:
+                break
+            wait *= 2
         acting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await acting
-        log.info("removal.proven_beside", email=target.email, after_s=self.early_read_s)
+        log.info("removal.proven_beside", email=target.email, after_s=round(waited, 2))
         return AfterClick("nothing", None, False), proof
 
     async def _read_beside(

@@ -296,3 +296,26 @@ def test_a_person_who_says_go_gets_the_click() -> None:
     result, _ = remove(ui, step=prompt)
     assert result.outcome.status is OutcomeStatus.DEACTIVATED
     assert ui.clicks == [(A, D)]
+
+
+def test_a_read_beside_too_early_is_made_again_until_one_proves_the_removal() -> None:
+    """The server acts only after the first read beside the page (a slow server, a loaded
+    machine) and the banner never comes: a later read beside proves it, one click."""
+    ui = team()
+    ui.script[A] = [Click("lost", takes_effect=False, held=asyncio.Event())]  # never shown
+    acted: list[bool] = []
+
+    def server_acts_late() -> None:
+        if not acted:
+            acted.append(True)
+            ui.roster = [m for m in ui.roster if m.email != A]
+
+    ui.after_read_beside = server_acts_late
+    remover = Remover(ui, needles=(A,), attempts=3, client_id=ui.client_id, early_read_s=0.01)
+
+    async def bounded() -> Removal:  # before: the page waited for ever after the first read
+        return await asyncio.wait_for(remover.remove(target(ui)), timeout=10)
+
+    result = asyncio.run(bounded())
+    assert result.outcome.status is OutcomeStatus.DEACTIVATED
+    assert ui.clicks == [(A, D)] and ui.reads_beside == 2 and ui.reads == 0
