@@ -227,7 +227,7 @@ class StitchUI:
         found = await self.rows.find_row(email, parsed) if pages else None
         if found is None and pages != 1:
             first = self.nav.remembered_members_url()
-            start = self._seen_on.get(email) or first
+            start = self._seen_on.pop(email, None) or first  # once: a retry starts at the top
             await self.nav.open_members(start)
             found = await self.rows.find_row(email)
             if found is None and start != first:  # it moved to an earlier page: from the top
