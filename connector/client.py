@@ -350,10 +350,16 @@ class StitchConnector:
                 roster=roster,
                 should_stop=should_stop,
             )
-        if runner.roster_after is not None and runner.roster_after is not self.last_roster:
-            self._read_done(runner.roster_after)  # proven on the row's page: the newest roster
+        after = runner.roster_after  # a full read, or a page proof's prediction: if newer
+        if after is not None and (
+            self.last_roster is None or after.scraped_at > self.last_roster.scraped_at
+        ):
+            self._read_done(after)
         proven = (OutcomeStatus.DEACTIVATED, OutcomeStatus.INVITATION_CANCELLED)
         removed = sum(1 for o in outcomes if o.action is not None and o.status in proven)
+        wrong = (OutcomeStatus.FAILED, OutcomeStatus.UNKNOWN)
+        if any(o.action is not None and o.status in wrong for o in outcomes):
+            self._tracer.went_wrong()  # the trace of a write that did not prove out is kept
         if removed and self.last_roster is not None:
             self._remember_roster_size(self.last_roster, removed=removed)
         return outcomes

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -167,24 +168,33 @@ class Remover:
         committed = self._committed(target, result)
         if self.early_read_s <= 0:
             return await found.act(action, committed), None
+        clicks = result.clicks  # this attempt's click is the one after these
         acting = asyncio.ensure_future(found.act(action, committed))
-        wait, waited = self.early_read_s, 0.0
-        while True:
-            await asyncio.wait({acting}, timeout=wait)
-            waited += wait
-            if acting.done() or result.clicks == 0:  # shown in time, or not clicked yet
-                return await acting, None
-            proof = await self._read_beside(target.email, result, before)
-            if acting.done():  # what the page showed meanwhile still counts
-                return await acting, proof
-            if proof is not None:
-                break
-            wait *= 2
-        acting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await acting
-        log.info("removal.proven_beside", email=target.email, after_s=round(waited, 2))
-        return AfterClick("nothing", None, False), proof
+        try:
+            wait, started = self.early_read_s, time.monotonic()
+            while True:
+                await asyncio.wait({acting}, timeout=wait)
+                if acting.done():  # shown in time
+                    return await acting, None
+                if result.clicks == clicks:  # not clicked yet: nothing to read for
+                    continue
+                proof = await self._read_beside(target.email, result, before)
+                if acting.done():  # what the page showed meanwhile still counts
+                    return await acting, proof
+                if proof is not None:
+                    break
+                wait *= 2
+            log.info(
+                "removal.proven_beside",
+                email=target.email,
+                after_s=round(time.monotonic() - started, 2),
+            )
+            return AfterClick("nothing", None, False), proof
+        finally:  # proven beside, or this task cancelled: the page stops waiting too
+            if not acting.done():
+                acting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await acting
 
     async def _read_beside(
         self, email: str, result: Removal, before: MemberList | None
@@ -199,6 +209,7 @@ class Remover:
                 return proven
             if still_listed:
                 return None
+        result.proven_on_page = False
         try:
             roster = await self.ui.members_beside(self.needles)
         except Exception as exc:  # no proof either way: the main page's outcome decides

@@ -55,6 +55,11 @@ class Tracer:
         self.files: list[Path] = []
         self._started = False
         self._recording = False
+        self._went_wrong = False  # an outcome that is not proven success: keep the trace
+
+    def went_wrong(self) -> None:
+        """A write ended failed or unknown without an error escaping: keep the trace."""
+        self._went_wrong = True
 
     async def start(self, *, write: bool = False) -> None:
         """Call once signed in (`write`: about to look up a row to change). Idempotent."""
@@ -81,7 +86,7 @@ class Tracer:
             yield
         finally:
             if was_recording:
-                await self.start()
+                await self.start(write=True)  # it was recording: on again, whatever the mode
 
     async def _save_chunk(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -95,6 +100,7 @@ class Tracer:
         """Stop tracing; keep the trace if the mode says so. Returns the files kept."""
         if not self._started:
             return []
+        failed = failed or self._went_wrong
         keep = self.mode == "on" or (self.mode in ("retain-on-failure", "writes") and failed)
         if self._recording and keep:
             await self._save_chunk()

@@ -178,6 +178,7 @@ class StitchUI:
     async def page_after_write(self, needles: Iterable[str] = ()) -> ShownPage:
         """The list page shown now, loaded afresh and read alone (a removal's page proof).
         The row lookup that follows looks on it first."""
+        self._seen_on = {}  # rows may have moved up a page: lookups start from the top again
         reader = self._reader()
         shown = await reader.read_shown(self.ctx.page.url, needles)
         pages = 1 if shown.count == len(shown.members) else 2
@@ -186,6 +187,7 @@ class StitchUI:
 
     async def page_beside(self, needles: Iterable[str] = ()) -> ShownPage:
         """The list page shown now, read afresh on a second page (see members_beside)."""
+        self._seen_on = {}  # as page_after_write
         async with self._beside() as beside:
             return await beside._reader().read_shown(self.ctx.page.url, needles)
 

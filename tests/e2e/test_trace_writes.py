@@ -83,3 +83,21 @@ def test_a_run_that_writes_nothing_records_no_trace(
     box = team_box(make_sandbox, tmp_path)
     run_dir, _ = run_in_writes_mode(box, tmp_path / "state", remove=False, fail=True)
     assert not list(run_dir.glob("trace-*.zip"))
+
+
+def test_a_removal_ending_unknown_keeps_the_trace_of_its_write(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """No error escapes the run, but the write did not prove out: its trace is what an
+    engineer needs, so it is kept (before: only an escaping error kept it)."""
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=3_000, slow_write_mode="act")
+    settings = settings_for(box, tmp_path / "state", write_timeout_ms=1_000, early_read_ms=0)
+    run = RunOptions(new_run_id(), trace="writes")
+
+    async def go() -> OutcomeStatus:
+        async with StitchConnector(settings, run) as stitch:
+            (outcome,) = await stitch.deactivate(["a@corp.com"], actor="test")
+            return outcome.status
+
+    assert runner.run(go) is OutcomeStatus.UNKNOWN
+    assert len(list((settings.runs_dir / run.run_id).glob("trace-*.zip"))) == 1

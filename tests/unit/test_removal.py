@@ -319,3 +319,18 @@ def test_a_read_beside_too_early_is_made_again_until_one_proves_the_removal() ->
     result = asyncio.run(bounded())
     assert result.outcome.status is OutcomeStatus.DEACTIVATED
     assert ui.clicks == [(A, D)] and ui.reads_beside == 2 and ui.reads == 0
+
+
+def test_a_removal_cancelled_while_it_reads_beside_the_page_leaves_no_click_running() -> None:
+    """The caller gives up (a service stopping, a timeout) while the page waits for a banner
+    that never comes: the wait on the page ends with it (before: left running on its own)."""
+    ui = team()
+    ui.script[A] = [Click("lost", takes_effect=False, held=asyncio.Event())]  # never shown
+    remover = Remover(ui, needles=(A,), attempts=3, client_id=ui.client_id, early_read_s=0.01)
+
+    async def give_up() -> list[asyncio.Task[object]]:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(remover.remove(target(ui)), timeout=0.3)
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(give_up()) == [] and ui.clicks == [(A, D)]
