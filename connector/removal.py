@@ -56,7 +56,13 @@ class Removal:
     evidence: list[str] = field(default_factory=list)
     page_not_recognised: bool = False
     quit: bool = False  # a person chose "quit" at the --step prompt
-    proven_on_page: bool = False  # roster_after is page_proof's prediction, proven on one page
+    # The last prediction one page proved (page_proof.py); the outcome rests on it while it is
+    # roster_after, and on a full read once a later read replaced it.
+    page_proven: MemberList | None = None
+
+    @property
+    def proven_on_page(self) -> bool:
+        return self.roster_after is not None and self.roster_after is self.page_proven
 
     @property
     def proof(self) -> Literal["roster", "page"] | None:
@@ -205,11 +211,10 @@ class Remover:
         if before is not None:
             proven, still_listed = await self._page_proof(email, before, self.ui.page_beside)
             if proven is not None:
-                result.proven_on_page = True
+                result.page_proven = proven
                 return proven
             if still_listed:
                 return None
-        result.proven_on_page = False
         try:
             roster = await self.ui.members_beside(self.needles)
         except Exception as exc:  # no proof either way: the main page's outcome decides
@@ -221,7 +226,7 @@ class Remover:
         """No row on any page. Not finding a row is no proof (the plan just saw them): a
         counted read is."""
         roster = await self.read_roster()
-        result.roster_after, result.proven_on_page = roster, False
+        result.roster_after = roster
         if not gone(roster, target.email):
             self._finish(
                 result,
@@ -327,11 +332,10 @@ class Remover:
         """After the success banner the selectors promise, the row's own page may prove it
         (page_proof.py); anything else, or a page that proves nothing, reads the whole list."""
         email = result.outcome.email
-        result.proven_on_page = False
         if before is not None and after.shown == "success" and after.expected_text:
             proven, _ = await self._page_proof(email, before, self.ui.page_after_write)
             if proven is not None:
-                result.proven_on_page = True
+                result.page_proven = proven
                 return proven
         return await self.read_roster()
 
@@ -384,7 +388,7 @@ class Remover:
                 reason=f"clicked, then {exc.kind}: {exc}; the re-read failed too: {second}",
             )
             return
-        result.roster_after, result.proven_on_page = roster, False
+        result.roster_after = roster
         status = _DONE[action] if gone(roster, target.email) else OutcomeStatus.UNKNOWN
         self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
 
