@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,16 +28,24 @@ class Boom(Exception):
 
 
 def run_in_writes_mode(
-    box: RunningSandbox, state: Path, *, remove: bool, fail: bool
+    box: RunningSandbox,
+    state: Path,
+    *,
+    remove: bool,
+    fail: bool,
+    expect: OutcomeStatus = OutcomeStatus.DEACTIVATED,
+    **over: Any,
 ) -> tuple[Path, list[str]]:
-    settings = settings_for(box, state, write_timeout_ms=4_000)
+    """One run in "writes" mode: deactivate a@ (ending `expect`) or only read, then fail with
+    an error or not. Its run folder, and the session's cookie values (for the secret scan)."""
+    settings = settings_for(box, state, **{"write_timeout_ms": 4_000, **over})
     run = RunOptions(new_run_id(), trace="writes")
 
     async def go() -> list[str]:
         async with StitchConnector(settings, run) as stitch:
             if remove:
                 (outcome,) = await stitch.deactivate(["a@corp.com"], actor="test")
-                assert outcome.status is OutcomeStatus.DEACTIVATED
+                assert outcome.status is expect
             else:
                 await stitch.list_members()
             cookies = [c["value"] for c in await stitch._session.context.cookies()]
@@ -91,13 +100,13 @@ def test_a_removal_ending_unknown_keeps_the_trace_of_its_write(
     """No error escapes the run, but the write did not prove out: its trace is what an
     engineer needs, so it is kept (before: only an escaping error kept it)."""
     box = team_box(make_sandbox, tmp_path, slow_write_ms=3_000, slow_write_mode="act")
-    settings = settings_for(box, tmp_path / "state", write_timeout_ms=1_000, early_read_ms=0)
-    run = RunOptions(new_run_id(), trace="writes")
-
-    async def go() -> OutcomeStatus:
-        async with StitchConnector(settings, run) as stitch:
-            (outcome,) = await stitch.deactivate(["a@corp.com"], actor="test")
-            return outcome.status
-
-    assert runner.run(go) is OutcomeStatus.UNKNOWN
-    assert len(list((settings.runs_dir / run.run_id).glob("trace-*.zip"))) == 1
+    run_dir, _ = run_in_writes_mode(
+        box,
+        tmp_path / "state",
+        remove=True,
+        fail=False,
+        expect=OutcomeStatus.UNKNOWN,
+        write_timeout_ms=1_000,
+        early_read_ms=0,
+    )
+    assert len(list(run_dir.glob("trace-*.zip"))) == 1
