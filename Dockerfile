@@ -1,4 +1,5 @@
-# stitch-connector: Debian's Python 3.11 and Debian's Chromium; nothing is downloaded at run time.
+# stitch-connector: Debian's Python 3.11 and Debian's Chromium headless shell (what Playwright runs headless;
+# the image never shows a window); nothing is downloaded at run time.
 #   docker build -t stitch-connector .
 #   docker run --rm --init -v stitch-state:/var/lib/stitch-connector -v "$PWD/secrets:/run/secrets/stitch:ro" \
 #     -e STITCH_EMAIL_FILE=/run/secrets/stitch/email -e STITCH_PASSWORD_FILE=/run/secrets/stitch/password \
@@ -19,14 +20,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    STITCH_BROWSER_PATH=/usr/bin/chromium \
+    STITCH_BROWSER_PATH=/usr/bin/chromium-headless-shell \
     STITCH_STATE_DIR=/var/lib/stitch-connector \
     PATH=/opt/venv/bin:$PATH
 
 # libatomic1: Playwright's bundled Node needs it on a slim base.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      python3 python3-venv chromium libatomic1 ca-certificates fonts-dejavu-core \
+      python3 python3-venv chromium-headless-shell libatomic1 ca-certificates fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 stitch \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/stitch-connector --create-home \

@@ -38,6 +38,10 @@ CHROMIUM_ARGS = (
     "--blink-settings=imagesEnabled=false",
 )
 _SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Chromium's headless shell (Debian's chromium-headless-shell), what Playwright runs headless: no
+# windowing layer, so a new context and page cost about a third of the full browser's CPU
+# (benchmarks/headless_shell.py). It cannot show a window: a headed run takes the full browser.
+_SYSTEM_HEADLESS_SHELLS = ("chromium-headless-shell",)
 
 
 def chromium_args(sandbox: str = "auto", euid: int | None = None) -> list[str]:
@@ -57,7 +61,11 @@ class BrowserChoice:
     source: str  # "setting" | "playwright" | "system"
 
 
-def find_browser(explicit: Path | None, playwright_default: str | None) -> BrowserChoice:
+def find_browser(
+    explicit: Path | None, playwright_default: str | None, *, headless: bool = True
+) -> BrowserChoice:
+    """STITCH_BROWSER_PATH, else Playwright's own build, else the system's: for a headless run
+    its headless shell first, then a full Chromium."""
     if explicit is not None:
         if not (explicit.is_file() and os.access(explicit, os.X_OK)):
             raise ConfigError(
@@ -67,12 +75,13 @@ def find_browser(explicit: Path | None, playwright_default: str | None) -> Brows
         return BrowserChoice(explicit, "setting")
     if playwright_default and Path(playwright_default).is_file():
         return BrowserChoice(None, "playwright")
-    for name in _SYSTEM_CHROMIUMS:
+    names = (*_SYSTEM_HEADLESS_SHELLS, *_SYSTEM_CHROMIUMS) if headless else _SYSTEM_CHROMIUMS
+    for name in names:
         found = shutil.which(name)
         if found:
             return BrowserChoice(Path(found), "system")
     raise ConfigError(
-        "no Chromium browser found",
+        "no Chromium browser found" if headless else "no Chromium that can show a window found",
         hint=(
             "Install one (Debian/Ubuntu: sudo apt-get install chromium), "
             "or set STITCH_BROWSER_PATH to a Chromium binary."
@@ -170,8 +179,8 @@ class SharedBrowser:
 
 
 async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserChoice]:
-    choice = find_browser(settings.browser_path, pw.chromium.executable_path)
     headless = settings.headless and not settings.devtools
+    choice = find_browser(settings.browser_path, pw.chromium.executable_path, headless=headless)
     log.info("browser.launch", source=choice.source, path=str(choice.path or ""), headless=headless)
     devtools = ["--auto-open-devtools-for-tabs"] if settings.devtools else []
     try:

@@ -39,26 +39,30 @@ if ! "$VENV/bin/python" -c 'import connector, playwright, pytest' 2>/dev/null \
   touch "$VENV/.installed"
 fi
 
-# 3. A browser: STITCH_BROWSER_PATH, else Playwright's own Chromium, else the system's; else install.
-has_browser() {
+# 3. A browser: STITCH_BROWSER_PATH, else Playwright's own Chromium, else the system's: its headless
+# shell for headless runs (a fraction of the CPU a page) and the full browser for headed ones.
+missing_browsers() {
   "$VENV/bin/python" - <<'PY'
-import os, shutil, sys
+import os, shutil
 from pathlib import Path
-explicit = os.environ.get("STITCH_BROWSER_PATH")
-if explicit:
-    sys.exit(0 if Path(explicit).is_file() else 1)
+if os.environ.get("STITCH_BROWSER_PATH"):
+    raise SystemExit(0)  # the setting wins; the connector says so if it is not a program
 try:
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         if Path(p.chromium.executable_path).is_file():
-            sys.exit(0)
+            raise SystemExit(0)
 except Exception:
     pass
-sys.exit(0 if any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) else 1)
+if not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")):
+    print("chromium")
+if not shutil.which("chromium-headless-shell"):
+    print("chromium-headless-shell")
 PY
 }
-if ! has_browser; then
-  apt_install chromium
+mapfile -t browsers < <(missing_browsers)
+if [ "${#browsers[@]}" -gt 0 ]; then
+  apt_install "${browsers[@]}"
 fi
 # xvfb-run: headed runs on a machine without a display (and their test); shellcheck: the tests
 # lint the shell scripts with it.

@@ -1,4 +1,5 @@
-"""Browser lookup order: an explicit setting, then Playwright's own build, then the system's."""
+"""Browser lookup order: an explicit setting, then Playwright's own build, then the system's
+(its headless shell first for a headless run)."""
 
 from __future__ import annotations
 
@@ -51,4 +52,28 @@ def test_no_browser_at_all_says_how_to_get_one(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ConfigError, match="no Chromium") as info:
         find_browser(None, None)
+    assert "apt-get install chromium" in info.value.hint
+
+
+def test_a_headless_run_takes_the_systems_headless_shell_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Playwright itself runs headless: no windowing layer, a fraction of the CPU a page."""
+    executable(tmp_path / "chromium")
+    shell = executable(tmp_path / "chromium-headless-shell")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    choice = find_browser(None, None, headless=True)
+    assert (choice.path, choice.source) == (shell, "system")
+
+
+def test_a_headed_run_never_takes_the_headless_shell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = executable(tmp_path / "chromium")
+    executable(tmp_path / "chromium-headless-shell")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_browser(None, None, headless=False).path == full
+    full.unlink()
+    with pytest.raises(ConfigError, match="show a window") as info:
+        find_browser(None, None, headless=False)
     assert "apt-get install chromium" in info.value.hint

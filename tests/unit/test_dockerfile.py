@@ -32,7 +32,9 @@ def test_hadolint_passes() -> None:
 
 def test_dockerfile_uses_distribution_chromium_and_a_non_root_user() -> None:
     text = (ROOT / "Dockerfile").read_text()
-    assert "chromium" in text and "STITCH_BROWSER_PATH=/usr/bin/chromium" in text
+    # The headless shell: the image is always headless, and a page costs a fraction of the CPU.
+    assert " chromium-headless-shell " in text
+    assert "STITCH_BROWSER_PATH=/usr/bin/chromium-headless-shell " in text
     assert "USER 10001" in text and 'ENTRYPOINT ["stitch-connector"]' in text
     assert "playwright install" not in text  # nothing is downloaded at run time
 
