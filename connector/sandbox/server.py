@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -112,6 +113,17 @@ class RunningSandbox:
 
     def __repr__(self) -> str:
         return f"RunningSandbox(app_url={self.app_url!r}, login_url={self.login_url!r})"
+
+
+class _NotTheCancelledRequests(logging.Filter):
+    """A stopped sandbox cancels the requests still in flight (running_sandbox's stop): that is
+    not an error of the app, and uvicorn would print each one's traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[0] is asyncio.CancelledError)
+
+
+logging.getLogger("uvicorn.error").addFilter(_NotTheCancelledRequests())
 
 
 def _config(app: Starlette) -> uvicorn.Config:
