@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -137,6 +138,57 @@ def _config(app: Starlette) -> uvicorn.Config:
     )
 
 
+class _ServingThread:
+    """uvicorn servers, each on its socket, on one thread with its own event loop."""
+
+    def __init__(self, pairs: list[tuple[uvicorn.Server, socket.socket]]) -> None:
+        self._pairs = pairs
+        self._failure: list[BaseException] = []
+        self._serving: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
+        self._thread = threading.Thread(target=self._run, name="stitch-sandbox", daemon=True)
+        self._stopped = threading.Event()
+
+    async def _serve_all(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.append((asyncio.get_running_loop(), task))
+        await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in self._pairs))
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve_all())
+        except BaseException as exc:  # reported to the starting thread
+            self._failure.append(exc)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while not all(server.started for server, _ in self._pairs):
+            if self._failure or not self._thread.is_alive():
+                raise RuntimeError(f"the sandbox servers did not start: {self._failure[:1]!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sandbox servers did not start within 15 s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        # Cancelled, not shut down gracefully: a look-alike owes its clients no goodbye, and
+        # uvicorn's graceful exit waits out its 0.1 s ticks (~160 ms a sandbox, on every test).
+        for loop, task in self._serving:
+            loop.call_soon_threadsafe(task.cancel)
+        for server, _ in self._pairs:
+            server.should_exit = True
+        self._thread.join(_SHUTDOWN_TIMEOUT)
+        if self._thread.is_alive():  # a client kept a connection busy: stop waiting for it
+            for server, _ in self._pairs:
+                server.force_exit = True
+            self._thread.join(_SHUTDOWN_TIMEOUT)
+        for _, sock in self._pairs:
+            sock.close()
+
+
 @contextlib.contextmanager
 def running_sandbox(
     options: SandboxOptions, wall_clock: Callable[[], float] = time.time
@@ -152,60 +204,17 @@ def running_sandbox(
         app_sock.close()
         raise
     origins = Origins(app_url=url(options.host, app_sock), login_url=url(LOGIN_HOST, login_sock))
-    servers = [
-        uvicorn.Server(_config(create_app_origin(state, origins))),
-        uvicorn.Server(_config(create_login_origin(state, origins))),
-    ]
-    failure: list[BaseException] = []
-    serving: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
-
-    async def serve_both() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        serving.append((asyncio.get_running_loop(), task))
-        await asyncio.gather(
-            servers[0].serve(sockets=[app_sock]), servers[1].serve(sockets=[login_sock])
-        )
-
-    def run() -> None:
-        try:
-            asyncio.run(serve_both())
-        except BaseException as exc:  # reported to the starting thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="stitch-sandbox", daemon=True)
-    stopped = threading.Event()
-
-    def stop() -> None:
-        if stopped.is_set():
-            return
-        stopped.set()
-        # Cancelled, not shut down gracefully: a look-alike owes its clients no goodbye, and
-        # uvicorn's graceful exit waits out its 0.1 s ticks (~160 ms a sandbox, on every test).
-        for loop, task in serving:
-            loop.call_soon_threadsafe(task.cancel)
-        for server in servers:
-            server.should_exit = True
-        thread.join(_SHUTDOWN_TIMEOUT)
-        if thread.is_alive():  # a client kept a connection busy: stop waiting for it
-            for server in servers:
-                server.force_exit = True
-            thread.join(_SHUTDOWN_TIMEOUT)
-        for sock in (app_sock, login_sock):
-            sock.close()
-
-    thread.start()
+    serving = _ServingThread(
+        [
+            (uvicorn.Server(_config(create_app_origin(state, origins))), app_sock),
+            (uvicorn.Server(_config(create_login_origin(state, origins))), login_sock),
+        ]
+    )
     try:
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
-        while not all(server.started for server in servers):
-            if failure or not thread.is_alive():
-                raise RuntimeError(f"the sandbox servers did not start: {failure[:1]!r}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the sandbox servers did not start within 15 s")
-            time.sleep(0.01)
-        yield RunningSandbox(origins.app_url, origins.login_url, options, state, stop)
+        serving.start()
+        yield RunningSandbox(origins.app_url, origins.login_url, options, state, serving.stop)
     finally:
-        stop()
+        serving.stop()
 
 
 def serve_forever(options: SandboxOptions, on_ready: Callable[[RunningSandbox], None]) -> None:
