@@ -282,12 +282,18 @@ def test_second_writer_fails_fast_but_reads_go_on(
 def test_two_real_writers_one_waits_for_nobody(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
     """Two `deactivate` processes at once on one account: the second fails fast (exit 10),
     clicks nothing, and the first finishes alone."""
-    box = team_box(make_sandbox, tmp_path, slow_write_ms=1_500)
+    # The first holds the lock until its slow write answers (no read beside the page, which
+    # would prove it sooner): 5 s, while the second starts. With 1.5 s and the read beside on,
+    # a loaded machine (-n 4) started the second after the first had finished.
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=5_000)
     state = tmp_path / "state"
     env = child_env(box, state)
     command = [sys.executable, "-m", "connector.cli", "deactivate", "--yes"]
     first = subprocess.Popen(
-        [*command, "user1@corp.com"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*command, "user1@corp.com"],
+        env={**env, "STITCH_EARLY_READ_MS": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         start = time.monotonic()
