@@ -177,7 +177,8 @@ class _ServingThread:
         # Cancelled, not shut down gracefully: a look-alike owes its clients no goodbye, and
         # uvicorn's graceful exit waits out its 0.1 s ticks (~160 ms a sandbox, on every test).
         for loop, task in self._serving:
-            loop.call_soon_threadsafe(task.cancel)
+            with contextlib.suppress(RuntimeError):  # the servers ended on their own: loop closed
+                loop.call_soon_threadsafe(task.cancel)
         for server, _ in self._pairs:
             server.should_exit = True
         self._thread.join(_SHUTDOWN_TIMEOUT)

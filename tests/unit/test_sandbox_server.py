@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pyotp
 import pytest
+import uvicorn
+from starlette.applications import Starlette
 
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
@@ -481,3 +483,22 @@ def test_hostile_names_are_escaped_everywhere(tmp_path: Path) -> None:
             names = {m["name"] for m in data.json()["members"]}
             assert names == set(HOSTILE)
             browser.close()
+
+
+def test_a_sandbox_whose_servers_already_ended_stops_quietly() -> None:
+    """stop() cancels the serving task on its loop; when the servers ended on their own, that
+    loop is closed, and the stop must still close the sockets instead of raising."""
+    from connector.listen import bind
+    from connector.sandbox.server import _ServingThread
+
+    sock = bind("127.0.0.1", 0, "test server")
+    server = uvicorn.Server(uvicorn.Config(Starlette(), log_level="warning", lifespan="off"))
+    serving = _ServingThread([(server, sock)])
+    serving.start()
+    server.should_exit = True  # it ends by itself, and asyncio.run closes its loop
+    deadline = time.monotonic() + 10
+    while serving._thread.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)  # polling the thread above, bounded by the deadline
+    serving.stop()
+    assert sock.fileno() == -1  # closed
