@@ -116,12 +116,17 @@ class RunningSandbox:
         return f"RunningSandbox(app_url={self.app_url!r}, login_url={self.login_url!r})"
 
 
+_THREAD = "stitch-sandbox"  # the name of the thread a sandbox serves on
+
+
 class _NotTheCancelledRequests(logging.Filter):
     """A stopped sandbox cancels the requests still in flight (running_sandbox's stop): that is
-    not an error of the app, and uvicorn would print each one's traceback."""
+    not an error of the app, and uvicorn would print each one's traceback. Only the sandbox's
+    own thread: a service served in the same process keeps its log as it is."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and record.exc_info[0] is asyncio.CancelledError)
+        raised = record.exc_info[0] if record.exc_info else None
+        return not (raised is asyncio.CancelledError and record.threadName == _THREAD)
 
 
 logging.getLogger("uvicorn.error").addFilter(_NotTheCancelledRequests())
@@ -145,7 +150,7 @@ class _ServingThread:
         self._pairs = pairs
         self._failure: list[BaseException] = []
         self._serving: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
-        self._thread = threading.Thread(target=self._run, name="stitch-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=_THREAD, daemon=True)
         self._stopped = threading.Event()
 
     async def _serve_all(self) -> None:

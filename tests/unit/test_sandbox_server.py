@@ -6,7 +6,9 @@ origin, following redirects by hand so every hop is checked.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import random
 import re
 import time
@@ -21,8 +23,9 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from connector.listen import bind
 from connector.sandbox.options import SandboxOptions
-from connector.sandbox.server import RunningSandbox, running_sandbox
+from connector.sandbox.server import RunningSandbox, _ServingThread, running_sandbox
 from connector.sandbox.state import totp
 
 CID = 116078
@@ -488,9 +491,6 @@ def test_hostile_names_are_escaped_everywhere(tmp_path: Path) -> None:
 def test_a_sandbox_whose_servers_already_ended_stops_quietly() -> None:
     """stop() cancels the serving task on its loop; when the servers ended on their own, that
     loop is closed, and the stop must still close the sockets instead of raising."""
-    from connector.listen import bind
-    from connector.sandbox.server import _ServingThread
-
     sock = bind("127.0.0.1", 0, "test server")
     server = uvicorn.Server(uvicorn.Config(Starlette(), log_level="warning", lifespan="off"))
     serving = _ServingThread([(server, sock)])
@@ -502,3 +502,26 @@ def test_a_sandbox_whose_servers_already_ended_stops_quietly() -> None:
         time.sleep(0.01)  # polling the thread above, bounded by the deadline
     serving.stop()
     assert sock.fileno() == -1  # closed
+
+
+def test_only_the_sandboxs_own_cancelled_requests_leave_the_log() -> None:
+    """The stop's cancelled requests print no traceback; any other thread's (a service served
+    in the same process) still do, and so does any other error of the sandbox."""
+    logger = logging.getLogger("uvicorn.error")
+
+    def kept(exc: BaseException, thread: str) -> bool:
+        record = logger.makeRecord(
+            logger.name,
+            logging.ERROR,
+            __file__,
+            1,
+            "Exception in ASGI application",
+            (),
+            (type(exc), exc, None),
+        )
+        record.threadName = thread
+        return bool(logger.filter(record))
+
+    assert not kept(asyncio.CancelledError(), "stitch-sandbox")
+    assert kept(asyncio.CancelledError(), "MainThread")
+    assert kept(RuntimeError("a real error"), "stitch-sandbox")
