@@ -126,6 +126,8 @@ class StitchConnector:
             traces = await self._tracer.finish(failed=failed)
             if failed and exc is not None:
                 await self._failure_bundle(exc, traces)
+            elif traces and self._session.page_log is not None:  # kept: a write went wrong
+                self._session.page_log.write(self.artifacts.dir)
         except Exception as err:  # the bundle must never hide the run's own error
             log.warning("bundle.failed", error=str(err))
         finally:

@@ -5,7 +5,10 @@ have changed, so one fresh page may prove as much. It does only when what it sho
 other reading: the list's own count is exactly one less (or the same, with the row shown
 Deactivated in place), the page's rows are an unbroken run of the roster we predict, the
 row's two former neighbours now sit side by side on it, and the address is nowhere in its
-text. Anything else is inconclusive (None), and the caller reads the whole list as before.
+text. The list's own first or last row has one neighbour only; there the list's edge stands in
+for the other, and only a page that says it is the first or last page ("Page 3 of 3", "101–120
+of 120", held against the Next button when read; or every member the list counts) shows that
+edge. Anything else is inconclusive (None), and the caller reads the whole list as before.
 The roster it returns is that prediction: exactly what a full read would have returned.
 """
 
@@ -25,6 +28,8 @@ class ShownPage:
     count: int | None  # the member count the page states, if it states one
     first_row: int | None  # 1-based position of its first row ("51–100 of 120"), if stated
     mentioned: frozenset[str]  # the asked-about emails its text shows anywhere
+    first_page: bool = False  # the page states it is the list's first ("Page 1 of 3")
+    last_page: bool = False  # ... or its last ("Page 3 of 3", "101–120 of 120")
 
 
 def proven_on_page(before: MemberList, email: str, shown: ShownPage) -> MemberList | None:
@@ -41,11 +46,19 @@ def proven_on_page(before: MemberList, email: str, shown: ShownPage) -> MemberLi
     start = _run_start(predicted, shown)
     if start is None or shown.count != len(predicted):
         return None
-    # Both former neighbours on this page (predicted[index - 1] and predicted[index]): the
-    # gap the row left is here, so its absence from this page is its absence from the list.
-    if not start < index < start + len(shown.members):
+    # Both former neighbours on this page (predicted[index - 1] and predicted[index], or the
+    # list's edge): the gap the row left is here, so its absence here is its absence anywhere.
+    if not _gap_on_page(predicted, index, start, shown):
         return None
     return _roster(before, predicted, email)
+
+
+def _gap_on_page(predicted: list[Member], index: int, start: int, shown: ShownPage) -> bool:
+    """Whether the page shows both sides of the place at `index` where the row was."""
+    end = start + len(shown.members)
+    above = start < index or (index == start == 0 and shown.first_page)
+    below = index < end or (index == end == len(predicted) and shown.last_page)
+    return above and below
 
 
 def _deactivated_in_place(before: MemberList, index: int, shown: ShownPage) -> list[Member] | None:

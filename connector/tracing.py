@@ -24,8 +24,9 @@ log = get_logger(__name__)
 
 # "writes": what commands that write record when no mode is asked for. Tracing starts at the
 # first row lookup of a removal (not at the sign-in or the plan's read, which a full read's
-# trace made ~20% of a removal) and the trace is kept only when the run fails; a removal that
-# succeeds keeps its before/after screenshots and audit record, which is what an auditor reads.
+# trace made ~20% of a removal), records no DOM snapshots, and the trace is kept only when the
+# run fails; a removal that succeeds keeps its before/after screenshots and audit record, which
+# is what an auditor reads.
 TraceMode = Literal["on", "retain-on-failure", "writes", "off"]
 
 
@@ -66,10 +67,11 @@ class Tracer:
         if self.mode == "off" or self._recording or (self.mode == "writes" and not write):
             return
         if not self._started:
-            # "writes" records no screencast (the costliest part): the DOM snapshots show each
-            # step, and the removal keeps its own before/after screenshots.
-            film = self.mode != "writes"
-            await self.context.tracing.start(screenshots=film, snapshots=True, sources=film)
+            # "writes" records the actions, network and console, but neither the screencast nor
+            # DOM snapshots: those cost ~0.3 s a removal (issue 18), and a failure's bundle saves
+            # the page's HTML and a screenshot anyway; the removal keeps its own screenshots.
+            full = self.mode != "writes"
+            await self.context.tracing.start(screenshots=full, snapshots=full, sources=full)
             self._started = True
         else:
             await self.context.tracing.start_chunk()
@@ -119,8 +121,12 @@ class Tracer:
         scrub_zip(path, [v for v in cookies if v] + self.secrets)
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class PageLog:
-    """Console messages and failed requests, for the failure bundle. Query strings dropped."""
+    """Console messages, failed requests and every write request with its answer, for the
+    failure bundle (a "writes" trace holds no network). Query strings dropped."""
 
     def __init__(self, page: Page) -> None:
         self.console: list[str] = []
@@ -128,6 +134,7 @@ class PageLog:
         self._t0 = time.monotonic()
         page.on("console", lambda msg: self.console.append(self._line(f"{msg.type}: {msg.text}")))
         page.on("requestfailed", self._failed)
+        page.on("request", self._request)
         page.on("response", self._response)
 
     def _line(self, text: str) -> str:
@@ -137,12 +144,27 @@ class PageLog:
         url = request.url.split("?", 1)[0]
         self.network.append(self._line(f"FAILED {request.method} {url}: {request.failure}"))
 
+    def _request(self, request: Request) -> None:
+        if request.method not in _READS:  # sent: a write that never answers shows here alone
+            url = request.url.split("?", 1)[0]
+            self.network.append(self._line(f"SENT {request.method} {url}"))
+
     def _response(self, response: Response) -> None:
-        if response.status >= 400:
+        if response.status >= 400 or response.request.method not in _READS:
             url = response.url.split("?", 1)[0]
             self.network.append(
                 self._line(f"HTTP {response.status} {response.request.method} {url}")
             )
+
+    def write(self, run_dir: Path) -> list[Path]:
+        """console.log and network.log in `run_dir`."""
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths = []
+        for name, lines in (("console.log", self.console), ("network.log", self.network)):
+            path = run_dir / name
+            path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+            paths.append(path)
+        return paths
 
 
 def write_bundle(
@@ -156,12 +178,7 @@ def write_bundle(
 ) -> Path:
     """README.txt, console.log and network.log beside the screenshot, HTML and trace."""
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    extra: list[Path] = []
-    if page_log is not None:
-        for name, lines in (("console.log", page_log.console), ("network.log", page_log.network)):
-            path = run_dir / name
-            path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-            extra.append(path)
+    extra = page_log.write(run_dir) if page_log is not None else []
     traces = [f for f in files if f.suffix == ".zip"]
     listing = "\n".join(f"  {p.name}" for p in [*files, *extra])
     replay = "\n".join(f"  stitch-connector show-trace {p}" for p in traces) or (

@@ -77,6 +77,27 @@ class ParsedPage(BaseModel):
     has_next: bool
     mentioned: frozenset[str] = frozenset()  # asked-about emails seen anywhere in the list's text
 
+    @property
+    def says_first_page(self) -> bool:
+        """The page states it is the list's first ("Page 1 of 3", "1–50 of 120"), or shows
+        every member the list counts."""
+        return self.page_number == 1 or self.first_row == 1 or self._shows_all
+
+    @property
+    def says_last_page(self) -> bool:
+        """The page states it is the list's last (parsing held that against the Next button),
+        or shows every member the list counts."""
+        by_status = self.page_number is not None and self.page_number == self.page_total
+        by_range = self.first_row is not None and (
+            self.first_row + len(self.members) - 1 == self.member_count
+        )
+        return by_status or by_range or self._shows_all
+
+    @property
+    def _shows_all(self) -> bool:
+        # Missing rows never look like this; only a count that is itself wrong could.
+        return self.member_count is not None and len(self.members) == self.member_count
+
 
 def norm(text: str) -> str:
     """What a label says, for comparison: case, accents' forms, punctuation and glyphs folded."""

@@ -127,7 +127,14 @@ class RosterReader:
             raise TransientFailure(f"the list page after the write is {state}")
         parsed = parse_page(await view.read(needles), self.selectors, self.settings.email)
         self.last_page = parsed
-        return ShownPage(parsed.members, parsed.member_count, parsed.first_row, parsed.mentioned)
+        return ShownPage(
+            parsed.members,
+            parsed.member_count,
+            parsed.first_row,
+            parsed.mentioned,
+            first_page=parsed.says_first_page,
+            last_page=parsed.says_last_page,
+        )
 
     async def _settle_on(
         self, view: MembersView, page_no: int, previous: str | None

@@ -59,16 +59,27 @@ def test_a_row_inside_its_page_is_proven_there_and_the_prediction_is_the_list(
     assert kept is not None and kept.fingerprint == now.fingerprint
 
 
-def test_the_last_row_of_the_list_is_proven_by_the_full_read(
+def test_the_lists_last_row_is_proven_on_its_page_and_a_pages_first_by_the_full_read(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    """No neighbour below it: its page cannot show the gap it left, so the whole list is read."""
-    box = team_box(make_sandbox, tmp_path, LONG)
+    """The list's last row: "Page 2 of 2" shows the list's end, where its neighbour below
+    would be, so its page proves it. The first row of page 2 has its neighbour above on page 1:
+    its page cannot show the gap it left, so the whole list is read."""
+    people = LONG[:-1]  # one fewer: a plain member (user0@) is the first row of page 2
+    box = team_box(make_sandbox, tmp_path, people)
     settings = wsettings(box, tmp_path / "state")
-    last = scrape(settings).members[-1].email
-    (outcome,) = deactivate(settings, [last])  # here a pending invitation: cancelled
-    assert outcome.status in (OutcomeStatus.DEACTIVATED, OutcomeStatus.INVITATION_CANCELLED)
-    assert outcome_records(settings.audit_path) == [(last, outcome.status.value, "roster")]
+    emails = [m.email for m in scrape(settings).members]
+    last, page_edge = emails[-1], emails[50]
+    assert page_edge == "user0@corp.com"
+    outcomes = deactivate(settings, [last, page_edge])
+    assert ok_writes_per_email(box) == {last: 1, page_edge: 1}
+    assert outcome_records(settings.audit_path) == [
+        (last, outcomes[0].status.value, "page"),
+        (page_edge, outcomes[1].status.value, "roster"),
+    ]
+    now = scrape(wsettings(box, tmp_path / "fresh"))
+    assert AuditLog(settings.audit_path).records()[-1].roster_fingerprint_after == now.fingerprint
+    assert {last, page_edge}.isdisjoint(m.email for m in now.members if m.status.value == "active")
 
 
 def test_a_dropped_banner_is_proven_on_the_rows_page_read_beside_the_page(

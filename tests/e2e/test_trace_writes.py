@@ -4,6 +4,7 @@ fails. A removal that succeeds keeps its screenshots and audit record instead.""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -78,9 +79,13 @@ def test_a_run_failing_after_a_write_keeps_the_trace_of_the_write(
     (trace,) = run_dir.glob("trace-*.zip")
     with zipfile.ZipFile(trace) as z:
         blobs = {name: z.read(name) for name in z.namelist()}
-    network = b"".join(b for name, b in blobs.items() if name.endswith(".network"))
-    assert b"/deactivate" in network  # the write is in it
-    assert b"/session/create" not in network  # the sign-in is not: it starts at the write
+    steps = b"".join(b for name, b in blobs.items() if name.endswith(".trace"))
+    assert steps.count(b'"method":"click"') >= 2  # the row's control, then the confirmation
+    assert b"/session/create" not in steps  # the sign-in is not in it: it starts at the write
+    # No DOM snapshots (~0.3 s a removal), so no network either: the bundle's network.log
+    # holds the write request and its answer instead.
+    assert b'"type":"frame-snapshot"' not in steps
+    assert re.search(r"HTTP 200 POST \S+/deactivate", (run_dir / "network.log").read_text())
     for secret in [box.options.admin_password, *cookies]:
         for form in forms(secret):
             assert all(form not in blob for blob in blobs.values()), "a secret is in the trace"
@@ -110,3 +115,4 @@ def test_a_removal_ending_unknown_keeps_the_trace_of_its_write(
         early_read_ms=0,
     )
     assert len(list(run_dir.glob("trace-*.zip"))) == 1
+    assert re.search(r"SENT POST \S+/deactivate", (run_dir / "network.log").read_text())

@@ -100,7 +100,8 @@ class FakeUI:
         rows = self.roster[start : start + self.page_size]
         emails = {m.email for m in rows}
         mentioned = frozenset(n for n in needles if n in emails)
-        return ShownPage(rows, len(self.roster), start + 1, mentioned)
+        edges = {"first_page": start == 0, "last_page": start + len(rows) == len(self.roster)}
+        return ShownPage(rows, len(self.roster), start + 1, mentioned, **edges)
 
     async def page_after_write(self, needles: Iterable[str] = ()) -> ShownPage:
         self.page_reads += 1

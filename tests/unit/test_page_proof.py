@@ -77,10 +77,50 @@ def test_a_page_that_leaves_another_reading_proves_nothing(why: str, shown: Show
     assert proven_on_page(BEFORE, TARGET, shown) is None, why
 
 
-def test_the_first_and_last_rows_of_the_list_are_never_proven_on_one_page() -> None:
+def edge(members: list[Member], start: int, **kw: object) -> ShownPage:
+    """A page of five that states whether it is the list's first or last page, and no range."""
+    shown = page(members, start, first_row=None)
+    first, last = start == 0, start + len(shown.members) == len(members)
+    return ShownPage(**{**vars(shown), "first_page": first, "last_page": last, **kw})  # type: ignore[arg-type]
+
+
+def test_the_lists_first_and_last_rows_are_proven_only_where_the_page_states_its_edge() -> None:
+    """The list's edge stands in for the missing neighbour, where the page says it is there."""
     first, last = BEFORE.members[0].email, BEFORE.members[-1].email
-    assert proven_on_page(BEFORE, first, page(without(first), 0)) is None
-    assert proven_on_page(BEFORE, last, page(without(last), 7)) is None
+    for email, start in ((first, 0), (last, 7)):
+        expected = roster(without(email)).fingerprint
+        after = proven_on_page(BEFORE, email, edge(without(email), start))
+        assert after is not None and after.fingerprint == expected
+        # Nothing on the page says where the list starts or ends.
+        unsaid = edge(without(email), start, first_page=False, last_page=False)
+        assert proven_on_page(BEFORE, email, unsaid) is None
+
+
+@pytest.mark.parametrize(
+    ("why", "email", "shown"),
+    [
+        ("not the last page", BEFORE.members[-1].email, edge(BEFORE.members[:-1], 6)),
+        (
+            "the last page, but it ends before the row's predecessor",
+            BEFORE.members[-1].email,
+            edge(BEFORE.members[:-1], 6, last_page=True),  # a page claiming to end too soon
+        ),
+        (
+            "not the first page",
+            BEFORE.members[0].email,
+            edge(without(BEFORE.members[0].email), 0, first_page=False, first_row=2),
+        ),
+        (
+            "the first page, but the row sat in the middle of the list",
+            TARGET,
+            edge(without(TARGET), 0, first_page=True),
+        ),
+    ],
+)
+def test_an_edge_the_page_does_not_show_proves_nothing(
+    why: str, email: str, shown: ShownPage
+) -> None:
+    assert proven_on_page(BEFORE, email, shown) is None, why
 
 
 def test_a_row_shown_deactivated_in_place_proves_it_and_nothing_else_does() -> None:

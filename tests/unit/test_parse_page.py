@@ -394,6 +394,32 @@ def test_counts_and_ranges_are_read_wherever_they_are_shown() -> None:
     assert (parsed.member_count, parsed.page_number, parsed.page_total) == (120, 2, 3)
 
 
+@pytest.mark.parametrize(
+    ("texts", "rows", "next_enabled", "edges"),
+    [
+        (["Page 1 of 3"], 50, True, (True, False)),
+        (["Page 3 of 3"], 20, False, (False, True)),
+        (["Page 1 of 1"], 20, False, (True, True)),
+        (["Page 2 of 3"], 50, True, (False, False)),
+        (["1–50 of 120"], 50, True, (True, False)),
+        (["101–120 of 120"], 20, False, (False, True)),
+        (["51–100 of 120"], 50, True, (False, False)),
+        ([], 50, True, (False, False)),  # nothing says where this page is
+        ([], 20, False, (False, False)),  # a disabled Next alone says nothing
+        ([], 120, False, (True, True)),  # every member the list counts: the whole list
+    ],
+)
+def test_a_page_says_it_is_the_first_or_last_only_by_stating_its_place(
+    texts: list[str], rows: int, next_enabled: bool, edges: tuple[bool, bool]
+) -> None:
+    members = [row(f"U{i}", f"u{i}@example.com") for i in range(rows)]
+    counted = [*texts, "120 members"]
+    parsed = parse_page(
+        page(members, texts=counted, count_texts=[], next_enabled=next_enabled), SEL, None
+    )
+    assert (parsed.says_first_page, parsed.says_last_page) == edges
+
+
 def test_a_range_that_does_not_match_the_rows_is_loud() -> None:
     raw = page(
         [row("Ana", "ana@example.com")], texts=["1–50 of 120"], count_texts=[], next_enabled=True
