@@ -6,8 +6,7 @@ Both start signed in (a saved session), launch Chromium, and remove the last mem
 - ours: `StitchConnector.deactivate([email])` with the CLI's defaults (the plan's full read, the
   row, the click, the banner, the fresh read that proves it: the row's page when that page
   proves it, else the whole list; screenshots, the trace of actions from the row lookup kept on
-  failure,
-  the audit trail);
+  failure, the audit trail);
 - the floor: launch, open the list, read every page, click through the row on the last page,
   confirm, wait for the banner. Nothing checked, nothing proven. It takes each element's first
   alternative from selectors/stitch.toml, so both drive the same markup.
