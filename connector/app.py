@@ -9,7 +9,7 @@ in an adapter.
 from __future__ import annotations
 
 import getpass
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -26,6 +26,7 @@ from connector.lock import WriteLock
 from connector.logs import get_logger
 from connector.models import (
     Account,
+    Grant,
     LoginReport,
     MemberList,
     Outcome,
@@ -116,11 +117,17 @@ class App:
         return self.store_roster(roster, options, run.run_id), roster
 
     async def plan(
-        self, emails: list[str], run: RunOptions, *, reason: str | None, request_id: str | None
+        self,
+        emails: list[str],
+        run: RunOptions,
+        *,
+        reason: str | None,
+        request_id: str | None,
+        grants: Sequence[tuple[str, Grant]] = (),
     ) -> Plan:
-        """What removing these emails would do on the roster as it is now. Changes nothing."""
+        """What removing these emails (and these grants) would do now. Changes nothing."""
         async with self._stitch(run) as stitch:
-            return await stitch.plan(emails, reason=reason, request_id=request_id)
+            return await stitch.plan(emails, reason=reason, request_id=request_id, grants=grants)
 
     async def apply(
         self, plan: Plan, run: RunOptions, *, actor: str, override_budget: bool
@@ -141,9 +148,34 @@ class App:
         override_budget: bool = False,
     ) -> list[Outcome]:
         """Plan and apply in one step (or only plan, `dry_run`)."""
+        return await self.change(
+            emails,
+            (),
+            run,
+            dry_run=dry_run,
+            reason=reason,
+            request_id=request_id,
+            actor=actor,
+            override_budget=override_budget,
+        )
+
+    async def change(
+        self,
+        emails: list[str],
+        grants: Sequence[tuple[str, Grant]],
+        run: RunOptions,
+        *,
+        dry_run: bool = False,
+        reason: str | None = None,
+        request_id: str | None = None,
+        actor: str = "api",
+        override_budget: bool = False,
+    ) -> list[Outcome]:
+        """Removals and grants, planned and applied under the lock (or only planned)."""
         async with self._stitch(run) as stitch:
-            return await stitch.deactivate(
+            return await stitch.change(
                 emails,
+                grants,
                 dry_run=dry_run,
                 reason=reason,
                 request_id=request_id,

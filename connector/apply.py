@@ -17,6 +17,7 @@ from typing import Any
 from connector import __version__, planner, policy
 from connector.audit import AuditLog
 from connector.errors import PlanStale, PolicyRefused
+from connector.grant import Granter
 from connector.logs import get_logger
 from connector.members_ui import MembersUI
 from connector.models import (
@@ -29,8 +30,9 @@ from connector.models import (
     TargetRequest,
 )
 from connector.planner import History
-from connector.removal import Remover, StepPrompt
+from connector.removal import Remover
 from connector.settings import Settings
+from connector.writer import StepPrompt, Written, granted_role
 
 log = get_logger(__name__)
 
@@ -93,6 +95,7 @@ class PlanRunner:
             update={
                 "unresolved": audit.unresolved_unknowns(),
                 "removed_last_day": audit.removals_since(datetime.now(UTC) - timedelta(days=1)),
+                "granted_last_day": audit.grants_since(datetime.now(UTC) - timedelta(days=1)),
             }
         )
         targets = self._decide(plan, roster, history)
@@ -107,15 +110,26 @@ class PlanRunner:
             fence=self.fence,
             early_read_s=self.settings.early_read_ms / 1000,
         )
-        return await self._remove_each(targets, roster, remover, trail, should_stop)
+        granter = Granter(
+            self.ui,
+            needles=needles,
+            attempts=self.settings.retries,
+            client_id=roster.account.client_id,
+            step=self.step,
+            on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
+            fence=self.fence,
+        )
+        return await self._write_each(
+            targets, roster, _Writers(remover, granter), trail, should_stop
+        )
 
     def _decide(self, plan: Plan, roster: MemberList, history: History) -> list[PlanTarget]:
         """The planner again, on the fresh roster: each target keeps its own request."""
         asked = {t.email: t.request for t in plan.targets}
-        return [
-            t.model_copy(update={"request": asked.get(t.email)})
-            for t in planner.decide(list(asked), roster, self.settings.policy(), history)
-        ]
+        removals = [t.email for t in plan.targets if t.grant is None]
+        grants = [(t.email, t.grant) for t in plan.targets if t.grant is not None]
+        decided = planner.decide(removals, roster, self.settings.policy(), history, grants=grants)
+        return [t.model_copy(update={"request": asked.get(t.email)}) for t in decided]
 
     def _check_batch(
         self, targets: list[PlanTarget], roster: MemberList, history: History, trail: _Trail
@@ -142,16 +156,16 @@ class PlanRunner:
                 )
             raise
 
-    async def _remove_each(
+    async def _write_each(
         self,
         targets: list[PlanTarget],
         roster: MemberList,
-        remover: Remover,
+        writers: _Writers,
         trail: _Trail,
         should_stop: Callable[[], bool] | None,
     ) -> list[Outcome]:
-        """One removal per target with an action, in order, until one halts the batch: the
-        rest are then skipped (refused, after a quit), not attempted."""
+        """One proven write per target with an action (a removal or a grant), in order, until
+        one halts the batch: the rest are then skipped (refused, after a quit), not attempted."""
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
@@ -167,18 +181,19 @@ class PlanRunner:
             elif stop is not None:
                 outcome = _not_attempted(target, stop, quit_)
             else:
-                removal = await remover.remove(target, roster)
-                outcome, proof = removal.outcome, removal.proof
-                roster = removal.roster_after or roster
+                written = await writers.write(target, roster)
+                outcome, proof = written.outcome, written.proof
+                roster = written.roster_after or roster
                 self.roster_after = roster
-                if removal.halts_batch:
-                    quit_ = removal.quit
+                if written.halts_batch:
+                    quit_ = written.quit
                     stop = (
                         "a person chose quit at the --step prompt"
                         if quit_
-                        else f"an earlier removal ended {outcome.status.value}"
+                        else f"an earlier {_kind(target)} ended {outcome.status.value}"
                     )
-            if outcome.status.ok and target.member is not None and target.action is not None:
+            removed_one = target.action is not None and target.action.removes
+            if outcome.status.ok and target.member is not None and removed_one:
                 removed.append(target.member)
                 self._write_undo(removed)  # after each one: a run killed later keeps it
             outcomes.append(outcome)
@@ -226,6 +241,23 @@ class PlanRunner:
         log.info("undo.written", path=str(path))
 
 
+@dataclass(frozen=True)
+class _Writers:
+    """The two state machines: removals, and grants."""
+
+    remover: Remover
+    granter: Granter
+
+    async def write(self, target: PlanTarget, roster: MemberList) -> Written:
+        if target.grant is not None:
+            return await self.granter.grant(target)
+        return await self.remover.remove(target, roster)
+
+
+def _kind(target: PlanTarget) -> str:
+    return "removal" if target.grant is None else "change"
+
+
 def _unchanged(target: PlanTarget) -> Outcome:
     """A target the policy gave no action: its expected outcome, nothing clicked."""
     return Outcome(
@@ -234,6 +266,7 @@ def _unchanged(target: PlanTarget) -> Outcome:
         rule=target.rule,
         member_before=target.member,
         reason=policy.explain(target.rule),
+        role=granted_role(target),
     )
 
 

@@ -29,7 +29,9 @@ from connector.models import Member
 
 GENESIS = "0" * 64
 _REMOVED = frozenset({"deactivated", "invitation_cancelled"})  # proven removals
-_SETTLES_CLICK = _REMOVED | {"failed"}  # what proves a click's effect either way
+_GRANTED = frozenset({"invited", "changed", "reactivated", "invitation_resent"})  # proven grants
+_SETTLES_CLICK = _REMOVED | _GRANTED | {"failed"}  # what proves a click's effect either way
+_REMOVALS = frozenset({"deactivate", "cancel_invitation", None})  # actions (None: older records)
 
 
 class AuditRecord(BaseModel):
@@ -277,6 +279,15 @@ class AuditLog:
         return frozenset(pending)
 
     def removals_since(self, moment: datetime) -> int:
+        """Removals counted against the day's removal budget from `moment` on (_counted)."""
+        return self._counted(moment, _REMOVED, removals=True)
+
+    def grants_since(self, moment: datetime) -> int:
+        """Grants (invitations, role changes, reactivations, resends) counted against the day's
+        grant budget from `moment` on, the same way as removals."""
+        return self._counted(moment, _GRANTED, removals=False)
+
+    def _counted(self, moment: datetime, proven: frozenset[str], *, removals: bool) -> int:
         """What counts against the day's budget from `moment` on: proven removals (deactivated,
         invitation cancelled), plus every click that may have removed someone and was never
         proven either way in its own run (a `clicked` record with no outcome after it: the run
@@ -284,7 +295,7 @@ class AuditLog:
         `already_absent` is most likely its effect), unless a later record settles it: a proven
         removal of the same member (counted there instead: one member, one count) or `failed`
         (a fresh read showed the member still there)."""
-        records = self.records()
+        records = [r for r in self.records() if (r.action in _REMOVALS) == removals]
         open_clicks: dict[tuple[str, str], int] = {}  # (run, target) -> its unsettled click
         last_proof: dict[str, int] = {}  # target -> the last record that settles a click
         counted = 0
@@ -296,7 +307,7 @@ class AuditLog:
             open_clicks.pop(key, None)  # its own run's outcome settles the click
             if record.outcome in _SETTLES_CLICK:
                 last_proof[record.target] = i
-            if record.outcome in _REMOVED and record.finished_at >= moment:
+            if record.outcome in proven and record.finished_at >= moment:
                 counted += 1
         for i in open_clicks.values():  # the run died after the click
             click = records[i]

@@ -6,7 +6,8 @@ async with StitchConnector(settings) as stitch:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from connector import planner, policy
+from connector import planner
 from connector.accepted import last_accepted_roster, save_accepted_roster
 from connector.apply import PlanRunner
 from connector.artifacts import RunArtifacts
@@ -33,6 +34,7 @@ from connector.logs import configure as configure_logs
 from connector.logs import get_logger, new_run_id, register_secrets
 from connector.models import (
     Account,
+    Grant,
     LoginReport,
     MemberList,
     Outcome,
@@ -231,18 +233,25 @@ class StitchConnector:
 
     # ------------------------------------------------------------------ writes
     async def plan(
-        self, emails: list[str], *, reason: str | None = None, request_id: str | None = None
+        self,
+        emails: list[str],
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+        grants: Sequence[tuple[str, Grant]] = (),
     ) -> Plan:
-        """What removing these emails would do, on the roster as it is now. Changes nothing."""
-        wanted = policy.requested_emails(emails)  # bad input fails before the browser acts
+        """What removing these emails (and making these grants) would do, on the roster as it
+        is now. Changes nothing."""
+        needles = planner.addresses(emails, grants)  # bad input fails before the browser acts
         async with self._ui.typed_errors():
-            roster = await self._list_members(wanted)
-        return self._plan_on(roster, emails, reason=reason, request_id=request_id)
+            roster = await self._list_members(needles)
+        return self._plan_on(roster, emails, grants, reason=reason, request_id=request_id)
 
     def _plan_on(
         self,
         roster: MemberList,
         emails: list[str],
+        grants: Sequence[tuple[str, Grant]] = (),
         *,
         reason: str | None,
         request_id: str | None,
@@ -256,6 +265,7 @@ class StitchConnector:
         audit.require_sound()  # AuditBroken (exit 14): no plan on a trail that fails to verify
         request = PlanRequest(
             emails=emails,
+            grants=grants,
             base_url=self.settings.base_url,
             reason=reason,
             request_id=request_id,
@@ -282,33 +292,55 @@ class StitchConnector:
         requests: Mapping[str, TargetRequest] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> list[Outcome]:
-        """Plan and apply in one step. One Outcome per distinct email, in request order.
+        """Plan and apply the removal of these emails in one step (see change)."""
+        return await self.change(
+            emails,
+            (),
+            dry_run=dry_run,
+            reason=reason,
+            request_id=request_id,
+            actor=actor,
+            override_budget=override_budget,
+            requests=requests,
+            should_stop=should_stop,
+        )
+
+    async def change(
+        self,
+        emails: list[str],
+        grants: Sequence[tuple[str, Grant]],
+        *,
+        dry_run: bool = False,
+        reason: str | None = None,
+        request_id: str | None = None,
+        actor: str = "api",
+        override_budget: bool = False,
+        requests: Mapping[str, TargetRequest] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> list[Outcome]:
+        """Plan and apply in one step: removals of `emails`, then `grants` (invite, role,
+        reactivate, resend). One Outcome per distinct email, removals first, in request order.
 
         `requests` gives single emails their own request id, actor and reason in the audit trail
         (the service batches several jobs into one run). `should_stop` is asked before each
-        removal; once it says yes, the rest are left out of the result, not attempted."""
-        wanted = policy.requested_emails(emails)  # bad input fails before the browser acts
+        write; once it says yes, the rest are left out of the result, not attempted."""
+        needles = planner.addresses(emails, grants)  # bad input fails before the browser acts
+        plan_on = functools.partial(
+            self._plan_on, emails=emails, grants=grants, reason=reason, request_id=request_id
+        )
         if dry_run:
             AuditLog(self.settings.audit_path).require_sound()  # before the browser reads
             async with self._ui.typed_errors():
-                roster = await self._list_members(wanted)
-            plan = self._plan_on(
-                roster,
-                emails,
-                reason=reason,
-                request_id=request_id,
-                requests=requests,
-                whole_batch=True,
-                override_budget=override_budget,
+                roster = await self._list_members(needles)
+            plan = plan_on(
+                roster, requests=requests, whole_batch=True, override_budget=override_budget
             )
             return planner.dry_run_outcomes(plan)
         # The lock first: every guard must see the roster as it is while nobody else writes.
         with self._write_lock(actor) as lock:
             async with self._ui.typed_errors():
-                roster = await self._list_members(wanted)
-            plan = self._plan_on(
-                roster, emails, reason=reason, request_id=request_id, requests=requests
-            )
+                roster = await self._list_members(needles)
+            plan = plan_on(roster, requests=requests)
             return await self._apply_locked(plan, actor, override_budget, roster, should_stop, lock)
 
     async def apply(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from connector.models import Action, Member, MemberList
+from connector.models import Action, Member, MemberList, Role
 from connector.page_proof import ShownPage
 
 # "cancelled": we cancelled the confirm dialog ourselves (it did not name the member), so
@@ -29,6 +29,15 @@ class AfterClick:
     expected_text: bool  # the success banner says exactly what the selectors promise
 
 
+@dataclass(frozen=True)
+class Invitation:
+    """What the Add a Team Member form is filled with."""
+
+    email: str
+    role: Role
+    name: str | None = None  # asked for by forms that have a Name field
+
+
 class MemberRow(Protocol):
     """One member's row, found on the list just now."""
 
@@ -37,10 +46,13 @@ class MemberRow(Protocol):
         """The row as read when it was found."""
         ...
 
-    async def act(self, action: Action, on_commit: Callable[[], None]) -> AfterClick:
-        """Click through (row control, or menu then item, then the confirm dialog) and wait
-        for the outcome. `on_commit` runs just before the first click that may change Stitch;
-        it may raise, and then nothing was clicked that could change anything."""
+    async def act(
+        self, action: Action, on_commit: Callable[[], None], *, role: Role | None = None
+    ) -> AfterClick:
+        """Click through (row control, or menu then item, then the confirm dialog; for
+        SET_ROLE, pick `role` in the row's role control) and wait for the outcome. `on_commit`
+        runs just before the first click that may change Stitch; it may raise, and then
+        nothing was clicked that could change anything."""
         ...
 
     async def evidence(self, label: str) -> str | None:
@@ -82,4 +94,9 @@ class MembersUI(Protocol):
 
     async def evidence(self, label: str) -> str | None:
         """A screenshot of the whole page; its path, or None."""
+        ...
+
+    async def invite(self, invitation: Invitation, on_commit: Callable[[], None]) -> AfterClick:
+        """Add a Team Member: open the form, fill it, send it, and wait for the outcome (an
+        error the form shows inline is an "error"). `on_commit` as for MemberRow.act."""
         ...

@@ -186,6 +186,15 @@ class Progress(BaseModel):
 class Action(StrEnum):
     DEACTIVATE = "deactivate"  # an active member
     CANCEL_INVITATION = "cancel_invitation"  # a pending invitation
+    # The rest of the lifecycle (grant.py): what a Grant asks for, when the roster needs it.
+    INVITE = "invite"  # Add a Team Member: a new pending row
+    SET_ROLE = "set_role"  # the row's role dropdown
+    REACTIVATE = "reactivate"  # a deactivated member, where the list keeps them
+    RESEND_INVITATION = "resend_invitation"  # a pending invitation, sent again
+
+    @property
+    def removes(self) -> bool:
+        return self in (Action.DEACTIVATE, Action.CANCEL_INVITATION)
 
 
 class OutcomeStatus(StrEnum):
@@ -200,10 +209,59 @@ class OutcomeStatus(StrEnum):
     UNKNOWN = "unknown"  # the click happened but nothing proved its effect: check by hand
     SKIPPED = "skipped"  # not tried: an earlier removal in the run stopped the batch
     PLANNED = "planned"  # dry run: `action` is what would happen
+    # Grants (grant.py), each proven by a fresh read like a removal:
+    INVITED = "invited"  # a pending row with the asked role now
+    ALREADY_MEMBER = "already_member"  # an invite or reactivation found them active: nothing done
+    ALREADY_INVITED = "already_invited"  # ... found a pending invitation: nothing done
+    CHANGED = "changed"  # the row shows the asked role now
+    UNCHANGED = "unchanged"  # it already did: nothing done
+    REACTIVATED = "reactivated"  # the row shows Active again
+    INVITATION_RESENT = "invitation_resent"  # the app said so and the row is still pending
 
     @property
     def ok(self) -> bool:
-        return self in (self.DEACTIVATED, self.ALREADY_ABSENT, self.INVITATION_CANCELLED)
+        return self in _OK
+
+
+_OK = frozenset(
+    {
+        OutcomeStatus.DEACTIVATED,
+        OutcomeStatus.ALREADY_ABSENT,
+        OutcomeStatus.INVITATION_CANCELLED,
+        OutcomeStatus.INVITED,
+        OutcomeStatus.ALREADY_MEMBER,
+        OutcomeStatus.ALREADY_INVITED,
+        OutcomeStatus.CHANGED,
+        OutcomeStatus.UNCHANGED,
+        OutcomeStatus.REACTIVATED,
+        OutcomeStatus.INVITATION_RESENT,
+    }
+)
+
+
+GrantKind = Literal["invite", "set_role", "reactivate", "resend_invitation"]
+
+
+class Grant(BaseModel):
+    """What a lifecycle target asks for (a removal target has none). The planner turns it into
+    an Action on the roster it reads, or into the outcome already true."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: GrantKind
+    role: Role | None = Field(
+        None, description="invite: the role to invite with (None: General User); set_role: it."
+    )
+    name: SafeText | None = Field(
+        None, max_length=200, description="invite: the name, where the form asks for one."
+    )
+    allow_administrator: bool = Field(
+        False, description="Granting Administrator was asked for explicitly (a flag or scope)."
+    )
+    invite_if_absent: bool = Field(
+        False,
+        description="reactivate: invite again where the list no longer shows deactivated members.",
+    )
 
 
 class Outcome(BaseModel):
@@ -216,6 +274,7 @@ class Outcome(BaseModel):
     reason: str | None = None
     member_before: Member | None = None
     evidence: list[str] = Field(default_factory=list)
+    role: Role | None = Field(None, description="A grant's role: invited with, or set to.")
 
 
 class TargetRequest(BaseModel):
@@ -239,6 +298,9 @@ class PlanTarget(BaseModel):
     member: Member | None = None
     request: TargetRequest | None = Field(
         None, description="This target's own request (a batch of service jobs); else the plan's."
+    )
+    grant: Grant | None = Field(
+        None, description="A lifecycle ask (invite, role, reactivate, resend); None: a removal."
     )
 
 

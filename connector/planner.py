@@ -13,14 +13,17 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector import policy
+from connector import grant_policy, policy
+from connector.errors import UsageProblem
 from connector.models import (
+    Grant,
     Member,
     MemberList,
     Outcome,
     OutcomeStatus,
     Plan,
     PlanTarget,
+    Role,
     TargetRequest,
 )
 from connector.policy import PolicyConfig
@@ -54,6 +57,9 @@ class History(BaseModel):
     removed_last_day: int = Field(
         0, ge=0, description="Removals counted against the day's budget (removals_since)."
     )
+    granted_last_day: int = Field(
+        0, ge=0, description="Grants counted against the day's grant budget (grants_since)."
+    )
 
     def protected_before(self, config: PolicyConfig) -> dict[str, policy.Rule]:
         """The sticky protections: who the last accepted roster protected, by rule."""
@@ -65,7 +71,8 @@ class PlanRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    emails: Sequence[str]  # as given: the planner normalises and de-duplicates them
+    emails: Sequence[str]  # to remove, as given: the planner normalises and de-duplicates them
+    grants: Sequence[tuple[str, Grant]] = ()  # invitations, roles, reactivations, resends
     base_url: str
     reason: str | None = None
     request_id: str | None = None
@@ -81,11 +88,17 @@ class PlanRequest(BaseModel):
     now: datetime | None = None  # the plan's created_at; None: now
 
 
+def addresses(emails: Sequence[str], grants: Sequence[tuple[str, Grant]]) -> list[str]:
+    """Every address asked about, checked: UsageProblem before the browser acts."""
+    asked = [e for e, _ in grant_policy.requested_grants(grants)]
+    return [*policy.requested_emails(list(emails)), *asked] if emails or not asked else asked
+
+
 def plan(roster: MemberList, request: PlanRequest, config: PolicyConfig, history: History) -> Plan:
     """The expected outcome of every requested address on this roster, bound to its
     fingerprint. Raises UsageProblem for an address that is not one, and PolicyRefused (with
     `request.whole_batch`) when apply would refuse the whole request."""
-    targets = decide(request.emails, roster, config, history) if request.emails else []
+    targets = decide(request.emails, roster, config, history, grants=request.grants)
     if request.requests:
         targets = [t.model_copy(update={"request": request.requests.get(t.email)}) for t in targets]
     if request.whole_batch:
@@ -103,18 +116,41 @@ def plan(roster: MemberList, request: PlanRequest, config: PolicyConfig, history
 
 
 def decide(
-    emails: Sequence[str], roster: MemberList, config: PolicyConfig, history: History
+    emails: Sequence[str],
+    roster: MemberList,
+    config: PolicyConfig,
+    history: History,
+    *,
+    grants: Sequence[tuple[str, Grant]] = (),
 ) -> list[PlanTarget]:
-    """One PlanTarget per distinct address, in request order: policy.decide, given the
-    history exactly as apply gives it (sticky protections, unresolved unknowns, known)."""
-    return policy.decide(
-        list(emails),
-        roster,
-        config,
-        unresolved=history.unresolved,
-        protected_before=history.protected_before(config),
-        known=history.known,
+    """One PlanTarget per distinct address, removals in request order, then grants:
+    policy.decide and grant_policy.decide_grants, given the history exactly as apply gives it
+    (sticky protections, unresolved unknowns, known). One address may not be both."""
+    sticky = history.protected_before(config)
+    removals = (
+        policy.decide(
+            list(emails),
+            roster,
+            config,
+            unresolved=history.unresolved,
+            protected_before=sticky,
+            known=history.known,
+        )
+        if emails
+        else []
     )
+    if not grants:
+        return removals
+    granted = grant_policy.decide_grants(
+        grants, roster, config, unresolved=history.unresolved, protected_before=sticky
+    )
+    both = {t.email for t in removals} & {t.email for t in granted}
+    if both:
+        raise UsageProblem(
+            f"{sorted(both)[0]} is asked to be removed and changed in one plan",
+            hint="Ask for one change per person per plan; nothing was changed.",
+        )
+    return policy.last_admin_across_the_batch([*removals, *granted], roster)
 
 
 def check_batch(
@@ -134,6 +170,12 @@ def check_batch(
         previous_count=history.previous_count,
         override_budget=override_budget,
         removed_last_day=history.removed_last_day,
+    )
+    grant_policy.check_grants(
+        targets,
+        config,
+        granted_last_day=history.granted_last_day,
+        override_budget=override_budget,
     )
 
 
@@ -161,6 +203,14 @@ def dry_run_outcomes(made: Plan) -> list[Outcome]:
             action=t.action,
             rule=t.rule,
             member_before=t.member,
+            role=_granted_role(t),
         )
         for t in made.targets
     ]
+
+
+def _granted_role(target: PlanTarget) -> Role | None:
+    """The role a grant gives: asked for, or General User for an invitation."""
+    if target.grant is None or target.grant.kind not in ("invite", "set_role"):
+        return None
+    return target.grant.role or Role.GENERAL_USER

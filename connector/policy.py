@@ -52,6 +52,13 @@ class Rule(StrEnum):
     # a person at the --step prompt (actions.py)
     HUMAN_SKIP = "human_skip"
     HUMAN_QUIT = "human_quit"
+    # grant_policy.py: who may be given access, and how much in one run
+    INVITE_DOMAIN_NOT_ALLOWED = "invite_domain_not_allowed"
+    ADMINISTRATOR_NEEDS_FLAG = "administrator_needs_flag"
+    DEACTIVATED_MEMBER = "deactivated_member"
+    NOT_ON_ROSTER = "not_on_roster"
+    BUDGET_MAX_GRANTS = "budget_max_grants"
+    BUDGET_GRANTS_PER_DAY = "budget_grants_per_day"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class PolicyConfig:
     max_fraction: float = 0.2
     max_removals_per_day: int = 20  # across runs and entry points: the blast radius of a day
     sso_enabled: bool = False  # then Administrators are SSO Admins: the break-glass logins
+    invite_domains: frozenset[str] = frozenset()  # empty: no invitation is sent at all
+    max_grants: int = 5  # invitations, reactivations, role changes, resends per run
+    max_grants_per_day: int = 20
 
 
 def requested_emails(emails: list[str]) -> list[str]:
@@ -151,7 +161,7 @@ def decide(
         _decide_one(email, by_email.get(email), roster, config, sticky, unresolved, known)
         for email in requested_emails(emails)
     ]
-    return _last_admin_across_the_batch(targets, roster)
+    return last_admin_across_the_batch(targets, roster)
 
 
 def _decide_one(
@@ -187,14 +197,27 @@ def _decide_one(
     )
 
 
-def _last_admin_across_the_batch(targets: list[PlanTarget], roster: MemberList) -> list[PlanTarget]:
-    """Removing several Administrators at once must still leave one: refuse the last of them."""
+def last_admin_across_the_batch(targets: list[PlanTarget], roster: MemberList) -> list[PlanTarget]:
+    """Removing or demoting several Administrators at once must still leave one: refuse the
+    last of them."""
     active_admins = {
         m.email
         for m in roster.members
         if m.role is Role.ADMINISTRATOR and m.status is Status.ACTIVE
     }
-    removing = [t for t in targets if t.action is Action.DEACTIVATE and t.email in active_admins]
+    removing = [
+        t
+        for t in targets
+        if t.email in active_admins
+        and (
+            t.action is Action.DEACTIVATE
+            or (
+                t.action is Action.SET_ROLE
+                and t.grant is not None
+                and t.grant.role is Role.GENERAL_USER
+            )
+        )
+    ]
     if removing and len(removing) >= len(active_admins):
         last = removing[-1]
         return [
@@ -237,7 +260,7 @@ def check_batch(
             "read: more than half, which looks like UI drift, not departures",
             rule=Rule.ROSTER_IMPLAUSIBLE,
         )
-    acting = [t for t in targets if t.action is not None]
+    acting = [t for t in targets if t.action is not None and t.action.removes]
     if override_budget:
         return
     if len(acting) > config.max_removals:
@@ -307,6 +330,13 @@ _EXPLANATIONS: dict[str, str] = {
     "still have access); nothing was clicked",
     Rule.UNRESOLVED_UNKNOWN: "an earlier removal of this member ended unknown (clicked, never "
     "proven); check them in Stitch, then record it with `stitch-connector audit resolve`",
+    Rule.INVITE_DOMAIN_NOT_ALLOWED: "its domain is not in STITCH_INVITE_DOMAINS (no invitation "
+    "or reactivation goes to a domain not listed there; none is listed by default)",
+    Rule.ADMINISTRATOR_NEEDS_FLAG: "granting Administrator must be asked for explicitly "
+    "(--allow-administrator, or the service's admin scope)",
+    Rule.DEACTIVATED_MEMBER: "deactivated on this account: reactivate them instead",
+    Rule.NOT_ON_ROSTER: "not on the roster (for a reactivation: this Stitch does not list "
+    "deactivated members; ask to invite them again)",
 }
 
 

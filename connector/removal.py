@@ -20,8 +20,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Literal
 
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
@@ -36,6 +34,7 @@ from connector.models import (
     Status,
 )
 from connector.page_proof import ShownPage, proven_on_page
+from connector.writer import StepPrompt, Writer, Written
 
 log = get_logger(__name__)
 
@@ -46,45 +45,15 @@ _DONE = {
 _ROW_STATUS = {Action.DEACTIVATE: Status.ACTIVE, Action.CANCEL_INVITATION: Status.PENDING}
 
 
-@dataclass
-class Removal:
-    """The result of one removal, with the roster read that proved it."""
+Removal = Written  # the result of one removal: the shape every proven write shares
+__all__ = ["Removal", "Remover", "StepPrompt", "gone"]
 
-    outcome: Outcome
-    roster_after: MemberList | None
-    clicks: int = 0
-    evidence: list[str] = field(default_factory=list)
-    page_not_recognised: bool = False
-    quit: bool = False  # a person chose "quit" at the --step prompt
-    # The last prediction one page proved (page_proof.py); the outcome rests on it while it is
-    # roster_after, and on a full read once a later read replaced it.
-    page_proven: MemberList | None = None
-
-    @property
-    def proven_on_page(self) -> bool:
-        return self.roster_after is not None and self.roster_after is self.page_proven
-
-    @property
-    def proof(self) -> Literal["roster", "page"] | None:
-        """What the outcome rests on: the row's page alone, a full read, or no read at all."""
-        if self.roster_after is None:
-            return None
-        return "page" if self.proven_on_page else "roster"
-
-    @property
-    def halts_batch(self) -> bool:
-        """After an unknown outcome, UI drift or a quit, the rest of the batch is not attempted."""
-        return self.page_not_recognised or self.quit or self.outcome.status is OutcomeStatus.UNKNOWN
-
-
-# Asked before every state-changing click with what is about to happen; answers go|skip|quit.
-StepPrompt = Callable[[str], Awaitable[Literal["go", "skip", "quit"]]]
 
 _LABELS = {Action.DEACTIVATE: "Deactivate", Action.CANCEL_INVITATION: "Cancel the invitation of"}
 
 
-def _describe(action: Action, member: Member, client_id: int) -> str:
-    return f"{_LABELS[action]} {member.email} ({member.role.value}) on account {client_id}"
+def _describe(action: Action, member: Member) -> str:
+    return f"{_LABELS[action]} {member.email} ({member.role.value})"
 
 
 def gone(roster: MemberList, email: str) -> bool:
@@ -95,7 +64,9 @@ def gone(roster: MemberList, email: str) -> bool:
     return member.status is Status.DEACTIVATED
 
 
-class Remover:
+class Remover(Writer):
+    event = "removal"
+
     def __init__(
         self,
         ui: MembersUI,
@@ -108,17 +79,17 @@ class Remover:
         fence: Callable[[], None] | None = None,
         early_read_s: float = 0.0,
     ) -> None:
-        """`on_click(target)` runs just before each click that may change Stitch (the audit
-        trail's `clicked` record), so a run killed mid-click still leaves a trace. `needles`: the
-        emails every fresh read looks for in the list's text (the whole plan's targets)."""
-        self.ui = ui
-        self.needles = needles
-        self.attempts = attempts
-        self.client_id = client_id
-        self.step = step
-        self.on_click = on_click
-        self.fence = fence
-        self.early_read_s = early_read_s  # no banner this long: read beside the page (0: never)
+        """As Writer; `early_read_s`: no banner this long, read beside the page (0: never)."""
+        super().__init__(
+            ui,
+            needles=needles,
+            attempts=attempts,
+            client_id=client_id,
+            step=step,
+            on_click=on_click,
+            fence=fence,
+        )
+        self.early_read_s = early_read_s
 
     async def remove(self, target: PlanTarget, before: MemberList | None = None) -> Removal:
         """`before`: the roster as last read or proven, which a page proof predicts from (None:
@@ -253,32 +224,7 @@ class Remover:
             self._finish(result, target, OutcomeStatus.FAILED, reason=reason)
             return False
         self._shot(result, await found.evidence(f"{target.email}-before"))
-        if self.step is None:
-            return True
-        decision = await self.step(_describe(action, member, self.client_id))
-        if decision == "go":
-            return True
-        self._finish(  # a person said no: recorded as their decision
-            result,
-            target,
-            OutcomeStatus.REFUSED,
-            reason=f"{decision} at the --step prompt",
-            rule=f"human_{decision}",
-        )
-        result.quit = decision == "quit"
-        return False
-
-    def _committed(self, target: PlanTarget, result: Removal) -> Callable[[], None]:
-        """Runs just before the click that may change Stitch."""
-
-        def committed() -> None:
-            if self.fence is not None:
-                self.fence()  # raises before the click: a run without the lock clicks nothing
-            result.clicks += 1
-            if self.on_click is not None:
-                self.on_click(target)
-
-        return committed
+        return await self._go_ahead(target, result, _describe(action, member))
 
     async def _verdict(
         self,
@@ -323,9 +269,6 @@ class Remover:
         self._finish(result, target, status, reason=reason)
         return True
 
-    async def read_roster(self) -> MemberList:
-        return await self.ui.members(self.needles)
-
     async def _proof_read(
         self, after: AfterClick, result: Removal, before: MemberList | None
     ) -> MemberList:
@@ -357,17 +300,6 @@ class Remover:
         listed = any(m.email == email and m.status is not Status.DEACTIVATED for m in shown.members)
         return proven, listed
 
-    async def _find(self, email: str) -> MemberRow | None:
-        """Open the list and look for the row; a list that failed to load is opened again."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return await self.ui.row(email)
-            except TransientFailure as exc:
-                if attempt == self.attempts:
-                    raise
-                log.warning("removal.list_retry", email=email, attempt=attempt, error=str(exc))
-        raise AssertionError("unreachable")  # pragma: no cover
-
     async def _settle_after_error(
         self, target: PlanTarget, action: Action, result: Removal, exc: ConnectorError
     ) -> None:
@@ -391,27 +323,3 @@ class Remover:
         result.roster_after = roster
         status = _DONE[action] if gone(roster, target.email) else OutcomeStatus.UNKNOWN
         self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
-
-    def _shot(self, result: Removal, path: str | None) -> None:
-        if path:
-            result.evidence.append(path)
-
-    def _finish(
-        self,
-        result: Removal,
-        target: PlanTarget,
-        status: OutcomeStatus,
-        *,
-        reason: str | None,
-        rule: str | None = None,
-    ) -> None:
-        result.outcome = Outcome(
-            email=target.email,
-            status=status,
-            action=target.action,
-            rule=rule,
-            reason=reason,
-            member_before=target.member,
-            evidence=list(result.evidence),
-        )
-        log.info("removal.outcome", email=target.email, status=status.value, reason=reason)

@@ -40,6 +40,19 @@ ElementName = Literal[
     "dialog_dismiss",
     "banner_success",
     "banner_error",
+    "add_member_button",
+    "invite_dialog",
+    "invite_email",
+    "invite_name",
+    "invite_role",
+    "send_invitation",
+    "invite_error",
+    "invite_cancel",
+    "row_role_select",
+    "menu_reactivate",
+    "row_reactivate_button",
+    "menu_resend_invitation",
+    "row_resend_invitation_button",
 ]
 
 # Elements that roster_state.js checks inside the page, where only CSS works.
@@ -176,6 +189,10 @@ class Banners(_Strict):
 
     deactivated: tuple[str, ...] = Field(min_length=1)
     invitation_cancelled: tuple[str, ...] = Field(min_length=1)
+    invited: tuple[str, ...] = Field(min_length=1)  # "{email}": the address invited
+    role_updated: tuple[str, ...] = Field(min_length=1)
+    reactivated: tuple[str, ...] = Field(min_length=1)
+    invitation_resent: tuple[str, ...] = Field(min_length=1)
     transient_errors: tuple[str, ...] = ()
 
 

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
         20, ge=0, le=100_000, description="Proven removals in any 24 hours, all entry points."
     )
     sso_enabled: bool = Field(False, description="Administrators are then SSO Admins: protected.")
+    invite_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Domains invitations and reactivations may go to; empty: none may.",
+    )
+    max_grants: int = Field(5, ge=0, le=10_000, description="Grants per run.")
+    max_grants_per_day: int = Field(20, ge=0, le=100_000, description="Grants in any 24 hours.")
     write_timeout_ms: int = Field(15_000, ge=500, le=600_000, description="Click to banner.")
     # A read that comes too early proves nothing and changes nothing (one read, never a click);
     # one that comes late makes a dropped banner cost more. The sandbox's banner takes ~0.15 s;
@@ -119,7 +125,12 @@ class Settings(BaseSettings):
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
     @field_validator(
-        "protected_emails", "protected_domains", "allowed_domains", "callback_hosts", mode="before"
+        "protected_emails",
+        "protected_domains",
+        "allowed_domains",
+        "invite_domains",
+        "callback_hosts",
+        mode="before",
     )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
@@ -217,6 +228,9 @@ class Settings(BaseSettings):
             max_fraction=self.max_fraction,
             max_removals_per_day=self.max_removals_per_day,
             sso_enabled=self.sso_enabled,
+            invite_domains=frozenset(self.invite_domains),
+            max_grants=self.max_grants,
+            max_grants_per_day=self.max_grants_per_day,
         )
 
     @property

@@ -23,6 +23,7 @@ from connector.cli import (
     debug,
     demo,
     doctor,
+    lifecycle,
     login,
     members,
     reconcile,
@@ -102,6 +103,10 @@ app.command("record")(record.record)
 app.command("plan")(writes.plan)
 app.command("apply")(writes.apply)
 app.command("deactivate")(writes.deactivate)
+app.command("invite")(lifecycle.invite)
+app.command("set-role")(lifecycle.set_role)
+app.command("reactivate")(lifecycle.reactivate)
+app.command("resend")(lifecycle.resend)
 app.command("reconcile")(reconcile.reconcile)
 app.add_typer(audit.app, name="audit")
 app.command("show-trace")(debug.show_trace)

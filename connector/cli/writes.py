@@ -46,8 +46,8 @@ def plan(
     """
     common.check_writable(output)
     requested_emails(deactivate)
-    settings = _settings()
-    made = _run(
+    settings = write_settings()
+    made = run_write(
         settings,
         lambda app, run: app.plan(deactivate, run, reason=reason, request_id=request_id),
     )
@@ -73,15 +73,15 @@ def apply(
     changed since), then removes each target and proves it with a fresh read.
     """
     loaded = _load_plan(plan_file)
-    settings = _settings()
+    settings = write_settings()
     _confirm(loaded, yes)
-    outcomes = _run(
+    outcomes = run_write(
         settings,
         lambda app, run: app.apply(
-            loaded, run, actor=_actor(actor), override_budget=override_budget
+            loaded, run, actor=actor_name(actor), override_budget=override_budget
         ),
     )
-    _report(outcomes, as_json)
+    report(outcomes, as_json)
 
 
 def deactivate(
@@ -108,10 +108,10 @@ def deactivate(
       stitch-connector deactivate --yes --reason "left" --request-id HR-42 a@example.com
     """
     requested_emails(emails)  # before any browser starts
-    settings = _settings()
+    settings = write_settings()
     if not dry_run and not yes:
-        _ask(f"Deactivate {len(emails)} member(s): {', '.join(emails)}?")
-    outcomes = _run(
+        ask(f"Deactivate {len(emails)} member(s): {', '.join(emails)}?")
+    outcomes = run_write(
         settings,
         lambda app, run: app.deactivate(
             emails,
@@ -119,23 +119,23 @@ def deactivate(
             dry_run=dry_run,
             reason=reason,
             request_id=request_id,
-            actor=_actor(actor),
+            actor=actor_name(actor),
             override_budget=override_budget,
         ),
     )
-    _report(outcomes, as_json)
+    report(outcomes, as_json)
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _settings() -> Settings:
+def write_settings() -> Settings:
     settings = common.settings_from()
     common.require_credentials_unless_saved(settings)
     return settings
 
 
-def _run(settings: Settings, call: Callable[[App, RunOptions], Awaitable[T]]) -> T:
+def run_write(settings: Settings, call: Callable[[App, RunOptions], Awaitable[T]]) -> T:
     run_id = new_run_id()
     common.start_logging(run_id)
     run = RunOptions(
@@ -160,7 +160,7 @@ def _load_plan(path: Path) -> Plan:
         ) from None
 
 
-def _actor(given: str | None) -> str:
+def actor_name(given: str | None) -> str:
     if given:
         return given
     return f"human:{getpass.getuser()}" if sys.stdin.isatty() else "cli"
@@ -171,14 +171,14 @@ def _confirm(loaded: Plan, yes: bool) -> None:
         return
     acting = [t for t in loaded.targets if t.action is not None]
     lines = [f"  {t.action.value if t.action else ''} {visible(t.email)}" for t in acting]
-    _ask(
+    ask(
         f"Apply this plan to account {loaded.account.client_id}?\n" + "\n".join(lines)
         if lines
         else "The plan removes nobody. Apply it anyway?"
     )
 
 
-def _ask(question: str) -> None:
+def ask(question: str) -> None:
     if not sys.stdin.isatty():
         raise UsageProblem(
             "nobody can answer the confirmation here: pass --yes (or --dry-run to look first)"
@@ -200,7 +200,7 @@ def exit_code(outcomes: list[Outcome]) -> int:
     return ExitCode.OK
 
 
-def _report(outcomes: list[Outcome], as_json: bool) -> None:
+def report(outcomes: list[Outcome], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(
             json.dumps([o.model_dump(mode="json") for o in outcomes], indent=2, ensure_ascii=False)

@@ -19,6 +19,7 @@ from connector.models import Action, Member
 from connector.selector_set import ElementName
 from connector.stitch.checks import Sighting, sight
 from connector.stitch.context import PageContext
+from connector.stitch.grant_actions import promised
 from connector.stitch.locate import resolve, wait_for_first
 from connector.stitch.members import MembersView, ParsedPage, parse_page
 
@@ -27,7 +28,7 @@ log = get_logger(__name__)
 _ROW, _DIALOG = "members-row", "confirm-dialog"  # doctor's page labels for what it saw
 _NO_DIALOG = "no dialog after Deactivate"
 
-_STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
+_STEPS: dict[Action, tuple[ElementName, ElementName, ElementName | None]] = {
     # action: (button on the row itself [legacy], item in the row's ⋮ menu, confirm button)
     Action.DEACTIVATE: ("row_deactivate_button", "menu_deactivate", "confirm_deactivate"),
     Action.CANCEL_INVITATION: (
@@ -35,6 +36,9 @@ _STEPS: dict[Action, tuple[ElementName, ElementName, ElementName]] = {
         "menu_cancel_invitation",
         "confirm_cancel_invitation",
     ),
+    # No confirmation is expected: a dialog that comes anyway is cancelled, not confirmed.
+    Action.REACTIVATE: ("row_reactivate_button", "menu_reactivate", None),
+    Action.RESEND_INVITATION: ("row_resend_invitation_button", "menu_resend_invitation", None),
 }
 
 
@@ -118,7 +122,7 @@ class RowActions:
             refused = await self._confirm(email, confirm)
             if refused is not None:
                 return AfterClick("cancelled", refused, False)
-        return await self._after(action)
+        return await self._after(action, email)
 
     async def rehearse(self, row: Locator, email: str, *, open_dialog: bool) -> list[Sighting]:
         """Doctor's dry walk of a Deactivate, reporting every element looked for: the row's
@@ -192,12 +196,14 @@ class RowActions:
             return match.locator if match else None
         return await sight(scope, self.selectors, name, page, seen.append, required=required)
 
-    async def _confirm(self, email: str, confirm: ElementName) -> str | None:
+    async def _confirm(self, email: str, confirm: ElementName | None) -> str | None:
         """Confirm the dialog, if it is about this member; else cancel it and say why."""
         dialog = await resolve(self.page, self.selectors, "confirm_dialog")
         assert dialog is not None
         # The dialog must be about this member: never confirm someone else's removal.
-        if email not in (await dialog.locator.inner_text()).lower():
+        if confirm is None:
+            reason = "a dialog this action does not expect"
+        elif email not in (await dialog.locator.inner_text()).lower():
             reason = f"the confirm dialog does not name {email}"
         elif (button := await resolve(dialog.locator, self.selectors, confirm)) is None:
             reason = f"the confirm dialog has no '{confirm}' button"
@@ -217,7 +223,7 @@ class RowActions:
         await dismiss.click()
         await dialog.wait_for(state="hidden", timeout=self.timeout_ms)
 
-    async def _after(self, action: Action) -> AfterClick:
+    async def _after(self, action: Action, email: str) -> AfterClick:
         shown = await wait_for_first(
             self.page,
             self.selectors,
@@ -232,12 +238,14 @@ class RowActions:
         text = " ".join(((await match.locator.inner_text()) if match else "").split())
         if shown == "banner_error":
             return AfterClick("error", text, False)
-        promised = (
-            self.selectors.banners.deactivated
-            if action is Action.DEACTIVATE
-            else self.selectors.banners.invitation_cancelled
-        )
-        return AfterClick("success", text, text in promised)
+        banners = self.selectors.banners
+        texts = {
+            Action.DEACTIVATE: banners.deactivated,
+            Action.CANCEL_INVITATION: banners.invitation_cancelled,
+            Action.REACTIVATE: banners.reactivated,
+            Action.RESEND_INVITATION: banners.invitation_resent,
+        }[action]
+        return AfterClick("success", text, text in promised(texts, email))
 
     async def evidence(self, target: Locator | Page, label: str) -> str | None:
         try:

@@ -17,11 +17,12 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from connector.errors import PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
-from connector.members_ui import AfterClick
-from connector.models import Action, Member, MemberList, Progress
+from connector.members_ui import AfterClick, Invitation
+from connector.models import Action, Member, MemberList, Progress, Role
 from connector.page_proof import ShownPage
 from connector.stitch.checks import Sighting
 from connector.stitch.context import PageContext
+from connector.stitch.grant_actions import GrantActions
 from connector.stitch.members import MembersView, ParsedPage
 from connector.stitch.navigation import Navigator
 from connector.stitch.pages import current_state
@@ -42,8 +43,11 @@ async def _never_called() -> None:
 class RowControls:
     """One member's row, found just now: act on it, or rehearse (implements MemberRow)."""
 
-    def __init__(self, rows: RowActions, locator: Locator, member: Member, email: str) -> None:
+    def __init__(
+        self, rows: RowActions, grants: GrantActions, locator: Locator, member: Member, email: str
+    ) -> None:
         self._rows = rows
+        self._grants = grants
         self._locator = locator
         self._member = member
         self._email = email
@@ -52,7 +56,12 @@ class RowControls:
     def member(self) -> Member:
         return self._member
 
-    async def act(self, action: Action, on_commit: Callable[[], None]) -> AfterClick:
+    async def act(
+        self, action: Action, on_commit: Callable[[], None], *, role: Role | None = None
+    ) -> AfterClick:
+        if action is Action.SET_ROLE:
+            assert role is not None, "a role change needs the role"
+            return await self._grants.set_role(self._locator, self._email, role, on_commit)
         return await self._rows.act(self._locator, self._email, action, on_commit)
 
     async def deactivate(self, on_commit: Callable[[], None] = lambda: None) -> AfterClick:
@@ -83,6 +92,7 @@ class StitchUI:
         self.ctx = ctx
         self.nav = Navigator(ctx, on_signed_in, observer, tracer)
         self.rows = RowActions(ctx, MembersView(ctx.page, ctx.selectors, ctx.settings.origin))
+        self.grants = GrantActions(ctx)
         self._observer = observer
         self._tracer = tracer
         self._progress = progress
@@ -238,7 +248,17 @@ class StitchUI:
         if found is None:
             return None
         locator, member = found
-        return RowControls(self.rows, locator, member, email)
+        return RowControls(self.rows, self.grants, locator, member, email)
+
+    async def invite(self, invitation: Invitation, on_commit: Callable[[], None]) -> AfterClick:
+        """Add a Team Member from the member list (the page a read just ended on, else the
+        list opened afresh)."""
+        if self._tracer is not None:
+            await self._tracer.start(write=True)
+        just_read, self._list_just_read = self._list_just_read, None
+        if just_read is None or just_read[0] != self.ctx.page.url:
+            await self.open_members()
+        return await self.grants.invite(invitation, on_commit)
 
     async def evidence(self, label: str) -> str | None:
         return await self.rows.evidence(self.ctx.page, label)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from connector.members_ui import AfterClick
+from connector.members_ui import AfterClick, Invitation
 from connector.models import Account, Action, Member, MemberList, Role, Status
 from connector.page_proof import ShownPage
 
@@ -129,10 +129,14 @@ class FakeUI:
         self.shots.append(label)
         return f"fake://{label}.png"
 
-    def click(self, email: str, action: Action) -> Click:
+    def click(self, email: str, action: Action, role: Role | None = None) -> Click:
         self.clicks.append((email, action))
         queue = self.script.get(email) or [Click()]
         step = queue.pop(0) if len(queue) > 1 else queue[0]
+        if not action.removes:
+            if step.takes_effect:
+                self._grant(email, action, role)
+            return step
         if step.takes_effect and action is Action.DEACTIVATE and self.keeps_deactivated:
             self.roster = [
                 m.model_copy(update={"status": Status.DEACTIVATED}) if m.email == email else m
@@ -141,6 +145,45 @@ class FakeUI:
         elif step.takes_effect:  # a cancelled invitation leaves the list
             self.roster = [m for m in self.roster if m.email != email]
         return step
+
+    def _grant(self, email: str, action: Action, role: Role | None) -> None:
+        if action is Action.INVITE:
+            new = Member(
+                email=email, name=None, role=role or Role.GENERAL_USER, status=Status.PENDING
+            )
+            self.roster = [*self.roster, new]
+            return
+        changes: dict[Action, dict[str, object]] = {
+            Action.SET_ROLE: {"role": role},
+            Action.REACTIVATE: {"status": Status.ACTIVE},
+            Action.RESEND_INVITATION: {},
+        }
+        self.roster = [
+            m.model_copy(update=changes[action]) if m.email == email else m for m in self.roster
+        ]
+
+    async def invite(self, invitation: Invitation, on_commit: Callable[[], None]) -> AfterClick:
+        self.fault("before_click")
+        on_commit()
+        step = self.click(invitation.email, Action.INVITE, invitation.role)
+        return await shown_after(self, step, invitation.email)
+
+
+async def shown_after(ui: FakeUI, step: Click, email: str) -> AfterClick:
+    """What the page shows after a click, as the script says."""
+    if step.held is not None:
+        await step.held.wait()
+    ui.fault("after_click")
+    if step.banner == "ok":
+        return AfterClick("success", step.text or "Member deactivated", step.text is None)
+    if step.banner == "error":
+        return AfterClick("error", step.text or "Could not deactivate", False)
+    if step.banner == "signed_out":
+        ui.sign_ins += 1
+        return AfterClick("signed_out", "the session had ended", False)
+    if step.banner == "cancelled":
+        return AfterClick("cancelled", f"the dialog does not name {email}", False)
+    return AfterClick("nothing", None, False)
 
 
 @dataclass
@@ -152,23 +195,13 @@ class FakeRow:
     def member(self) -> Member:
         return self.found
 
-    async def act(self, action: Action, on_commit: Callable[[], None]) -> AfterClick:
+    async def act(
+        self, action: Action, on_commit: Callable[[], None], *, role: Role | None = None
+    ) -> AfterClick:
         self.ui.fault("before_click")
         on_commit()
-        step = self.ui.click(self.found.email, action)
-        if step.held is not None:
-            await step.held.wait()
-        self.ui.fault("after_click")
-        if step.banner == "ok":
-            return AfterClick("success", step.text or "Member deactivated", step.text is None)
-        if step.banner == "error":
-            return AfterClick("error", step.text or "Could not deactivate", False)
-        if step.banner == "signed_out":
-            self.ui.sign_ins += 1
-            return AfterClick("signed_out", "the session had ended", False)
-        if step.banner == "cancelled":
-            return AfterClick("cancelled", f"the dialog does not name {self.found.email}", False)
-        return AfterClick("nothing", None, False)
+        step = self.ui.click(self.found.email, action, role)
+        return await shown_after(self.ui, step, self.found.email)
 
     async def evidence(self, label: str) -> str | None:
         self.ui.shots.append(label)

@@ -233,7 +233,9 @@ def test_rule_names_are_the_strings_records_and_plan_files_carry() -> None:
         "invoice_admin", "sso_admin", "last_administrator", "was_signed_in_account",
         "was_invoice_admin", "was_sso_admin", "shown_but_not_read", "never_a_member",
         "unresolved_unknown", "roster_implausible", "budget_max_removals", "budget_per_day",
-        "budget_max_fraction", "human_skip", "human_quit",
+        "budget_max_fraction", "human_skip", "human_quit", "invite_domain_not_allowed",
+        "administrator_needs_flag", "deactivated_member", "not_on_roster", "budget_max_grants",
+        "budget_grants_per_day",
     }  # fmt: skip
     assert explain(Rule.INVOICE_ADMIN) == explain("invoice_admin")
     (t,) = decide(["pay@corp.com"], TEAM, DEFAULT)
