@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,6 +12,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from connector.sandbox.controls import SandboxControls
+from connector.sandbox.members_api import MembersApi
 from connector.sandbox.options import is_plausible_email
 from connector.sandbox.roster import ADMINISTRATOR, Member
 from connector.sandbox.state import SandboxState
@@ -24,21 +22,18 @@ from connector.sandbox.web import (
     MSG_EMAIL_INVALID,
     MSG_EMAIL_REQUIRED,
     MUTATION_SCRIPT_PATH,
-    PAGE_SIZE,
     REMEMBER_SECONDS,
     SESSION_COOKIE,
     STATIC_DIR,
     TEMPLATES,
     AppPaths,
     Origins,
-    SafeJSONResponse,
     initials,
     mutation_context,
     safe_redirect,
     sign_in_path,
     stay_signed_in_page,
 )
-from connector.sandbox.write_answers import MSG_NO_SUCH_MEMBER, WriteAction, WriteResult
 
 # ---------------------------------------------------------------- the app origin
 
@@ -250,6 +245,7 @@ class _AppOrigin:
             "page": page,
             "tabs": self._tabs(),
             "sso_enabled": self.options.sso,
+            "seats": self.state.seats(),
         }
         return self._render(request, f"page_{page}.html", context)
 
@@ -268,91 +264,6 @@ class _AppOrigin:
             {"key": key, "label": labels[key], "href": self.paths.settings(key)} for key in keys
         ]
 
-    # ---------------------------------------------------- member data (JSON)
-
-    async def members_api(self, request: Request) -> Response:
-        # The delay comes first so every answer, 401 and 500 included, takes as long.
-        if self.options.latency_ms:
-            await asyncio.sleep(self.options.latency_ms / 1000)
-        if request.path_params["client_id"] != str(self.options.client_id):
-            return SafeJSONResponse({"code": "NotFound"}, status_code=404)
-        viewer = self._viewer(request)
-        if viewer is None:
-            return SafeJSONResponse({"code": "Unauthorized"}, status_code=401)
-        raw_page = request.query_params.get("page", "1")
-        if not re.fullmatch(r"[0-9]{1,6}", raw_page) or int(raw_page) < 1:
-            return SafeJSONResponse(
-                {"code": "BadRequest", "message": "page must be a positive integer"},
-                status_code=400,
-            )
-        self.state.count_list_read()
-        if self.state.next_request_fails():
-            return SafeJSONResponse(
-                {"code": "InternalServerError", "message": "Something went wrong."},
-                status_code=500,
-            )
-        members = self.state.visible_members()
-        page_count = max(1, math.ceil(len(members) / PAGE_SIZE))
-        page = min(int(raw_page), page_count)  # a stale ?page=N shows the last page
-        rows = members[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        viewer_key = viewer.email.lower()
-        return SafeJSONResponse(
-            {
-                "page": page,
-                "page_size": PAGE_SIZE,
-                "page_count": page_count,
-                "total": len(members),
-                "viewer": {"email": viewer.email, "is_admin": viewer.role == ADMINISTRATOR},
-                "members": [
-                    {
-                        "id": member.id,
-                        "email": member.email,
-                        "name": member.name,
-                        "role": member.role,
-                        "status": member.status,
-                        "invoice_admin": member.invoice_admin,
-                        "is_viewer": member.email.lower() == viewer_key,
-                    }
-                    for member in rows
-                ],
-            }
-        )
-
-    # ---------------------------------------------------- writes (JSON)
-
-    async def deactivate_api(self, request: Request) -> Response:
-        return await self._write(request, "deactivate")
-
-    async def cancel_invitation_api(self, request: Request) -> Response:
-        return await self._write(request, "cancel_invitation")
-
-    async def resend_invitation_api(self, request: Request) -> Response:
-        return await self._write(request, "resend_invitation")
-
-    async def _write(self, request: Request, action: WriteAction) -> Response:
-        """Perform (or refuse, or fail) the write at once, then wait `slow_write_ms` before
-        answering: meanwhile the state has changed but the client does not know the outcome."""
-        member_id = request.path_params["member_id"]
-        late = self.options.slow_write_ms / 1000
-        if late and self.options.slow_write_mode == "act":
-            await asyncio.sleep(late)  # simulated server latency before acting
-            late = 0
-        if request.path_params["client_id"] != str(self.options.client_id):
-            result = WriteResult.error(404, MSG_NO_SUCH_MEMBER)
-            self.state.record_write(action, member_id, result)
-        else:
-            viewer = self._viewer(request)
-            actor = viewer.email if viewer is not None else None
-            if action == "deactivate":
-                result = self.state.deactivate(member_id, actor)
-            elif action == "cancel_invitation":
-                result = self.state.cancel_invitation(member_id, actor)
-            else:
-                result = self.state.resend_invitation(member_id, actor)
-        if late:
-            await asyncio.sleep(late)
-        return SafeJSONResponse(result.body, status_code=result.status)
-
     async def not_found(self, request: Request) -> Response:
         return self._not_found(request)
 
@@ -360,6 +271,7 @@ class _AppOrigin:
 def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
     """The stand-in for app.stitchdata.com."""
     app = _AppOrigin(state, origins)
+    api = MembersApi(state)
     controls = SandboxControls(state)
     routes = [
         Route("/", app.root),
@@ -371,20 +283,27 @@ def create_app_origin(state: SandboxState, origins: Origins) -> Starlette:
         Route("/sso/{connection}", app.sso),
         Route("/forgot", app.forgot, methods=["GET", "POST"]),
         Route("/signup", app.signup),
-        Route("/api/clients/{client_id}/members", app.members_api),
+        Route("/api/clients/{client_id}/members", api.members),
         Route(
             "/api/clients/{client_id}/members/{member_id}/deactivate",
-            app.deactivate_api,
+            api.deactivate_api,
             methods=["POST"],
         ),
         Route(
+            "/api/clients/{client_id}/members/{member_id}/reactivate",
+            api.reactivate_api,
+            methods=["POST"],
+        ),
+        Route("/api/clients/{client_id}/members/{member_id}/role", api.role_api, methods=["PUT"]),
+        Route("/api/clients/{client_id}/invitations", api.invite_api, methods=["POST"]),
+        Route(
             "/api/clients/{client_id}/invitations/{member_id}/cancel",
-            app.cancel_invitation_api,
+            api.cancel_invitation_api,
             methods=["POST"],
         ),
         Route(
             "/api/clients/{client_id}/invitations/{member_id}/resend",
-            app.resend_invitation_api,
+            api.resend_invitation_api,
             methods=["POST"],
         ),
         Route("/__sandbox__/state", controls.control_state),

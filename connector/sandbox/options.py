@@ -74,6 +74,13 @@ class SandboxOptions(pydantic.BaseModel):
     # client but a fresh read already shows it); "act": the server acts late, so a fresh read
     # right after the click still shows the member. [P]
     slow_write_mode: Literal["answer", "act"] = "answer"
+    # The member lifecycle (docs/sandbox-dom.md "Member lifecycle"). Seats: None is unlimited
+    # (Advanced, Premium); Standard has 5 [S]. Active members and pending invitations take one.
+    seat_limit: int | None = None
+    plan: str = "Standard"  # named in the seat-limit texts [P]
+    # Members of a second Stitch account (client 211417, [P]): inviting one of them is refused,
+    # as one email belongs to one account only [S].
+    other_account_emails: tuple[str, ...] = ("analyst@other-account.example",)
     # A test device, not Stitch behaviour: the list silently shows only the first (1 - hide_rows)
     # of the members, header count to match, so only the sync's confidence gate can notice.
     hide_rows: float = 0.0
@@ -133,7 +140,22 @@ class SandboxOptions(pydantic.BaseModel):
             raise ValueError(f"not an email address: {value!r}")
         return value
 
-    @pydantic.field_validator("admin_password", "company_name", "host")
+    @pydantic.field_validator("seat_limit")
+    @classmethod
+    def _check_seat_limit(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 100_000:
+            raise ValueError(f"must be between 1 and 100000 (got {value})")
+        return value
+
+    @pydantic.field_validator("other_account_emails")
+    @classmethod
+    def _check_other_emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if not is_plausible_email(email.strip()):
+                raise ValueError(f"not an email address: {email!r}")
+        return tuple(email.strip().lower() for email in value)
+
+    @pydantic.field_validator("admin_password", "company_name", "host", "plan")
     @classmethod
     def _check_not_blank(cls, value: str) -> str:
         if not value.strip():

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import pyotp
 
+from connector.errors import ConfigError
+from connector.sandbox.grants import OTHER_CLIENT_ID, Rules, Seats, WriteRequest, seats
 from connector.sandbox.options import SandboxOptions, is_plausible_email
 from connector.sandbox.roster import (
     ADMINISTRATOR,
@@ -33,16 +35,7 @@ from connector.sandbox.roster import (
     sort_members,
 )
 from connector.sandbox.tickets import Clock, Tickets
-from connector.sandbox.write_answers import (
-    MSG_LAST_ADMIN,
-    MSG_NO_SUCH_MEMBER,
-    MSG_NOT_ADMIN,
-    MSG_SELF,
-    MSG_SERVER_ERROR,
-    WriteAction,
-    WriteOutcome,
-    WriteResult,
-)
+from connector.sandbox.write_answers import WriteOutcome, WriteResult
 
 PasswordCheck = Literal["ok", "invalid", "locked"]
 
@@ -72,7 +65,17 @@ class SandboxState:
         self._clock, self._wall_clock = clock, wall_clock  # wall_clock: TOTP windows (epoch s)
         self._lock = threading.Lock()
         # Loaded once: reset() must not fail halfway because the roster file changed meanwhile.
-        self._initial_members = build_roster(options)
+        # With SSO on, no invitation is pending: enabling SSO invalidated them all [S].
+        self._initial_members = [
+            m for m in build_roster(options) if not (options.sso and m.status == "pending")
+        ]
+        self._rules = Rules(options)
+        shared = self._rules.other_emails & {m.email.lower() for m in self._initial_members}
+        if shared:
+            raise ConfigError(
+                f"sandbox option other_account_emails: {sorted(shared)[0]} is on this account's "
+                "roster too (an email belongs to one Stitch account only)"
+            )
         # Stable per account, like Auth0's "stitch-<uuid>" connection names.
         self.sso_connection = "stitch-" + str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox:{options.client_id}:{options.seed}")
@@ -135,6 +138,9 @@ class SandboxState:
                 "company_name": self.options.company_name,
             },
             "members": members,
+            "other_accounts": [
+                {"client_id": OTHER_CLIENT_ID, "emails": list(self.options.other_account_emails)}
+            ],
             "writes": writes,
             "list_reads": list_reads,
             "mutations": list(self.mutations()),
@@ -195,6 +201,8 @@ class SandboxState:
             raise ValueError(f"unknown role {role!r}")
         if status not in ("active", "pending", "deactivated"):
             raise ValueError(f"unknown status {status!r}")
+        if email.strip().lower() in self._rules.other_emails:
+            raise ValueError(f"{email} belongs to another Stitch account")
         with self._lock:
             if self._find_locked(email) is not None:
                 raise ValueError(f"{email} is already a member")
@@ -332,78 +340,64 @@ class SandboxState:
         `actor_email=None` (no session) answers 401. Otherwise one fault draw comes first (as for
         member data): a fault answers 500 and changes nothing. Every call is logged.
         """
-        return self._write("deactivate", member_id, actor_email)
+        return self.write(WriteRequest("deactivate", member_id), actor_email)
 
     def cancel_invitation(self, member_id: str, actor_email: str | None) -> WriteResult:
         """Remove a pending invitation from the members (403 for non-Administrators, 404 when
         `member_id` is not a pending invitation). Logged like `deactivate`."""
-        return self._write("cancel_invitation", member_id, actor_email)
+        return self.write(WriteRequest("cancel_invitation", member_id), actor_email)
 
     def resend_invitation(self, member_id: str, actor_email: str | None) -> WriteResult:
         """Re-send a pending invitation: nothing visible changes. Same checks as cancelling."""
-        return self._write("resend_invitation", member_id, actor_email)
+        return self.write(WriteRequest("resend_invitation", member_id), actor_email)
 
-    def record_write(self, action: WriteAction, member_id: str, result: WriteResult) -> None:
-        """Log a write request answered before it reached the rules (e.g. a wrong client id)."""
-        with self._lock:
-            self._log_locked(action, self._by_id_locked(member_id), result)
+    def invite(
+        self, email: str, role: object, name: str | None, actor_email: str | None
+    ) -> WriteResult:
+        """Add a pending invitation (`role` None: General User); 200 answers its id."""
+        return self.write(WriteRequest("invite", email=email, role=role, name=name), actor_email)
 
-    def _write(self, action: WriteAction, member_id: str, actor_email: str | None) -> WriteResult:
+    def change_role(self, member_id: str, role: object, actor_email: str | None) -> WriteResult:
+        """Set an active or pending member's role (not in legacy); logged with the role."""
+        return self.write(WriteRequest("set_role", member_id, role=role), actor_email)
+
+    def reactivate(self, member_id: str, actor_email: str | None) -> WriteResult:
+        """Make a deactivated member active again (only with `keep_deactivated`)."""
+        return self.write(WriteRequest("reactivate", member_id), actor_email)
+
+    def write(self, request: WriteRequest, actor_email: str | None) -> WriteResult:
+        """Any write (connector/sandbox/grants.py has each one's rules): one fault draw for a
+        signed-in request, the rules, the members afterwards, one write-log entry."""
         with self._lock:
-            target = self._by_id_locked(member_id)
+            target = self._by_id_locked(request.member_id)
             # No draw for signed-out requests, like member data: a 401 comes before any fault.
             fault = actor_email is not None and self._fault_rng.random() < self.options.fault_rate
-            result = self._apply_locked(action, target, actor_email, fault)
-            self._log_locked(action, target, result)
+            result, self._members = self._rules.apply(request, self._members, actor_email, fault)
+            self._log_locked(request, target, result)
         return result
 
-    def _apply_locked(
-        self, action: WriteAction, target: Member | None, actor_email: str | None, fault: bool
-    ) -> WriteResult:
-        if actor_email is None:
-            return WriteResult.error(401, None)
-        if fault:
-            return WriteResult.error(500, MSG_SERVER_ERROR)
-        key = actor_email.strip().lower()
-        actor = next((m for m in self._members if m.email.lower() == key), None)
-        if actor is None or actor.status != "active" or actor.role != ADMINISTRATOR:
-            return WriteResult.error(403, MSG_NOT_ADMIN)
-        wanted = "active" if action == "deactivate" else "pending"
-        if target is None or target.status != wanted:
-            return WriteResult.error(404, MSG_NO_SUCH_MEMBER)
-        if action == "deactivate":
-            active_admins = sum(
-                1 for m in self._members if m.status == "active" and m.role == ADMINISTRATOR
-            )
-            if target.role == ADMINISTRATOR and active_admins <= 1:
-                return WriteResult.error(409, MSG_LAST_ADMIN)
-            if target.id == actor.id:
-                return WriteResult.error(400, MSG_SELF)
-            self._replace_locked(target, dataclasses.replace(target, status="deactivated"))
-        elif action == "cancel_invitation":
-            self._members = [m for m in self._members if m.id != target.id]
-        # resend_invitation: [P] the old link stops working, a new one is sent; nothing to show.
-        return WriteResult.ok()
+    def record_write(self, request: WriteRequest, result: WriteResult) -> None:
+        """Log a write request answered before it reached the rules (e.g. a wrong client id)."""
+        with self._lock:
+            self._log_locked(request, self._by_id_locked(request.member_id), result)
+
+    def seats(self) -> Seats:
+        with self._lock:
+            return seats(self.options, self._members)
 
     def _by_id_locked(self, member_id: str) -> Member | None:
         return next((m for m in self._members if m.id == member_id), None)
 
-    def _replace_locked(self, old: Member, new: Member) -> None:
-        self._members = [new if m.id == old.id else m for m in self._members]
-
-    def _log_locked(self, action: WriteAction, target: Member | None, result: WriteResult) -> None:
+    def _log_locked(
+        self, request: WriteRequest, target: Member | None, result: WriteResult
+    ) -> None:
         outcome: WriteOutcome = (
             "ok" if result.status == 200 else "fault" if result.status >= 500 else "refused"
         )
-        self._writes.append(
-            {
-                "at": _now_iso(),
-                "action": action,
-                "email": target.email if target is not None else "",  # "" for an unknown id
-                "status": result.status,
-                "outcome": outcome,
-            }
-        )
+        entry: dict[str, object] = {"at": _now_iso(), "action": request.action}
+        entry.update(request.log_fields(target))
+        entry.update({"status": result.status, "outcome": outcome})
+        self._writes.append(entry)
 
     # ------------------------------------------------------------ faults
 

@@ -21,6 +21,10 @@ from connector.sandbox.options import SandboxOptions
 from connector.sandbox.roster import Member
 from connector.sandbox.state import SandboxState
 
+# The sign-in forms' texts, shared with the invite form's (re-exported for the origins).
+from connector.sandbox.write_answers import MSG_EMAIL_INVALID as MSG_EMAIL_INVALID
+from connector.sandbox.write_answers import MSG_EMAIL_REQUIRED as MSG_EMAIL_REQUIRED
+
 SESSION_COOKIE = "stitch_session"
 PAGE_SIZE = 50
 
@@ -31,8 +35,6 @@ TEMPLATES.env.lstrip_blocks = True
 STATIC_DIR = _HERE / "static"
 
 # [P] texts from the research (§4.2) unless the DOM contract says otherwise.
-MSG_EMAIL_REQUIRED = "Email is required"
-MSG_EMAIL_INVALID = "Please enter a valid email address"
 MSG_BAD_CREDENTIALS = "Invalid email or password"
 MSG_BAD_CODE = "Invalid code"
 

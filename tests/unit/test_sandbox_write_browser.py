@@ -157,7 +157,11 @@ def test_keep_deactivated_shows_the_row_as_deactivated(tab: Any, roster_path: Pa
         expect(success(tab)).to_have_text(DEACTIVATED)
         ben = row(tab, "ben@example.com")
         expect(ben.locator(".st-status")).to_have_text("Deactivated")
-        expect(ben.locator("button")).to_have_count(0)  # no ⋮ menu
+        # Its only control: the ⋮ menu offering Reactivate (sandbox-dom.md "Member lifecycle").
+        expect(ben.locator("button")).to_have_count(1)
+        ben.locator("button[id^='st-t-member-menu-']").click()
+        expect(tab.get_by_role("menu").get_by_role("menuitem")).to_have_text(["Reactivate"])
+        tab.keyboard.press("Escape")
         expect(ben.locator("select")).to_have_count(0)  # the role is plain text
         expect(rows(tab)).to_have_count(5)
         expect(tab.locator("#st-t-member-count")).to_have_text("5 members")

@@ -1,5 +1,6 @@
 /* The sandbox's only script: the user menu, the client-side member list and its write flows
- * (Deactivate, Cancel/Resend invitation; docs/sandbox-dom.md).
+ * (Deactivate, Cancel/Resend invitation, Add a Team Member, role changes, Reactivate;
+ * docs/sandbox-dom.md "Write flows" and "Member lifecycle").
  * Member data is untrusted (any Unicode, markup, quotes), so it only ever goes in via textContent
  * and setAttribute: never innerHTML.
  */
@@ -67,6 +68,8 @@
     legacy: { admin: "SSO Admin", status: { active: "Active", pending: "Invited", deactivated: "Deactivated" } }
   };
   var ROLES = ["Administrator", "General User"];
+  // The server's check (connector/sandbox/options.py EMAIL_RE): loose, it only rejects typos and markup.
+  var EMAIL_RE = /^[^@\s<>"`]+@[^@\s<>"`]+\.[^@\s<>"`]+$/;
 
   // --drift ([P], an invented release; docs/sandbox-dom.md "Drift"): renamed row and name classes,
   // the columns reordered (headers and cells together), the Deactivate controls relabelled.
@@ -121,7 +124,7 @@
     return [el("span", { id: "st-t-member-email-" + member.id }, member.email)];
   }
 
-  function roleCell(member, variant, viewerIsAdmin) {
+  function roleCell(member, variant, viewerIsAdmin, hooks) {
     var labels = LABELS[variant];
     var nodes = [];
     if (variant === "legacy") {
@@ -133,6 +136,7 @@
         if (role === member.role) option.selected = true;
         select.appendChild(option);
       });
+      select.addEventListener("change", function () { hooks.changeRole(member, select); });
       nodes.push(select);
     } else {
       nodes.push(el("span", { "class": "st-member-role" }, member.role)); // own row, deactivated rows, General-User viewers: plain text
@@ -168,14 +172,20 @@
     cancel_invitation: {
       label: "Cancel invitation", legacyId: "st-t-cancel-invitation-", danger: true,
       success: "Invitation cancelled.", confirm: "cancel-invitation"
+    },
+    reactivate: { // [P] label and banner (mirrors the [S-old] deactivation banner), no dialog
+      label: "Reactivate", legacyId: "st-t-reactivate-", danger: false,
+      success: "The user was reactivated!", confirm: null
     }
   };
+  var ROLE_UPDATED = "Role updated."; // [P]
 
   function actionsFor(member) {
     if (member.is_viewer) return [];
     if (member.status === "active") return ["deactivate"];
     if (member.status === "pending") return ["resend_invitation", "cancel_invitation"];
-    return []; // deactivated rows (--keep-deactivated) have no controls
+    if (member.status === "deactivated") return ["reactivate"]; // only listed with --keep-deactivated
+    return [];
   }
 
   // legacy: buttons on the row, shown to every viewer (the server refuses non-Administrators);
@@ -207,7 +217,7 @@
     return reorder([
       nameCell(member, variant, look),
       emailCell(member),
-      roleCell(member, variant, viewerIsAdmin),
+      roleCell(member, variant, viewerIsAdmin, hooks),
       statusCell(member, variant),
       actionsCell(member, variant, viewerIsAdmin, hooks, look)
     ], look);
@@ -290,7 +300,9 @@
     var currentPage = readPageFromUrl();
     var inFlight = {}; // member id -> true while a write for that row awaits its answer
     var openMenu = null; // { menu, trigger } of the open row menu
-    var hooks = { act: act, toggleMenu: toggleMenu };
+    var hooks = { act: act, toggleMenu: toggleMenu, changeRole: changeRole };
+    var addButton = section.querySelector("#st-t-add-team-member, .st-add-member");
+    var addTitle = variant === "legacy" ? "Add a Team Member" : null; // the title while seats are free
 
     // ---------------------------------------------------------------- banners
 
@@ -362,6 +374,7 @@
         root.appendChild(fill(el("div", { "class": "st-pagination" }), [status, previous, next]));
       }
       keepPageInUrl(data.page);
+      updateAddButton(data.seats);
       if (MUTATIONS) {
         MUTATIONS.run("list", { root: root, section: section, count: count, table: table, data: data, variant: variant });
       }
@@ -528,16 +541,42 @@
         if (row.getAttribute("data-member-id") !== id) return;
         if (busy) row.setAttribute("aria-busy", "true");
         else row.removeAttribute("aria-busy");
-        Array.prototype.forEach.call(row.querySelectorAll(".st-actions button"), function (button) {
-          button.disabled = busy;
+        Array.prototype.forEach.call(row.querySelectorAll(".st-actions button, select[id^='st-t-member-role-']"), function (control) {
+          control.disabled = busy;
         });
       });
     }
 
     function writeUrl(key, id) {
       var safeId = encodeURIComponent(id);
-      if (key === "deactivate") return api + "/" + safeId + "/deactivate";
+      if (key === "deactivate" || key === "reactivate") return api + "/" + safeId + "/" + key;
+      if (key === "set_role") return api + "/" + safeId + "/role";
       return invitationsApi + "/" + safeId + (key === "cancel_invitation" ? "/cancel" : "/resend");
+    }
+
+    // One write request: onDone(null) after a 2xx, onDone(message) after a refusal (the server's
+    // text) or a fault/network failure (GENERIC_ERROR, with fault = true). A 401 goes to sign-in.
+    function request(method, url, body, onDone) {
+      var init = { method: method, credentials: "same-origin", headers: { Accept: "application/json" } };
+      if (body !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+      return fetch(url, init)
+        .then(function (response) {
+          if (response.status === 401) {
+            goToSignIn(currentPage);
+            return null;
+          }
+          if (response.ok) return onDone(null, false);
+          if (response.status >= 500) return onDone(GENERIC_ERROR, true);
+          return response.json().then(function (answer) {
+            return answer && typeof answer.message === "string" && answer.message ? answer.message : GENERIC_ERROR;
+          }, function () {
+            return GENERIC_ERROR;
+          }).then(function (message) { return onDone(message, false); });
+        })
+        .catch(function () { return onDone(GENERIC_ERROR, true); });
     }
 
     function act(key, member, trigger) {
@@ -554,31 +593,156 @@
       if (inFlight[member.id]) return;
       inFlight[member.id] = true;
       setRowBusy(member.id, true);
-      fetch(writeUrl(key, member.id), {
-        method: "POST", credentials: "same-origin", headers: { Accept: "application/json" }
-      })
-        .then(function (response) {
-          if (response.status === 401) {
-            goToSignIn(currentPage);
-            return null;
-          }
-          if (response.ok) {
-            if (successBanner) showBanner("success", ACTIONS[key].success);
-            load(currentPage); // the row is gone (or shows Deactivated) after the re-fetch
-            return null;
-          }
-          return response.json().then(function (body) {
-            return body && typeof body.message === "string" && body.message ? body.message : GENERIC_ERROR;
-          }, function () {
-            return GENERIC_ERROR;
-          }).then(function (message) { showBanner("error", message); });
-        })
-        .catch(function () { showBanner("error", GENERIC_ERROR); })
-        .then(function () {
-          delete inFlight[member.id];
-          setRowBusy(member.id, false);
-        });
+      request("POST", writeUrl(key, member.id), undefined, function (message) {
+        if (message === null) {
+          if (successBanner) showBanner("success", ACTIONS[key].success);
+          load(currentPage); // the row is gone (or shows its new status) after the re-fetch
+        } else {
+          showBanner("error", message);
+        }
+      }).then(function () {
+        delete inFlight[member.id];
+        setRowBusy(member.id, false);
+      });
     }
+
+    // ---------------------------------------------------------------- role changes ([P])
+
+    function changeRole(member, select) {
+      if (inFlight[member.id]) return;
+      clearFlash();
+      inFlight[member.id] = true;
+      setRowBusy(member.id, true);
+      request("PUT", writeUrl("set_role", member.id), { role: select.value }, function (message) {
+        if (message === null) {
+          if (successBanner) showBanner("success", ROLE_UPDATED);
+        } else {
+          showBanner("error", message);
+        }
+        // Either way the list shows the stored role again (a success may move the row).
+        delete inFlight[member.id];
+        load(currentPage);
+      }).then(function () {
+        delete inFlight[member.id];
+        setRowBusy(member.id, false);
+      });
+    }
+
+    // ---------------------------------------------------------------- Add a Team Member ([P] dialog)
+
+    function updateAddButton(seats) {
+      if (!addButton || !seats) return;
+      var full = seats.limit !== null && seats.limit !== undefined && seats.used >= seats.limit;
+      addButton.disabled = full;
+      if (full) {
+        addButton.setAttribute("title", "Your plan includes " + seats.limit + " users. Upgrade to add more team members."); // [P]
+      } else if (addTitle) {
+        addButton.setAttribute("title", addTitle);
+      } else {
+        addButton.removeAttribute("title");
+      }
+    }
+
+    function field(form, id, label, control) {
+      form.appendChild(el("label", { "for": id }, label));
+      form.appendChild(control);
+      return control;
+    }
+
+    function inviteForm() {
+      var form = el("form", { id: "st-t-invite-form", novalidate: "" });
+      var parts = {};
+      if (variant === "legacy") { // [S-old] name + email
+        parts.name = field(form, "st-t-invite-name", "Name", el("input", { id: "st-t-invite-name", name: "name", type: "text" }));
+      }
+      parts.email = field(form, "st-t-invite-email", "Email Address", el("input", { id: "st-t-invite-email", name: "email", type: "email" })); // [S] label
+      if (variant !== "legacy") { // [P] the role, default General User
+        var role = el("select", { id: "st-t-invite-role", name: "role" });
+        ROLES.forEach(function (name) {
+          var option = el("option", { value: name }, name);
+          if (name === "General User") option.selected = true;
+          role.appendChild(option);
+        });
+        parts.role = field(form, "st-t-invite-role", "Role", role);
+      }
+      parts.error = el("p", { id: "st-t-invite-error", "class": "st-form-error", role: "alert", hidden: "" });
+      form.appendChild(parts.error);
+      parts.cancel = el("button", { type: "button", id: "st-t-invite-cancel", "class": "st-button" }, "Cancel");
+      parts.submit = el("button", { type: "submit", id: "st-t-send-invitation", "class": "st-button st-button--primary" }, "Send Invitation"); // [S] label
+      form.appendChild(fill(el("div", { "class": "st-modal__actions" }), [parts.cancel, parts.submit]));
+      parts.form = form;
+      return parts;
+    }
+
+    function openInvite() {
+      if (document.getElementById("st-t-invite-dialog")) return;
+      clearFlash();
+      var parts = inviteForm();
+      var backdrop = el("div", { "class": "st-modal-backdrop" });
+      var dialog = el("div", {
+        role: "dialog", "aria-modal": "true", id: "st-t-invite-dialog", "class": "st-modal",
+        "aria-labelledby": "st-t-invite-title"
+      });
+      dialog.appendChild(el("h2", { id: "st-t-invite-title" }, "Add a Team Member")); // [S]
+      dialog.appendChild(parts.form);
+      backdrop.appendChild(dialog);
+      var sending = false;
+
+      function setError(text) {
+        parts.error.textContent = text || "";
+        parts.error.hidden = !text;
+      }
+      function close() {
+        document.removeEventListener("keydown", onKey, true);
+        if (backdrop.parentNode) backdrop.parentNode.removeChild(backdrop);
+        if (addButton && document.body.contains(addButton)) addButton.focus();
+      }
+      function onKey(event) {
+        if (event.key === "Escape" && !sending) {
+          event.preventDefault();
+          event.stopPropagation();
+          close();
+        } else if (event.key === "Tab") {
+          var nodes = focusables(dialog);
+          var index = nodes.indexOf(document.activeElement);
+          event.preventDefault();
+          nodes[event.shiftKey ? (index <= 0 ? nodes.length - 1 : index - 1) : (index + 1) % nodes.length].focus();
+        }
+      }
+      parts.cancel.addEventListener("click", function () { if (!sending) close(); });
+      parts.form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        if (sending) return;
+        var email = parts.email.value.trim();
+        if (!email) return setError("Email is required"); // [P], nothing is sent
+        if (!EMAIL_RE.test(email)) return setError("Please enter a valid email address"); // [P]
+        setError("");
+        clearFlash();
+        var body = { email: email };
+        if (parts.role) body.role = parts.role.value;
+        if (parts.name && parts.name.value.trim()) body.name = parts.name.value.trim();
+        sending = true;
+        parts.submit.disabled = true;
+        request("POST", invitationsApi, body, function (message, fault) {
+          sending = false;
+          parts.submit.disabled = false;
+          if (message === null) {
+            close();
+            if (successBanner) showBanner("success", "Invitation sent to " + email.toLowerCase() + "."); // [P]
+            load(currentPage);
+          } else if (fault) {
+            showBanner("error", message); // the dialog stays open, its error empty
+          } else {
+            setError(message);
+          }
+        });
+      });
+      document.addEventListener("keydown", onKey, true);
+      document.body.appendChild(backdrop);
+      (parts.name || parts.email).focus();
+    }
+
+    if (addButton) addButton.addEventListener("click", openInvite);
 
     load(currentPage);
   }
