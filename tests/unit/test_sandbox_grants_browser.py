@@ -180,6 +180,17 @@ def test_the_add_button_follows_the_seats(tab: Any, roster_path: Path) -> None:
         assert [w[0] for w in writes_of(sandbox)] == ["invite", "cancel_invitation"]
 
 
+def test_drop_banner_invites_without_a_banner(tab: Any, roster_path: Path) -> None:
+    with start(roster_path, variant="rbac2022", drop_banner=True) as sandbox:
+        sign_in(tab, sandbox)
+        add_button(tab, "rbac2022").click()
+        send(tab, "quiet@example.com")
+        expect(row(tab, "quiet@example.com")).to_have_count(1)  # the list still re-fetches
+        expect(tab.locator("#st-t-invite-dialog")).to_have_count(0)
+        expect(tab.locator("#st-t-flash")).to_be_empty()
+        assert writes_of(sandbox) == [("invite", "quiet@example.com", 200, "ok")]
+
+
 def test_a_fault_shows_the_banner_and_keeps_the_dialog(tab: Any, roster_path: Path) -> None:
     # One RNG for reads and writes: the list load must pass, the invite after it must fail.
     rate = 0.5
