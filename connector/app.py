@@ -210,12 +210,15 @@ class App:
         *,
         should_stop: Callable[[], bool] | None,
         override_budget: bool,
+        grants: Sequence[tuple[str, Grant]] = (),
     ) -> Removal:
-        """The offboarding queue's write run: plan and apply the removal of these emails, each
-        audited with its own request (actor, request id, reason)."""
+        """The service's write run: removals of the emails `requests` names and the `grants`
+        (SCIM), each audited with its own request (actor, request id, reason)."""
+        granted = {email for email, _ in grants}
         async with self._stitch(run) as stitch:
-            outcomes = await stitch.deactivate(
-                list(requests),
+            outcomes = await stitch.change(
+                [e for e in requests if e not in granted],
+                grants,
                 actor="orchestrator",
                 request_id=f"service-run:{run.run_id}",
                 requests=requests,
@@ -224,8 +227,6 @@ class App:
             )
             # The one read of the connector's mutable roster, at once, into a typed result.
             return Removal(outcomes, stitch.last_roster)
-
-    # ------------------------------------------------------------------ the offboarding queue
 
     def write_lock_holder(self) -> dict[str, object] | None:
         """Who holds the account's write lock now (None: nobody)."""

@@ -135,9 +135,9 @@ def _already(
         return OutcomeStatus.REFUSED, Rule.DEACTIVATED_MEMBER
     if kind == "reactivate" and member is None:
         return OutcomeStatus.NOT_FOUND, Rule.NOT_ON_ROSTER
-    if kind in ("set_role", "resend_invitation") and (
-        member is None or status is Status.DEACTIVATED
-    ):
+    if kind in ("set_role", "resend_invitation") and status is Status.DEACTIVATED:
+        return OutcomeStatus.REFUSED, Rule.DEACTIVATED_MEMBER
+    if kind in ("set_role", "resend_invitation") and member is None:
         return OutcomeStatus.NOT_FOUND, Rule.NOT_ON_ROSTER
     if kind == "set_role" and member is not None and member.role is grant.role:
         return OutcomeStatus.UNCHANGED, None

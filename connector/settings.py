@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         description="Domains invitations and reactivations may go to; empty: none may.",
     )
     max_grants: int = Field(5, ge=0, le=10_000, description="Grants per run.")
+    scim_may_grant_administrator: bool = Field(
+        False, description="SCIM may invite as, or promote to, Administrator (`roles`)."
+    )
     max_grants_per_day: int = Field(20, ge=0, le=100_000, description="Grants in any 24 hours.")
     write_timeout_ms: int = Field(15_000, ge=500, le=600_000, description="Click to banner.")
     # A read that comes too early proves nothing and changes nothing (one read, never a click);

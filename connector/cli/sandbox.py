@@ -74,6 +74,14 @@ def sandbox(
         "--list-mutations",
         help="Print the drift corpus (name, area, expect, what) and exit.",
     ),
+    seat_limit: int | None = typer.Option(
+        None, help="The plan's seat limit (active and invited members); none: unlimited."
+    ),
+    plan: str = typer.Option("Standard", help="The plan's name, as the seat-limit texts say it."),
+    other_account_email: list[str] = typer.Option(
+        ["analyst@other-account.example"],
+        help="A member of a second Stitch account (inviting them fails); repeat for several.",
+    ),
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
     login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
@@ -112,6 +120,9 @@ def sandbox(
         drift=drift,
         mutations=tuple(mutate),
         mutation_script=mutation_script,
+        seat_limit=seat_limit,
+        plan=plan,
+        other_account_emails=tuple(other_account_email),
         host=host,
         app_port=port,
         login_port=login_port,

@@ -18,7 +18,8 @@ from connector.cli import common, render
 from connector.cli.render import cell, visible
 from connector.errors import NOT_FOUND_HINT, ConfigError, ExitCode, UsageProblem
 from connector.logs import new_run_id
-from connector.models import Outcome, OutcomeStatus, Plan
+from connector.models import Grant, Outcome, OutcomeStatus, Plan, Role
+from connector.planner import addresses
 from connector.policy import requested_emails
 from connector.settings import Settings
 
@@ -32,24 +33,45 @@ ACTOR_HELP = (
 
 def plan(
     deactivate: list[str] = typer.Option(
-        ..., "--deactivate", "-d", help="An email to remove; repeat for several."
+        [], "--deactivate", "-d", help="An email to remove; repeat for several."
+    ),
+    invite: list[str] = typer.Option(
+        [], "--invite", help="An email to invite as General User (EMAIL or EMAIL=ROLE)."
+    ),
+    set_role: list[str] = typer.Option(
+        [], "--set-role", help="EMAIL=ROLE: a member's new role (Administrator, General User)."
+    ),
+    reactivate: list[str] = typer.Option([], "--reactivate", help="A deactivated member."),
+    allow_administrator: bool = typer.Option(
+        False, "--allow-administrator", help="Allow inviting as, or promoting to, Administrator."
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan here."),
     reason: str | None = typer.Option(None, help="Why (kept in the plan and the audit trail)."),
     request_id: str | None = typer.Option(None, help="The caller's id for this request."),
 ) -> None:
     """Write a plan: each target, what applying it would do, and the roster it was made
-    against. Changes nothing. Review it, then run `stitch-connector apply PLAN`.
-    Example:
+    against. Changes nothing. Review it, then run `stitch-connector apply PLAN`. A plan may mix
+    removals with invitations, role changes and reactivations. Examples:
 
       stitch-connector plan -d leaver@example.com -d other@example.com -o plan.json
+
+      stitch-connector plan -d leaver@example.com --invite joiner@example.com \\
+          --set-role "lead@example.com=Administrator" --allow-administrator -o plan.json
     """
     common.check_writable(output)
-    requested_emails(deactivate)
+    grants = grants_from(invite, set_role, reactivate, allow_administrator=allow_administrator)
+    if not deactivate and not grants:
+        raise UsageProblem(
+            "the plan asks for nothing",
+            hint="Give --deactivate, --invite, --set-role or --reactivate at least once.",
+        )
+    addresses(deactivate, grants)  # bad input fails before the browser starts
     settings = write_settings()
     made = run_write(
         settings,
-        lambda app, run: app.plan(deactivate, run, reason=reason, request_id=request_id),
+        lambda app, run: app.plan(
+            deactivate, run, reason=reason, request_id=request_id, grants=grants
+        ),
     )
     text = made.model_dump_json(indent=2) + "\n"
     common.write_output(text, output)
@@ -127,6 +149,34 @@ def deactivate(
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def grants_from(
+    invite: list[str], set_role: list[str], reactivate: list[str], *, allow_administrator: bool
+) -> list[tuple[str, Grant]]:
+    """The plan command's grant options as (email, Grant): EMAIL=ROLE where a role goes."""
+    grants = [
+        (email, Grant(kind="invite", role=role, allow_administrator=allow_administrator))
+        for email, role in map(_email_and_role, invite)
+    ]
+    for email, role in map(_email_and_role, set_role):
+        if role is None:
+            raise UsageProblem(f"--set-role {email}: say the role, as EMAIL=ROLE")
+        grants.append(
+            (email, Grant(kind="set_role", role=role, allow_administrator=allow_administrator))
+        )
+    return grants + [(email, Grant(kind="reactivate")) for email in reactivate]
+
+
+def _email_and_role(text: str) -> tuple[str, Role | None]:
+    email, _, role = text.partition("=")
+    if not role:
+        return email, None
+    try:
+        return email, Role(role.strip())
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise UsageProblem(f"{text}: the role is one of {roles}") from None
 
 
 def write_settings() -> Settings:

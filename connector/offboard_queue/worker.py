@@ -261,7 +261,7 @@ class Worker:
                 self._finish(job, run_id, by_email[job.email])
         self.last_error = None
         if roster is not None:
-            self._after_writes(roster, outcomes)
+            self.after_writes(roster, outcomes)
 
     def _refused(self, batch: list[Job], run_id: str, exc: PolicyRefused) -> None:
         """The run's policy refused the whole batch: a budget waits or runs smaller, any other
@@ -377,7 +377,7 @@ class Worker:
                     ),
                 )
 
-    def _after_writes(self, roster: MemberList, outcomes: list[Outcome]) -> None:
+    def after_writes(self, roster: MemberList, outcomes: list[Outcome]) -> None:
         """Keep the service's view current: the verification read becomes the newest
         snapshot, and removed members stay findable (SCIM GET answers active false)."""
         removed = [o for o in outcomes if o.status.ok and o.member_before is not None]

@@ -21,7 +21,7 @@ from tests.service.receiver import Receiver
 pytestmark = pytest.mark.e2e
 # Left to the API and SCIM tests: the two endpoints that start a browser run (a sync, a
 # readiness sign-in), where fuzzing would only time Chromium, and POST /scim/v2/Users, whose
-# answer to a valid request is a deliberate 501 (creating users is not supported).
+# answer to a valid request is a browser run too (an invitation; test_scim_provisioning.py).
 _EXCLUDED = [
     "--exclude-path",
     "/v1/sync",

@@ -67,6 +67,7 @@ def decided(email: str, grant: Grant, config: PolicyConfig = CONFIG) -> PlanTarg
         ("me@corp.com", DEMOTE, OutcomeStatus.REFUSED, None, "signed_in_account"),
         ("pay@corp.com", ADMIN, OutcomeStatus.CHANGED, Action.SET_ROLE, None),
         ("nobody@corp.com", DEMOTE, OutcomeStatus.NOT_FOUND, None, "not_on_roster"),
+        ("gone@corp.com", ADMIN, OutcomeStatus.REFUSED, None, "deactivated_member"),
         (
             "gone@corp.com",
             Grant(kind="reactivate"),

@@ -127,3 +127,14 @@ async def find_or(service: Service, entry: Entry, *, active: bool | None = None)
     return Entry(
         entry.member, entry.client_id, entry.active if active is None else active, entry.seen_at
     )
+
+
+async def find_email(service: Service, email: str) -> Entry:
+    """The member with this address as the directory has it now (after a write stored the
+    roster that proved it)."""
+    for entry in await directory(service):
+        if entry.member.email == email:
+            return entry
+    raise ScimError(
+        500, f"{email} was provisioned, but the service has no roster showing it yet; GET later"
+    )

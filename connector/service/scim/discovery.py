@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from scim2_models import (
+    Attribute,
     AuthenticationScheme,
     Bulk,
     ChangePassword,
@@ -25,6 +26,7 @@ from scim2_models import (
     User,
 )
 
+from connector.models import Role
 from connector.service.auth import READ
 from connector.service.scim.errors import ScimError, scim_json
 from connector.service.scim.requests import base_url
@@ -32,11 +34,11 @@ from connector.service.scim.requests import base_url
 MAX_RESULTS = 200
 # What a user resource carries; everything else in the core schema is never set.
 _SUPPORTED = ("userName", "name", "displayName", "active", "emails", "roles")
-_WRITABLE = ("active",)
-# RFC 7643 §4.1.1: userName is required, readWrite and unique (uniqueness "server"). This service
-# only ever matches it (an existing userName answers 409 on create, a different one 400 on PUT),
-# but publishing it read-only and required made strict clients leave it out and get 400.
-_AS_IN_RFC = ("userName",)
+_WRITABLE = ("active", "roles")  # roles: grants.py; its values are the Stitch roles
+# userName is required and unique (RFC 7643 §4.1.1), and immutable here: it is the Stitch email,
+# set by the invitation and never changed through this service (a different one on PUT is 400).
+# Published read-only, strict clients left it out of a create and got 400.
+_IMMUTABLE = ("userName",)
 
 router = APIRouter(tags=["scim"], dependencies=[READ])
 
@@ -70,19 +72,28 @@ def user_schema(base_url: str) -> Schema:
     for attribute in full.attributes or []:
         if attribute.name not in _SUPPORTED:
             continue
-        if attribute.name in _AS_IN_RFC:
-            attributes.append(attribute)  # required, readWrite, uniqueness server: as RFC 7643
-            continue
         # The enum, not its text: model_copy does not validate, and a string here serialises
         # with a warning (Pydantic expects the enum) on every /Schemas answer.
         mutability = Mutability.read_write if attribute.name in _WRITABLE else Mutability.read_only
-        attributes.append(attribute.model_copy(update={"mutability": mutability}))
+        if attribute.name in _IMMUTABLE:
+            mutability = Mutability.immutable
+        update: dict[str, object] = {"mutability": mutability}
+        if attribute.name == "roles":
+            update["sub_attributes"] = [_role_values(sub) for sub in attribute.sub_attributes or []]
+        attributes.append(attribute.model_copy(update=update))
     return full.model_copy(
         update={
             "attributes": attributes,
             "meta": Meta(resource_type="Schema", location=f"{base_url}/Schemas/{full.id}"),
         }
     )
+
+
+def _role_values(sub: Attribute) -> Attribute:
+    """roles.value: one of the Stitch roles (RFC 7643 §7 canonicalValues)."""
+    if sub.name != "value":
+        return sub
+    return sub.model_copy(update={"canonical_values": [r.value for r in Role]})
 
 
 def user_resource_type(base_url: str) -> ResourceType:

@@ -1,10 +1,12 @@
-"""SCIM Users (RFC 7644 §3): list, filter and read the directory (directory.py), and deprovision.
+"""SCIM Users (RFC 7644 §3): list, filter and read the directory (directory.py), provision
+and deprovision.
 
 Deprovisioning: PATCH `active` false (Okta's path-less value object, Entra's "Replace" and
 "False" included), PUT with active false, DELETE. Each becomes an offboarding job on the
 account's queue, so it runs through the same guarded path as every other write; the IdP cannot
-override the budget. Not supported, with a proper SCIM Error: creating users (501), reactivation
-(501), changing any attribute but `active`, Groups, Bulk, sorting.
+override the budget. Provisioning (grants.py): POST invites, `active` true reactivates, `roles`
+sets the role, each one guarded run of the same core. Not supported, with a proper SCIM Error:
+changing any other attribute, Groups, Bulk, sorting.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from scim2_models import (
     User,
 )
 
+from connector.models import OutcomeStatus, Role
 from connector.offboard_queue.models import JobStatus, OffboardingRequest
 from connector.policy import explain
 from connector.service.auth import READ, WRITE, principal_of
-from connector.service.scim.directory import Entry, directory, find, find_or
+from connector.service.scim.directory import Entry, directory, find, find_email, find_or
 from connector.service.scim.discovery import MAX_RESULTS
 from connector.service.scim.errors import MEDIA_TYPE, RETRY_AFTER_S, ScimError, scim_json
+from connector.service.scim.grants import grant_of, raise_unless_done, role_asked, run_grant
 from connector.service.scim.requests import base_url, check_user_name, read_body, validate
 from connector.service.state import Service, ServiceDep
 
@@ -147,12 +151,16 @@ async def create_user(request: Request, service: ServiceDep) -> Any:
     if not (user.user_name or "").strip():
         raise ScimError(400, "userName is required", "invalidValue")
     check_user_name(user.user_name)
-    if any(e.member.email == (user.user_name or "").lower() for e in await directory(service)):
+    email = (user.user_name or "").strip().lower()
+    if any(e.member.email == email and e.active for e in await directory(service)):
         raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
-    raise ScimError(
-        501,
-        "creating users is not supported: invite them in Stitch (Settings → Team Members)",
-    )
+    role = role_asked(user)
+    outcome = await run_grant(request, service, email, grant_of(service, "invite", role))
+    if outcome.status in (OutcomeStatus.ALREADY_MEMBER, OutcomeStatus.ALREADY_INVITED):
+        raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
+    raise_unless_done(outcome)
+    entry = await find_email(service, email)
+    return _user_response(entry, base_url(request), None, status=201)
 
 
 @router.put("/Users/{id_}", dependencies=[WRITE], openapi_extra=_USER_BODY)
@@ -168,6 +176,7 @@ async def replace_user(
     entry = _precondition(await find(service, id_), if_match)
     if user.user_name is not None and user.user_name.lower() != entry.member.email:
         raise ScimError(400, "userName cannot be changed", "mutability")
+    entry = await _set_role(request, service, entry, role_asked(user), active=user.active)
     return await _set_active(request, service, entry, user.active, deleting=False)
 
 
@@ -191,7 +200,11 @@ async def patch_user(
     except SCIMException as exc:
         raise ScimError(exc.status, exc.detail, exc.scim_type or None) from None
     if _without_active(after) != _without_active(before):
-        raise ScimError(400, "only `active` can be changed through this service", "mutability")
+        raise ScimError(
+            400, "only `active` and `roles` can be changed through this service", "mutability"
+        )
+    asked = role_asked(after) if after.roles != before.roles else None
+    entry = await _set_role(request, service, entry, asked, active=after.active)
     return await _set_active(request, service, entry, after.active, deleting=False)
 
 
@@ -212,7 +225,9 @@ async def _set_active(
     if active is None or (active and entry.active):  # nothing asked of Stitch
         return _user_response(await find_or(service, entry), url, None)
     if active:
-        raise ScimError(501, "reactivating a user is not supported: invite them again in Stitch")
+        back = grant_of(service, "reactivate")
+        raise_unless_done(await run_grant(request, service, entry.member.email, back))
+        return _user_response(await find_or(service, entry, active=True), url, None)
     # Deactivate, even when the snapshot says it is done already: only a fresh read proves
     # it (someone may have re-invited them since), and a replay costs a read, not a click.
     finished = await service.queue.submit_and_wait(
@@ -253,16 +268,33 @@ async def _set_active(
     raise ScimError(500, f"deactivation failed (job {job.id}): {outcome.reason}")
 
 
-def _user_response(entry: Entry, url: str, shown: ResponseParameters[User[Any]] | None) -> Any:
+def _user_response(
+    entry: Entry, url: str, shown: ResponseParameters[User[Any]] | None, *, status: int = 200
+) -> Any:
     body = entry.user(url).model_dump(
         scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=shown
     )
-    return scim_json(body, headers={"ETag": entry.version, "Location": f"{url}/Users/{entry.id}"})
+    headers = {"ETag": entry.version, "Location": f"{url}/Users/{entry.id}"}
+    return scim_json(body, status, headers=headers)
+
+
+async def _set_role(
+    request: Request, service: Service, entry: Entry, role: Role | None, *, active: bool | None
+) -> Entry:
+    """The role asked for, if it is not the member's: set it first (a reactivation after
+    it, when both are asked, keeps the role). A deactivated member's role waits for them."""
+    if role is None or role is entry.member.role or not entry.active or active is False:
+        return entry
+    change = grant_of(service, "set_role", role)
+    raise_unless_done(await run_grant(request, service, entry.member.email, change))
+    return await find_or(service, entry)
 
 
 def _without_active(user: User[Any]) -> dict[str, Any]:
+    """What a PATCH or PUT may not change: everything but `active` and `roles`."""
     dumped = user.model_dump(scim_ctx=None, exclude_none=True)
     dumped.pop("active", None)
+    dumped.pop("roles", None)
     return dumped
 
 
