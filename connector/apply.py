@@ -32,7 +32,7 @@ from connector.models import (
 from connector.planner import History
 from connector.removal import Remover
 from connector.settings import Settings
-from connector.writer import StepPrompt, Written, granted_role
+from connector.writer import StepPrompt, Written
 
 log = get_logger(__name__)
 
@@ -266,7 +266,7 @@ def _unchanged(target: PlanTarget) -> Outcome:
         rule=target.rule,
         member_before=target.member,
         reason=policy.explain(target.rule),
-        role=granted_role(target),
+        role=target.granted_role,
     )
 
 

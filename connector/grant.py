@@ -18,7 +18,7 @@ from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick, Invitation, MemberRow
 from connector.models import Action, MemberList, Outcome, OutcomeStatus, PlanTarget, Role, Status
-from connector.writer import Writer, Written, find_member, granted_role
+from connector.writer import Writer, Written, find_member
 
 log = get_logger(__name__)
 
@@ -42,7 +42,7 @@ def shows_grant(roster: MemberList, target: PlanTarget, after: AfterClick | None
     member = find_member(roster, target.email)
     if member is None:
         return False
-    role = granted_role(target)
+    role = target.granted_role
     if target.action is Action.INVITE:
         return member.status in (Status.PENDING, Status.ACTIVE) and member.role is role
     if target.action is Action.SET_ROLE:
@@ -86,7 +86,7 @@ class Granter(Writer):
     async def _click(self, target: PlanTarget, result: Written) -> AfterClick | None:
         """Check, then click through once; None when the outcome was settled without a click."""
         assert target.action is not None
-        role = granted_role(target)
+        role = target.granted_role
         what = f"{_LABELS[target.action]} {target.email}" + (f" as {role.value}" if role else "")
         if target.action is Action.INVITE:
             if result.clicks and await self._settled_by_read(target, result):
@@ -116,7 +116,7 @@ class Granter(Writer):
             Action.REACTIVATE: (Status.DEACTIVATED,),
             Action.RESEND_INVITATION: (Status.PENDING,),
         }[action]  # type: ignore[index]
-        if action is Action.SET_ROLE and member.role is granted_role(target):
+        if action is Action.SET_ROLE and member.role is target.granted_role:
             done = _DONE[action] if result.clicks else OutcomeStatus.UNCHANGED
             self._finish(result, target, done, reason=None)
             return False

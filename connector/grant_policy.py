@@ -10,6 +10,7 @@ address, the last or an SSO Administrator).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from connector.errors import PolicyRefused, UsageProblem
 from connector.models import (
@@ -52,7 +53,8 @@ _DEMOTION_RULES = frozenset(
 
 
 def requested_grants(asks: Sequence[tuple[str, Grant]]) -> list[tuple[str, Grant]]:
-    """Lower-cased and checked; the last ask for one address wins. UsageProblem on a bad one."""
+    """Lower-cased and checked. UsageProblem on a bad one, and on two asks for one address
+    (one change per person per plan: which would come first is nobody's guess)."""
     seen: dict[str, Grant] = {}
     for raw, grant in asks:
         email = raw.strip().lower()
@@ -65,7 +67,11 @@ def requested_grants(asks: Sequence[tuple[str, Grant]]) -> list[tuple[str, Grant
             raise UsageProblem(
                 f"no role given for {email}", hint="Say --role Administrator|'General User'."
             )
-        seen.pop(email, None)
+        if email in seen and seen[email] != grant:
+            raise UsageProblem(
+                f"{email} is asked for twice ({seen[email].kind}, {grant.kind})",
+                hint="Ask for one change per person per plan; nothing was changed.",
+            )
         seen[email] = grant
     return list(seen.items())
 
@@ -77,54 +83,74 @@ def decide_grants(
     *,
     unresolved: frozenset[str] = frozenset(),
     protected_before: Mapping[str, str] | None = None,
+    known: frozenset[str] | None = None,
 ) -> list[PlanTarget]:
     """The expected outcome of each ask on this roster: an action, or what is already true, or
-    the rule that refuses it."""
+    the rule that refuses it. `known`: every address ever on the roster (planner.History): a
+    reactivation re-invites only someone who was a member (a typo is `not_found`)."""
     by_email = {m.email: m for m in roster.members}
-    sticky = protected_before or {}
+    context = _Context(roster, config, protected_before or {}, unresolved, known)
     return [
-        _decide_one(email, grant, by_email.get(email), roster, config, sticky, unresolved)
+        _decide_one(email, grant, by_email.get(email), context)
         for email, grant in requested_grants(asks)
     ]
 
 
-def _decide_one(
-    email: str,
-    grant: Grant,
-    member: Member | None,
-    roster: MemberList,
-    config: PolicyConfig,
-    sticky: Mapping[str, str],
-    unresolved: frozenset[str],
-) -> PlanTarget:
+@dataclass(frozen=True)
+class _Context:
+    roster: MemberList
+    config: PolicyConfig
+    sticky: Mapping[str, str]
+    unresolved: frozenset[str]
+    known: frozenset[str] | None
+
+
+def _decide_one(email: str, grant: Grant, member: Member | None, ctx: _Context) -> PlanTarget:
+    grant = _as_asked(email, grant, member, ctx.known)
+
     def target(
         expected: OutcomeStatus, rule: str | None = None, *, act: bool = False
     ) -> PlanTarget:
-        action = _ACTION[kind] if act else None
+        action = _ACTION[grant.kind] if act else None
         return PlanTarget(
             email=email, expected=expected, action=action, rule=rule, member=member, grant=grant
         )
 
-    kind = grant.kind
-    if member is None and email in roster.mentioned:
+    if member is None and email in ctx.roster.mentioned:
         return target(OutcomeStatus.REFUSED, Rule.SHOWN_BUT_NOT_READ)
-    if email in unresolved:
+    if email in ctx.unresolved:
         return target(OutcomeStatus.REFUSED, Rule.UNRESOLVED_UNKNOWN)
-    if kind == "reactivate" and member is None and grant.invite_if_absent:
-        kind = "invite"
-    already = _already(kind, grant, member)
+    if grant.kind == "reactivate" and member is None and grant.invite_if_absent:
+        return target(OutcomeStatus.NOT_FOUND, Rule.NEVER_A_MEMBER)  # never a member: a typo?
+    already = _already(grant, member)
     if already is not None:
         return target(*already)
-    rule = _refusal(email, kind, grant, member, roster, config, sticky)
+    rule = _refusal(email, grant, member, ctx)
     if rule is not None:
         return target(OutcomeStatus.REFUSED, rule)
-    return target(_DONE[kind], act=True)
+    return target(_DONE[grant.kind], act=True)
 
 
-def _already(
-    kind: str, grant: Grant, member: Member | None
-) -> tuple[OutcomeStatus, str | None] | None:
+def _as_asked(
+    email: str, grant: Grant, member: Member | None, known: frozenset[str] | None
+) -> Grant:
+    """The ask as it applies to this member: a reactivation of someone the list no longer
+    shows is an invitation (where the caller allows it, and they were a member); an invitation
+    with a role, of someone already listed with another, is that role change."""
+    absent = member is None
+    if grant.kind == "reactivate" and absent and grant.invite_if_absent:
+        was_member = known is None or email in known
+        return grant.model_copy(update={"kind": "invite"}) if was_member else grant
+    listed = member is not None and member.status is not Status.DEACTIVATED
+    other_role = member is not None and grant.role not in (None, member.role)
+    if grant.kind == "invite" and listed and other_role:
+        return grant.model_copy(update={"kind": "set_role"})
+    return grant
+
+
+def _already(grant: Grant, member: Member | None) -> tuple[OutcomeStatus, str | None] | None:
     """What is already true (nothing to click), or what makes the ask impossible here."""
+    kind = grant.kind
     status = member.status if member else None
     if kind in ("invite", "reactivate", "resend_invitation"):
         if status is Status.ACTIVE:
@@ -144,25 +170,22 @@ def _already(
     return None
 
 
-def _refusal(
-    email: str,
-    kind: str,
-    grant: Grant,
-    member: Member | None,
-    roster: MemberList,
-    config: PolicyConfig,
-    sticky: Mapping[str, str],
-) -> str | None:
-    """The rule refusing an ask that would act, or None."""
-    granted_role = grant.role or Role.GENERAL_USER
-    gives_access = kind in ("invite", "reactivate", "resend_invitation")
-    if gives_access and email.rsplit("@", 1)[-1] not in config.invite_domains:
+def _refusal(email: str, grant: Grant, member: Member | None, ctx: _Context) -> str | None:
+    """The rule refusing an ask that would act, or None. Whatever gives access or more of it
+    (an invitation, a reactivation, a resend, a promotion) goes only to STITCH_INVITE_DOMAINS;
+    Administrator (asked for, or restored by a reactivation) only when asked explicitly."""
+    kind, role = grant.kind, grant.role or Role.GENERAL_USER
+    restores_admin = (
+        kind == "reactivate" and member is not None and member.role is Role.ADMINISTRATOR
+    )
+    promotes = (kind in ("invite", "set_role") and role is Role.ADMINISTRATOR) or restores_admin
+    gives_access = kind in ("invite", "reactivate", "resend_invitation") or promotes
+    if gives_access and email.rsplit("@", 1)[-1] not in ctx.config.invite_domains:
         return Rule.INVITE_DOMAIN_NOT_ALLOWED
-    promotes = kind in ("invite", "set_role") and granted_role is Role.ADMINISTRATOR
     if promotes and not grant.allow_administrator:
         return Rule.ADMINISTRATOR_NEEDS_FLAG
-    if kind == "set_role" and member is not None and granted_role is Role.GENERAL_USER:
-        return _demotion_rule(member, roster, config, sticky)
+    if kind == "set_role" and member is not None and role is Role.GENERAL_USER:
+        return _demotion_rule(member, ctx.roster, ctx.config, ctx.sticky)
     return None
 
 

@@ -303,6 +303,13 @@ class PlanTarget(BaseModel):
         None, description="A lifecycle ask (invite, role, reactivate, resend); None: a removal."
     )
 
+    @property
+    def granted_role(self) -> Role | None:
+        """The role a grant gives: asked for, or General User for an invitation; else None."""
+        if self.grant is None or self.grant.kind not in ("invite", "set_role"):
+            return None
+        return self.grant.role or Role.GENERAL_USER
+
 
 class Plan(BaseModel):
     """What `apply` will do, bound to the roster it was made against (a stale plan is refused)."""

@@ -23,7 +23,6 @@ from connector.models import (
     OutcomeStatus,
     Plan,
     PlanTarget,
-    Role,
     TargetRequest,
 )
 from connector.policy import PolicyConfig
@@ -142,7 +141,12 @@ def decide(
     if not grants:
         return removals
     granted = grant_policy.decide_grants(
-        grants, roster, config, unresolved=history.unresolved, protected_before=sticky
+        grants,
+        roster,
+        config,
+        unresolved=history.unresolved,
+        protected_before=sticky,
+        known=history.known,
     )
     both = {t.email for t in removals} & {t.email for t in granted}
     if both:
@@ -203,14 +207,7 @@ def dry_run_outcomes(made: Plan) -> list[Outcome]:
             action=t.action,
             rule=t.rule,
             member_before=t.member,
-            role=_granted_role(t),
+            role=t.granted_role,
         )
         for t in made.targets
     ]
-
-
-def _granted_role(target: PlanTarget) -> Role | None:
-    """The role a grant gives: asked for, or General User for an invitation."""
-    if target.grant is None or target.grant.kind not in ("invite", "set_role"):
-        return None
-    return target.grant.role or Role.GENERAL_USER

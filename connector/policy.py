@@ -328,8 +328,9 @@ _EXPLANATIONS: dict[str, str] = {
     Rule.NEVER_A_MEMBER: "this address was never on the roster in any stored snapshot, the last "
     "accepted roster nor the audit trail: check it for a typo (the person's real address may "
     "still have access); nothing was clicked",
-    Rule.UNRESOLVED_UNKNOWN: "an earlier removal of this member ended unknown (clicked, never "
-    "proven); check them in Stitch, then record it with `stitch-connector audit resolve`",
+    Rule.UNRESOLVED_UNKNOWN: "an earlier write to this member (a removal or a grant) ended "
+    "unknown (clicked, never proven); check them in Stitch, then record it with "
+    "`stitch-connector audit resolve`",
     Rule.INVITE_DOMAIN_NOT_ALLOWED: "its domain is not in STITCH_INVITE_DOMAINS (no invitation "
     "or reactivation goes to a domain not listed there; none is listed by default)",
     Rule.ADMINISTRATOR_NEEDS_FLAG: "granting Administrator must be asked for explicitly "

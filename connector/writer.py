@@ -12,7 +12,7 @@ from typing import Literal
 from connector.errors import TransientFailure
 from connector.logs import get_logger
 from connector.members_ui import MemberRow, MembersUI
-from connector.models import Member, MemberList, Outcome, OutcomeStatus, PlanTarget, Role
+from connector.models import Member, MemberList, Outcome, OutcomeStatus, PlanTarget
 
 log = get_logger(__name__)
 
@@ -49,13 +49,6 @@ class Written:
     def halts_batch(self) -> bool:
         """After an unknown outcome, UI drift or a quit, the rest of the batch is not attempted."""
         return self.page_not_recognised or self.quit or self.outcome.status is OutcomeStatus.UNKNOWN
-
-
-def granted_role(target: PlanTarget) -> Role | None:
-    """The role a grant gives: asked for, or General User for an invitation; else None."""
-    if target.grant is None or target.grant.kind not in ("invite", "set_role"):
-        return None
-    return target.grant.role or Role.GENERAL_USER
 
 
 def find_member(roster: MemberList, email: str) -> Member | None:
@@ -155,6 +148,6 @@ class Writer:
             reason=reason,
             member_before=target.member,
             evidence=list(result.evidence),
-            role=granted_role(target),
+            role=target.granted_role,
         )
         log.info(f"{self.event}.outcome", email=target.email, status=status.value, reason=reason)

@@ -23,7 +23,7 @@ _BUDGET = typer.Option(
 _ADMIN = typer.Option(
     False,
     "--allow-administrator",
-    help="Needed to invite as, or promote to, Administrator (refused without it).",
+    help="Needed to invite as, promote to, or reactivate an Administrator (refused without it).",
 )
 
 
@@ -95,6 +95,7 @@ def reactivate(
         "--invite-if-absent",
         help="Where the list no longer shows deactivated members, invite them again instead.",
     ),
+    allow_administrator: bool = _ADMIN,
     dry_run: bool = _DRY,
     yes: bool = _YES,
     reason: str | None = _REASON,
@@ -105,11 +106,16 @@ def reactivate(
 ) -> None:
     """Reactivate deactivated members (where Stitch keeps them listed), proven by an Active row.
 
-    Only to domains in STITCH_INVITE_DOMAINS. Example:
+    Only to domains in STITCH_INVITE_DOMAINS; an Administrator comes back as one only with
+    --allow-administrator. --invite-if-absent invites only someone who was a member. Example:
 
       stitch-connector reactivate --yes --invite-if-absent back@example.com
     """
-    grant = Grant(kind="reactivate", invite_if_absent=invite_if_absent)
+    grant = Grant(
+        kind="reactivate",
+        invite_if_absent=invite_if_absent,
+        allow_administrator=allow_administrator,
+    )
     _change(
         emails,
         grant,

@@ -220,11 +220,15 @@ def _confirm(loaded: Plan, yes: bool) -> None:
     if yes:
         return
     acting = [t for t in loaded.targets if t.action is not None]
-    lines = [f"  {t.action.value if t.action else ''} {visible(t.email)}" for t in acting]
+    lines = [
+        f"  {t.action.value if t.action else ''} {visible(t.email)}"
+        + (f" as {t.granted_role.value}" if t.granted_role else "")
+        for t in acting
+    ]
     ask(
         f"Apply this plan to account {loaded.account.client_id}?\n" + "\n".join(lines)
         if lines
-        else "The plan removes nobody. Apply it anyway?"
+        else "The plan changes nobody. Apply it anyway?"
     )
 
 

@@ -159,3 +159,41 @@ def test_an_address_of_another_stitch_account_is_a_conflict(
     )
     assert answer.status_code == 409 and answer.json()["scimType"] == "uniqueness", answer.text
     assert "already associated with an active user" in answer.json()["detail"]
+
+
+def test_a_reactivation_and_a_role_in_one_request_both_happen(
+    make_sandbox: MakeSandbox, tmp_path: Path, start_service: StartService
+) -> None:
+    """PUT {active: true, roles: Administrator} on a deactivated member: reactivated, then
+    promoted (before: the role was dropped, and the answer was 200 with the old role)."""
+    box = team_box(make_sandbox, tmp_path, keep_deactivated=True)
+    svc = start_service(
+        box, STITCH_INVITE_DOMAINS="corp.com", STITCH_SCIM_MAY_GRANT_ADMINISTRATOR="true"
+    )
+    svc.box = box  # type: ignore[attr-defined]
+    (user,) = lookup(svc, "user3@corp.com")
+    assert (
+        patch(svc, user["id"], {"op": "replace", "path": "active", "value": False}).status_code
+        == 200
+    )
+    body = {"schemas": [CORE], "userName": "user3@corp.com", "active": True,
+            "roles": [{"value": "Administrator", "primary": True}]}  # fmt: skip
+    answer = scim(svc, "PUT", f"/Users/{user['id']}", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["active"] is True and answer.json()["roles"][0]["value"] == "Administrator"
+    assert sandbox_member(svc, "user3@corp.com") == ("active", "Administrator")
+
+
+def test_creating_a_user_stitch_lists_as_deactivated_brings_them_back(svc: RunningService) -> None:
+    """After a SCIM DELETE the user answers 404; the IdP creating them again reactivates the
+    member Stitch still lists (before: 403 deactivated_member, and no way back)."""
+    (user,) = lookup(svc, "user4@corp.com")
+    assert scim(svc, "DELETE", f"/Users/{user['id']}").status_code == 204
+    assert sandbox_member(svc, "user4@corp.com") == ("deactivated", "General User")
+    again = scim(svc, "POST", "/Users", json={"schemas": [CORE], "userName": "user4@corp.com"})
+    assert again.status_code == 201, again.text
+    assert sandbox_member(svc, "user4@corp.com") == ("active", "General User")
+    inactive = scim(
+        svc, "POST", "/Users", json={"schemas": [CORE], "userName": "x@corp.com", "active": False}
+    )
+    assert inactive.status_code == 400 and inactive.json()["scimType"] == "invalidValue"

@@ -253,3 +253,53 @@ def test_an_error_after_the_click_is_settled_by_a_read() -> None:
     )
     assert grant(ui, "gone@corp.com", Grant(kind="reactivate"))[0] is OutcomeStatus.UNKNOWN
     assert len(ui.clicks) == 1
+
+
+# ---------------------------------------------------------------- from the review of the change
+
+
+def test_a_reactivation_that_becomes_an_invitation_is_proven_as_one() -> None:
+    """Where Stitch drops deactivated members, `reactivate --invite-if-absent` invites: the
+    invitation must be proven like any other (before: never, so `failed` after a real invite)."""
+    ui = FakeUI(list(TEAM))
+    ask = Grant(kind="reactivate", invite_if_absent=True)
+    (target,) = decide_grants([("left@corp.com", ask)], roster_of(ui), CONFIG)
+    assert (target.action, target.granted_role) == (Action.INVITE, Role.GENERAL_USER)
+    written = asyncio.run(Granter(ui, needles=(), attempts=3, client_id=1).grant(target))
+    assert written.outcome.status is OutcomeStatus.INVITED
+    # Someone who never was a member is not invited on a reactivation: a typo, most likely.
+    known = frozenset({"ann@corp.com"})
+    (typo,) = decide_grants([("lfet@corp.com", ask)], roster_of(ui), CONFIG, known=known)
+    assert (typo.expected, typo.rule) == (OutcomeStatus.NOT_FOUND, "never_a_member")
+
+
+def test_reactivating_an_administrator_needs_the_flag_like_granting_one() -> None:
+    ui = FakeUI([*TEAM, member("oldboss@corp.com", Role.ADMINISTRATOR, Status.DEACTIVATED)])
+    (plain,) = decide_grants(
+        [("oldboss@corp.com", Grant(kind="reactivate"))], roster_of(ui), CONFIG
+    )
+    assert plain.rule == "administrator_needs_flag"
+    asked = Grant(kind="reactivate", allow_administrator=True)
+    (flagged,) = decide_grants([("oldboss@corp.com", asked)], roster_of(ui), CONFIG)
+    assert flagged.action is Action.REACTIVATE
+
+
+def test_an_invitation_with_another_role_for_someone_listed_changes_the_role() -> None:
+    ask = Grant(kind="invite", role=Role.ADMINISTRATOR, allow_administrator=True)
+    target = decided("new@corp.com", ask)  # pending as General User
+    assert (target.action, target.expected) == (Action.SET_ROLE, OutcomeStatus.CHANGED)
+    assert decided("new@corp.com", Grant(kind="invite")).expected is OutcomeStatus.ALREADY_INVITED
+
+
+def test_a_promotion_outside_the_invite_domains_is_refused() -> None:
+    ui = FakeUI([*TEAM, member("ext@partner.com")])
+    (target,) = decide_grants([("ext@partner.com", ADMIN)], roster_of(ui), CONFIG)
+    assert target.rule == "invite_domain_not_allowed"
+    (demote,) = decide_grants([("boss@corp.com", DEMOTE)], roster_of(ui), CONFIG)
+    assert demote.action is Action.SET_ROLE  # taking access away needs no invite domain
+
+
+def test_two_different_asks_for_one_address_are_a_usage_error() -> None:
+    with pytest.raises(UsageProblem, match="asked for twice"):
+        decide_grants([("ann@corp.com", ADMIN), ("ann@corp.com", DEMOTE)],
+                      roster_of(FakeUI(list(TEAM))), CONFIG)  # fmt: skip

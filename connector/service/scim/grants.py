@@ -20,7 +20,13 @@ from typing import Any
 from fastapi import Request
 from scim2_models import User
 
-from connector.errors import ConnectorError, LockHeld, PolicyRefused
+from connector.errors import (
+    ConnectorError,
+    LockHeld,
+    PolicyRefused,
+    SessionExpired,
+    TransientFailure,
+)
 from connector.models import Grant, Outcome, OutcomeStatus, Role, TargetRequest
 from connector.policy import explain
 from connector.service.auth import principal_of
@@ -76,10 +82,12 @@ async def run_grant(request: Request, service: Service, email: str, grant: Grant
         raise ScimError(
             403, f"refused by policy ({exc.rule}): {exc}. Nothing was changed."
         ) from None
-    except (LockHeld, ConnectorError) as exc:
+    except (LockHeld, TransientFailure, SessionExpired) as exc:  # worth the IdP's retry
         raise ScimError(
             503, f"{exc}; nothing was changed, try again", headers={"Retry-After": RETRY_AFTER_S}
         ) from None
+    except ConnectorError as exc:  # the audit trail, the configuration, the page: for a person
+        raise ScimError(500, f"{exc.kind}: {exc}. {exc.hint}".strip()) from None
     if done.roster is not None:
         service.queue.worker.after_writes(done.roster, [])
     (outcome,) = done.outcomes

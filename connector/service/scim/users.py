@@ -29,7 +29,7 @@ from scim2_models import (
 
 from connector.models import OutcomeStatus, Role
 from connector.offboard_queue.models import JobStatus, OffboardingRequest
-from connector.policy import explain
+from connector.policy import Rule, explain
 from connector.service.auth import READ, WRITE, principal_of
 from connector.service.scim.directory import Entry, directory, find, find_email, find_or
 from connector.service.scim.discovery import MAX_RESULTS
@@ -143,14 +143,18 @@ async def get_user(
 
 @router.post("/Users", status_code=201, dependencies=[WRITE], openapi_extra=_USER_BODY)
 async def create_user(request: Request, service: ServiceDep) -> Any:
-    """Not supported yet: people join Stitch by invitation (501). An existing userName
-    answers 409, so an IdP links to it instead."""
+    """An invitation in Stitch (grants.py), with the role asked. An existing userName answers
+    409, so an IdP links to it instead; one Stitch lists as deactivated is reactivated."""
     user = validate(
         User[EnterpriseUser], await read_body(request), Context.RESOURCE_CREATION_REQUEST
     )
     if not (user.user_name or "").strip():
         raise ScimError(400, "userName is required", "invalidValue")
     check_user_name(user.user_name)
+    if user.active is False:
+        raise ScimError(
+            400, "a user is created active (an invitation): omit active false", "invalidValue"
+        )
     email = (user.user_name or "").strip().lower()
     if any(e.member.email == email and e.active for e in await directory(service)):
         raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
@@ -158,6 +162,12 @@ async def create_user(request: Request, service: ServiceDep) -> Any:
     outcome = await run_grant(request, service, email, grant_of(service, "invite", role))
     if outcome.status in (OutcomeStatus.ALREADY_MEMBER, OutcomeStatus.ALREADY_INVITED):
         raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
+    if outcome.rule == Rule.DEACTIVATED_MEMBER:  # listed, deactivated: bring them back
+        outcome = await run_grant(request, service, email, grant_of(service, "reactivate"))
+        raise_unless_done(outcome)
+        if role is not None:
+            changed = await run_grant(request, service, email, grant_of(service, "set_role", role))
+            raise_unless_done(changed)
     raise_unless_done(outcome)
     entry = await find_email(service, email)
     return _user_response(entry, base_url(request), None, status=201)
@@ -167,8 +177,8 @@ async def create_user(request: Request, service: ServiceDep) -> Any:
 async def replace_user(
     request: Request, service: ServiceDep, id_: UserId, if_match: IfMatch = None
 ) -> Any:
-    """Only `active` is acted on: false deactivates; the other attributes are Stitch's
-    and are left as they are (the response shows them as they are)."""
+    """`active` and `roles` are acted on (_apply); the other attributes are Stitch's and are
+    left as they are (the response shows them as they are)."""
     user = validate(
         User[EnterpriseUser], await read_body(request), Context.RESOURCE_REPLACEMENT_REQUEST
     )
@@ -176,15 +186,14 @@ async def replace_user(
     entry = _precondition(await find(service, id_), if_match)
     if user.user_name is not None and user.user_name.lower() != entry.member.email:
         raise ScimError(400, "userName cannot be changed", "mutability")
-    entry = await _set_role(request, service, entry, role_asked(user), active=user.active)
-    return await _set_active(request, service, entry, user.active, deleting=False)
+    return await _apply(request, service, entry, user.active, role_asked(user))
 
 
 @router.patch("/Users/{id_}", dependencies=[WRITE], openapi_extra=_PATCH_BODY)
 async def patch_user(
     request: Request, service: ServiceDep, id_: UserId, if_match: IfMatch = None
 ) -> Any:
-    """`replace active false` deactivates (RFC 7644 §3.5.2, and the Okta and Entra forms)."""
+    """`active` (the RFC 7644 §3.5.2, Okta and Entra forms) and `roles` are acted on (_apply)."""
     body = await read_body(request)
     if not isinstance(body, dict) or PATCH_OP_SCHEMA not in (body.get("schemas") or []):
         raise ScimError(  # RFC 7644 §3.5.2: a PatchOp names its schema; never guessed
@@ -192,8 +201,7 @@ async def patch_user(
         )
     patch = validate(PatchOp[User[Any]], body, Context.RESOURCE_PATCH_REQUEST)
     entry = _precondition(await find(service, id_), if_match)
-    url = base_url(request)
-    before = entry.user(url)
+    before = entry.user(base_url(request))
     after = before.model_copy(deep=True)
     try:
         patch.patch(after)
@@ -203,9 +211,10 @@ async def patch_user(
         raise ScimError(
             400, "only `active` and `roles` can be changed through this service", "mutability"
         )
-    asked = role_asked(after) if after.roles != before.roles else None
-    entry = await _set_role(request, service, entry, asked, active=after.active)
-    return await _set_active(request, service, entry, after.active, deleting=False)
+    named = _named(body)
+    active = after.active if "active" in named else None
+    role = role_asked(after) if "roles" in named else None
+    return await _apply(request, service, entry, active, role)
 
 
 @router.delete("/Users/{id_}", status_code=204, response_class=Response, dependencies=[WRITE])
@@ -214,20 +223,44 @@ async def delete_user(
 ) -> Response:
     """Deactivates the member in Stitch; the user then answers 404."""
     entry = _precondition(await find(service, id_), if_match)
-    await _set_active(request, service, entry, False, deleting=True)
+    await _deactivate(request, service, entry, deleting=True)
     return Response(status_code=204)
 
 
-async def _set_active(
-    request: Request, service: Service, entry: Entry, active: bool | None, *, deleting: bool
+async def _apply(
+    request: Request, service: Service, entry: Entry, active: bool | None, role: Role | None
 ) -> Any:
-    url = base_url(request)
-    if active is None or (active and entry.active):  # nothing asked of Stitch
-        return _user_response(await find_or(service, entry), url, None)
+    """What a PUT or PATCH asks of Stitch, in order: a deactivation (a role asked with it waits),
+    or a reactivation, then the role. Each is a run on a fresh read, whatever the stored roster
+    says (a replay costs a read, never a click)."""
+    if active is False:
+        return await _deactivate(request, service, entry, deleting=False)
+    email = entry.member.email
     if active:
-        back = grant_of(service, "reactivate")
-        raise_unless_done(await run_grant(request, service, entry.member.email, back))
-        return _user_response(await find_or(service, entry, active=True), url, None)
+        raise_unless_done(await run_grant(request, service, email, grant_of(service, "reactivate")))
+        entry = await find_or(service, entry, active=True)
+    if role is not None:
+        change = grant_of(service, "set_role", role)
+        raise_unless_done(await run_grant(request, service, email, change))
+    return _user_response(await find_or(service, entry), base_url(request), None)
+
+
+def _named(body: dict[str, Any]) -> set[str]:
+    """The attributes a PatchOp's operations name (by path, or as keys of a path-less value)."""
+    named: set[str] = set()
+    for op in body.get("Operations") or []:
+        if not isinstance(op, dict):
+            continue
+        path, value = str(op.get("path") or ""), op.get("value")
+        if path:
+            named.add(path.split("[", 1)[0].split(".", 1)[0].lower())
+        elif isinstance(value, dict):
+            named.update(str(k).lower() for k in value)
+    return named
+
+
+async def _deactivate(request: Request, service: Service, entry: Entry, *, deleting: bool) -> Any:
+    url = base_url(request)
     # Deactivate, even when the snapshot says it is done already: only a fresh read proves
     # it (someone may have re-invited them since), and a replay costs a read, not a click.
     finished = await service.queue.submit_and_wait(
@@ -276,18 +309,6 @@ def _user_response(
     )
     headers = {"ETag": entry.version, "Location": f"{url}/Users/{entry.id}"}
     return scim_json(body, status, headers=headers)
-
-
-async def _set_role(
-    request: Request, service: Service, entry: Entry, role: Role | None, *, active: bool | None
-) -> Entry:
-    """The role asked for, if it is not the member's: set it first (a reactivation after
-    it, when both are asked, keeps the role). A deactivated member's role waits for them."""
-    if role is None or role is entry.member.role or not entry.active or active is False:
-        return entry
-    change = grant_of(service, "set_role", role)
-    raise_unless_done(await run_grant(request, service, entry.member.email, change))
-    return await find_or(service, entry)
 
 
 def _without_active(user: User[Any]) -> dict[str, Any]:
