@@ -1,6 +1,11 @@
 """The identity provider's file: an Okta user export, a generic `email,status` CSV or a JSON
 list, read into an IdpDirectory (who should have access).
 
+Optional, for joiners and role changes: a role (a `Stitch role` or `role` column, a
+`stitch_role` or `role` field: Administrator or General User), and who should have Stitch at all
+(`assigned`: a column or field of that name that says yes, or a `groups` column or list that
+names it).
+
 A malformed IdP file is a ConfigError that names the line. It is never read as "fewer users":
 that would make everyone it missed an orphan.
 """
@@ -12,11 +17,13 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from connector.errors import ConfigError
+from connector.models import Role
 
 
 class IdpFormat(StrEnum):
@@ -58,6 +65,8 @@ class IdpUser:
     status: str  # as the file wrote it (trimmed)
     active: bool
     line: int  # where the file defines this user
+    assigned: bool | None = None  # should have Stitch (None: the file was not asked)
+    role: Role | None = None  # the Stitch role the IdP gives them, if it says
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,9 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-def load_idp(path: Path, fmt: IdpFormat = IdpFormat.AUTO) -> IdpDirectory:
+def load_idp(
+    path: Path, fmt: IdpFormat = IdpFormat.AUTO, *, assigned: str | None = None
+) -> IdpDirectory:
     """Read and parse an IdP file. Every problem is a ConfigError naming the file (and line)."""
     try:
         data = path.read_bytes()
@@ -84,20 +95,26 @@ def load_idp(path: Path, fmt: IdpFormat = IdpFormat.AUTO) -> IdpDirectory:
             f"cannot read the IdP file {path}: {exc.strerror or exc}",
             hint="Give --idp an Okta user export, an email,status CSV or a JSON list.",
         ) from None
-    return parse_idp(data, str(path), fmt, suffix=path.suffix)
+    return parse_idp(data, str(path), fmt, suffix=path.suffix, assigned=assigned)
 
 
 def parse_idp(
-    data: bytes, source: str, fmt: IdpFormat = IdpFormat.AUTO, *, suffix: str = ""
+    data: bytes,
+    source: str,
+    fmt: IdpFormat = IdpFormat.AUTO,
+    *,
+    suffix: str = "",
+    assigned: str | None = None,
 ) -> IdpDirectory:
+    """`assigned`: the column, field or group that says who should have Stitch."""
     text = _decode(data, source)
     if not text.strip():
         raise _bad(source, 1, "the file is empty")
     if fmt is IdpFormat.AUTO:
         fmt = _detect(text, suffix)
     if fmt is IdpFormat.JSON:
-        return _parse_json(text, source)
-    return _parse_csv(text, source, fmt)
+        return _parse_json(text, source, assigned)
+    return _parse_csv(text, source, fmt, assigned)
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -151,7 +168,15 @@ class _Collector:
         self.source = source
         self.users: dict[str, IdpUser] = {}
 
-    def add(self, raw_email: str, raw_status: str, line: int) -> None:
+    def add(
+        self,
+        raw_email: str,
+        raw_status: str,
+        line: int,
+        *,
+        assigned: bool | None = None,
+        raw_role: str = "",
+    ) -> None:
         email = normalise_email(raw_email)
         if not email:
             raise _bad(self.source, line, "no email")
@@ -161,7 +186,8 @@ class _Collector:
         first = self.users.get(email)
         if first is not None:
             raise _bad(self.source, line, f"duplicate email {email} (first on line {first.line})")
-        self.users[email] = IdpUser(email, raw_status.strip(), active, line)
+        role = _role(raw_role, self.source, line)
+        self.users[email] = IdpUser(email, raw_status.strip(), active, line, assigned, role)
 
     def done(self, fmt: IdpFormat) -> IdpDirectory:
         if not self.users:
@@ -169,7 +195,7 @@ class _Collector:
         return IdpDirectory(self.source, fmt, self.users)
 
 
-def _parse_csv(text: str, source: str, fmt: IdpFormat) -> IdpDirectory:
+def _parse_csv(text: str, source: str, fmt: IdpFormat, assigned: str | None) -> IdpDirectory:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     found = _Collector(source)
     header: list[str] | None = None
@@ -183,6 +209,7 @@ def _parse_csv(text: str, source: str, fmt: IdpFormat) -> IdpDirectory:
             if header is None:
                 header = row
                 columns = _columns(header, source, start, fmt)
+                says = _assignment(columns, assigned, source, start)
                 continue
             if len(row) != len(header):
                 raise _bad(source, start, f"{len(row)} fields, the header has {len(header)}")
@@ -190,7 +217,8 @@ def _parse_csv(text: str, source: str, fmt: IdpFormat) -> IdpDirectory:
                 email = _okta_email(row, columns, source, start)
             else:
                 email = row[columns["email"]]
-            found.add(email, row[columns[_STATUS]], start)
+            role = next((row[columns[k]] for k in _ROLE_KEYS if k in columns), "")
+            found.add(email, row[columns[_STATUS]], start, assigned=says(row, start), raw_role=role)
     except csv.Error as exc:
         raise _bad(source, max(reader.line_num, 1), f"not valid CSV: {exc}") from None
     return found.done(fmt)
@@ -237,7 +265,7 @@ def _okta_email(row: list[str], columns: dict[str, int], source: str, line: int)
     return ""
 
 
-def _parse_json(text: str, source: str) -> IdpDirectory:
+def _parse_json(text: str, source: str, assigned: str | None) -> IdpDirectory:
     """A JSON list, walked item by item so that every problem has its line."""
     decoder = json.JSONDecoder()
     found = _Collector(source)
@@ -264,7 +292,7 @@ def _parse_json(text: str, source: str) -> IdpDirectory:
                 raise _bad(source, exc.lineno, f"invalid JSON: {exc.msg}") from None
             line = line_at(pos)
             if isinstance(item, str):
-                found.add(item, "active", line)
+                found.add(item, "active", line, assigned=False if assigned else None)
             elif isinstance(item, dict):
                 email, status = item.get("email"), item.get("status")
                 if not isinstance(email, str):
@@ -276,7 +304,11 @@ def _parse_json(text: str, source: str) -> IdpDirectory:
                         f'no status for {email.strip()} (give "status": "active", or list '
                         "plain email strings)",
                     )
-                found.add(email, status, line)
+                role = item.get("stitch_role", item.get("role")) or ""
+                if not isinstance(role, str):
+                    raise _bad(source, line, f"the role of {email.strip()} is not a string")
+                says = _json_assignment(item, assigned, source, line)
+                found.add(email, status, line, assigned=says, raw_role=role)
             else:
                 raise _bad(source, line, "each item must be an email string or an object")
             pos = skip(end)
@@ -291,6 +323,66 @@ def _parse_json(text: str, source: str) -> IdpDirectory:
     if pos < len(text):
         raise _bad(source, line_at(pos), "invalid JSON: extra data after the list")
     return found.done(IdpFormat.JSON)
+
+
+_ROLE_KEYS = ("stitch role", "role")
+_YES = frozenset({"yes", "y", "true", "1", "x", "assigned"})
+_NO = frozenset({"no", "n", "false", "0", ""})
+_ROLES = {"administrator": Role.ADMINISTRATOR, "general user": Role.GENERAL_USER}
+
+
+def _role(raw: str, source: str, line: int) -> Role | None:
+    text = " ".join(raw.replace("_", " ").split()).lower()
+    if not text:
+        return None
+    if text not in _ROLES:
+        raise _bad(
+            source, line, f"unknown Stitch role {raw.strip()!r} (Administrator, General User)"
+        )
+    return _ROLES[text]
+
+
+def _assignment(
+    columns: dict[str, int], assigned: str | None, source: str, line: int
+) -> Callable[[list[str], int], bool | None]:
+    """How a CSV row says it should have Stitch: the `assigned` column's yes or no, else the
+    `groups` column naming it (separated by ; , or |)."""
+    if assigned is None:
+        return lambda row, at: None
+    key = _header_key(assigned)
+    if key in columns:
+        index = columns[key]
+
+        def by_column(row: list[str], at: int) -> bool:
+            value = row[index].strip().lower()
+            if value not in _YES | _NO:
+                raise _bad(source, at, f"column {assigned!r} says {row[index]!r}, not yes or no")
+            return value in _YES
+
+        return by_column
+    if "groups" in columns:
+        index, wanted = columns["groups"], assigned.strip().lower()
+        return lambda row, at: wanted in {g.strip().lower() for g in re.split(r"[;,|]", row[index])}
+    raise _bad(
+        source, line, f"--assigned {assigned!r}: no column of that name, nor a groups column"
+    )
+
+
+def _json_assignment(
+    item: dict[str, object], assigned: str | None, source: str, line: int
+) -> bool | None:
+    """A JSON user's field of that name (true or false), else its `groups` list naming it."""
+    if assigned is None:
+        return None
+    if assigned in item:
+        value = item[assigned]
+        if not isinstance(value, bool):
+            raise _bad(source, line, f'"{assigned}" must be true or false')
+        return value
+    groups = item.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise _bad(source, line, '"groups" must be a list of names')
+    return assigned.strip().lower() in {g.strip().lower() for g in groups}
 
 
 def _bad(source: str, line: int, problem: str) -> ConfigError:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from connector import planner, policy
 from connector.errors import UsageProblem
 from connector.idp import IdpDirectory, IdpFormat, domain_of
-from connector.models import Account, Member, MemberList, OutcomeStatus, Plan, Role, Status
+from connector.models import Account, Grant, Member, MemberList, OutcomeStatus, Plan, Role, Status
 from connector.planner import History, PlanRequest
 from connector.policy import PolicyConfig
 
@@ -55,6 +55,30 @@ class ReconcileRow(BaseModel):
     alias_of: AliasOf | None = None
 
 
+class JoinerRow(BaseModel):
+    """Active and assigned in the IdP, inside the company's domains, without Stitch access."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    idp_status: str
+    role: Role | None = Field(None, description="The role the IdP gives, if it says.")
+    stitch_status: Status | None = Field(
+        None, description="deactivated: Stitch lists them deactivated (a reactivation)."
+    )
+
+
+class RoleDriftRow(BaseModel):
+    """A member whose Stitch role is not the one the IdP gives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    stitch_role: Role
+    idp_role: Role
+    stitch_status: Status
+
+
 class RosterSource(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -85,6 +109,12 @@ class ReconcileReport(BaseModel):
     company_domains: list[str]
     domains_from: Literal["flag", "idp"]
     rows: list[ReconcileRow]
+    joiners: list[JoinerRow] = Field(
+        default_factory=list, description="Only when the IdP file says who is assigned."
+    )
+    role_drift: list[RoleDriftRow] = Field(
+        default_factory=list, description="Only where the IdP file carries roles."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -155,7 +185,40 @@ def reconcile(
         company_domains=sorted(company),
         domains_from="flag" if domains else "idp",
         rows=rows,
+        joiners=joiners(roster, idp, company),
+        role_drift=role_drift(roster, idp),
     )
+
+
+def joiners(roster: MemberList, idp: IdpDirectory, company: frozenset[str]) -> list[JoinerRow]:
+    """Active, assigned IdP users of the company's domains that Stitch does not list as active
+    or invited, in the IdP file's order."""
+    listed = {m.email: m for m in roster.members}
+    found = []
+    for user in idp.users.values():
+        member = listed.get(user.email)
+        if not (user.active and user.assigned) or domain_of(user.email) not in company:
+            continue
+        if member is not None and member.status is not Status.DEACTIVATED:
+            continue
+        stitch = member.status if member else None
+        found.append(JoinerRow(email=user.email, idp_status=user.status, role=user.role,
+                               stitch_status=stitch))  # fmt: skip
+    return found
+
+
+def role_drift(roster: MemberList, idp: IdpDirectory) -> list[RoleDriftRow]:
+    """Active or invited members whose role the IdP gives otherwise (where it gives one)."""
+    drift = []
+    for member in roster.members:
+        user = idp.users.get(member.email)
+        if user is None or user.role is None or not user.active:
+            continue
+        if member.status is Status.DEACTIVATED or member.role is user.role:
+            continue
+        drift.append(RoleDriftRow(email=member.email, stitch_role=member.role,
+                                  idp_role=user.role, stitch_status=member.status))  # fmt: skip
+    return drift
 
 
 def _classify(
@@ -223,9 +286,11 @@ def plan_for(
     base_url: str,
     now: datetime | None = None,
     history: History | None = None,
+    allow_administrator: bool = False,
 ) -> Plan:
-    """The orphans as a Plan for `apply`, bound to this roster's fingerprint: planner.plan on
-    the same roster and `history` apply decides on (None: no history, a first run).
+    """The orphans (and the joiners and role drift, as invitations, reactivations and role
+    changes) as a Plan for `apply`, bound to this roster's fingerprint: planner.plan on the
+    same roster and `history` apply decides on (None: no history, a first run).
 
     Protected rows are not targets. An orphan apply would refuse (the report was made
     without this history) is a `refused` target with its rule, never one to act on. No
@@ -234,10 +299,31 @@ def plan_for(
         raise ValueError("the report was made against another roster")
     request = PlanRequest(
         emails=[r.email for r in report.orphans],
+        grants=grants_for(report, allow_administrator=allow_administrator),
         base_url=base_url,
-        reason=f"reconcile: not active in the identity provider ({report.idp.path})",
+        reason=f"reconcile: Stitch brought in line with the identity provider ({report.idp.path})",
         now=now,
     )
     made = planner.plan(roster, request, config, history or History())
     kept = [t for t in made.targets if t.action is not None or t.expected is OutcomeStatus.REFUSED]
     return made.model_copy(update={"targets": kept})
+
+
+def grants_for(report: ReconcileReport, *, allow_administrator: bool) -> list[tuple[str, Grant]]:
+    """Joiners invited (or reactivated, where Stitch lists them deactivated) with the IdP's
+    role; role drift set to the IdP's role. The planner decides whether each may be."""
+    allowed = allow_administrator
+    grants: list[tuple[str, Grant]] = [
+        (
+            j.email,
+            Grant(kind="reactivate", allow_administrator=allowed)
+            if j.stitch_status is Status.DEACTIVATED
+            else Grant(kind="invite", role=j.role, allow_administrator=allowed),
+        )
+        for j in report.joiners
+    ]
+    grants += [
+        (d.email, Grant(kind="set_role", role=d.idp_role, allow_administrator=allowed))
+        for d in report.role_drift
+    ]
+    return grants

@@ -29,7 +29,19 @@ def reconcile(
         False, "--fresh", help="Read Stitch now instead of using the latest snapshot."
     ),
     plan_file: Path | None = typer.Option(
-        None, "--plan", help="Write the orphans as a plan for `stitch-connector apply`."
+        None,
+        "--plan",
+        help="Write the orphans, joiners and role drift as a plan for `stitch-connector apply`.",
+    ),
+    assigned: str | None = typer.Option(
+        None,
+        "--assigned",
+        metavar="NAME",
+        help="Who should have Stitch: the IdP file's column or field of that name (yes/true), "
+        "or the group of that name in its groups column or list. Lists joiners.",
+    ),
+    allow_administrator: bool = typer.Option(
+        False, "--allow-administrator", help="Let the plan invite or promote Administrators."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the ReconcileReport as JSON."),
     company_domain: list[str] = typer.Option(
@@ -40,14 +52,18 @@ def reconcile(
     ),
 ) -> None:
     """Classify every Stitch member against the identity provider: ok, orphan (should be
-    removed), protected, pending_invite, unmatched_domain (review), deactivated.
+    removed), protected, pending_invite, unmatched_domain (review), deactivated. With
+    --assigned, also the joiners (assigned in the IdP, no Stitch access); where the file
+    carries a `role` (or `Stitch role`) column, the role drift.
 
     It reads the latest snapshot (`stitch-connector sync`), or Stitch itself with --fresh.
-    Exit 0 whenever the report was made, orphans or not: the report carries them.
+    Exit 0 whenever the report was made, orphans or not: the report carries them. Example:
+
+      stitch-connector reconcile --idp okta.csv --assigned stitch --plan plan.json
     """
     common.check_writable(plan_file)
     domains = rec.company_domains(company_domain)
-    directory = load_idp(idp, fmt)  # a bad file fails before any browser or snapshot
+    directory = load_idp(idp, fmt, assigned=assigned)  # a bad file fails before any browser
     settings = common.settings_from()
     roster, snapshot_id = (_fresh_roster(settings), None) if fresh else _snapshot(settings)
     config = settings.policy()
@@ -63,7 +79,14 @@ def reconcile(
         history=history,
     )
     if plan_file is not None:
-        made = rec.plan_for(report, roster, config, base_url=settings.base_url, history=history)
+        made = rec.plan_for(
+            report,
+            roster,
+            config,
+            base_url=settings.base_url,
+            history=history,
+            allow_administrator=allow_administrator,
+        )
         common.write_output(made.model_dump_json(indent=2) + "\n", plan_file)
         common.stderr.print(f"plan: {len(made.targets)} target(s)", highlight=False)
     if as_json:
@@ -110,18 +133,41 @@ def print_report(report: rec.ReconcileReport, console: Console) -> None:
     )
     if not rows:
         console.print("Every member is active in the IdP.", highlight=False)
+        _print_grants(report, console)
         return
     table = Table("Classification", "Email", "Details")
     table.columns[1].overflow = "fold"
     for r in rows:
         table.add_row(r.classification.value, cell(r.email), cell(_details(r)))
     console.print(table)
+    _print_grants(report, console)
     if report.orphans:
         console.print(
             f"{len(report.orphans)} orphan(s). To remove them: reconcile again with --plan FILE, "
             "review FILE, then `stitch-connector apply FILE`.",
             highlight=False,
         )
+
+
+def _print_grants(report: rec.ReconcileReport, console: Console) -> None:
+    """Joiners and role drift: what a plan would grant."""
+    if not report.joiners and not report.role_drift:
+        return
+    table = Table("Change", "Email", "Details")
+    table.columns[1].overflow = "fold"
+    for j in report.joiners:
+        what = "reactivate" if j.stitch_status else "joiner"
+        role = j.role.value if j.role else "General User"
+        table.add_row(what, cell(j.email), cell(f"IdP: {j.idp_status} · as {role}"))
+    for d in report.role_drift:
+        detail = f"Stitch: {d.stitch_role.value} · IdP: {d.idp_role.value}"
+        table.add_row("role drift", cell(d.email), cell(detail))
+    console.print(table)
+    console.print(
+        f"{len(report.joiners)} joiner(s), {len(report.role_drift)} role change(s): --plan FILE "
+        "lists them (within STITCH_INVITE_DOMAINS; Administrators with --allow-administrator).",
+        highlight=False,
+    )
 
 
 def _details(row: rec.ReconcileRow) -> str:

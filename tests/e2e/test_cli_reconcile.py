@@ -218,3 +218,59 @@ def test_a_plan_never_lists_an_orphan_whose_last_removal_is_unresolved(
     gone = [t for t in plan.targets if t.email == "gone@corp.com"]
     assert all(t.action is None and t.rule == "unresolved_unknown" for t in gone)
     assert writes(box) == []
+
+
+@pytest.mark.e2e
+def test_joiners_and_role_drift_planned_then_applied(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Both directions in one reviewed plan: the IdP's joiner is invited with its role, the role
+    drift set, an orphan removed; applying it again is refused as stale."""
+    people = [
+        {"email": "me@corp.com", "name": "Me", "role": "Administrator", "status": "active",
+         "invoice_admin": False, "is_login_user": True},
+        {"email": "pay@corp.com", "name": "Pay", "role": "General User", "status": "active",
+         "invoice_admin": True},
+        {"email": "bo@corp.com", "name": "Bo", "role": "General User", "status": "active",
+         "invoice_admin": False},
+        {"email": "left@corp.com", "name": "Left", "role": "General User", "status": "active",
+         "invoice_admin": False},
+    ]  # fmt: skip
+    box = team_box(make_sandbox, tmp_path, people)
+    idp = tmp_path / "okta.csv"
+    idp.write_text(
+        "email,status,stitch,role\n"
+        "me@corp.com,active,yes,Administrator\npay@corp.com,active,yes,\n"
+        "bo@corp.com,active,yes,Administrator\nnew@corp.com,active,yes,General User\n"
+        "left@corp.com,deprovisioned,yes,\nother@corp.com,active,no,\n"
+    )
+    env = {**signed_in_env(box, tmp_path / "state"), "STITCH_INVITE_DOMAINS": "corp.com",
+           "STITCH_WRITE_TIMEOUT_MS": "4000"}  # fmt: skip
+    plan_file = tmp_path / "plan.json"
+    report = report_of(run_cli(
+        "reconcile", "--idp", str(idp), "--fresh", "--assigned", "stitch",
+        "--allow-administrator", "--plan", str(plan_file), "--json", env=env,
+    ))  # fmt: skip
+    assert [j["email"] for j in report["joiners"]] == ["new@corp.com"]
+    assert [(d["email"], d["idp_role"]) for d in report["role_drift"]] == [
+        ("bo@corp.com", "Administrator")
+    ]
+    plan = Plan.model_validate_json(plan_file.read_text())
+    assert [(t.email, t.expected.value) for t in plan.targets] == [
+        ("left@corp.com", "deactivated"),
+        ("new@corp.com", "invited"),
+        ("bo@corp.com", "changed"),
+    ]
+    applied = run_cli("apply", str(plan_file), "--yes", "--json", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert [o["status"] for o in json.loads(applied.stdout)] == [
+        "deactivated",
+        "invited",
+        "changed",
+    ]
+    members = {m["email"]: (m["status"], m["role"]) for m in box.state()["members"]}  # type: ignore[union-attr]
+    assert members["new@corp.com"] == ("pending", "General User")
+    assert members["bo@corp.com"] == ("active", "Administrator")
+    assert "left@corp.com" not in members or members["left@corp.com"][0] == "deactivated"
+    stale = run_cli("apply", str(plan_file), "--yes", env=env)
+    assert stale.returncode == ExitCode.PLAN_STALE
