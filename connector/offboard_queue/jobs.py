@@ -75,6 +75,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN principal TEXT",
         "CREATE INDEX jobs_by_callback ON jobs (callback_status, callback_next_at)",
     ),
+    (  # 4 -> 5: what an IdP said of a SCIM user that Stitch does not hold: its externalId and
+        # the roles it assigned (JSON; NULL: never said)
+        """CREATE TABLE scim_attributes (
+            client_id INTEGER NOT NULL,
+            email TEXT NOT NULL,
+            external_id TEXT,
+            roles TEXT,
+            PRIMARY KEY (client_id, email)
+        )""",
+    ),
 )
 
 
@@ -361,6 +371,26 @@ class JobStore:
                 (client_id,),
             ).fetchall()
         return {r[0]: (Member.model_validate_json(r[1]), bool(r[2])) for r in rows}
+
+    def scim_attributes(self, client_id: int) -> dict[str, tuple[str | None, str | None]]:
+        """email -> (externalId, the roles JSON the IdP last set), as SCIM stored them."""
+        with self._db.connect() as db:
+            rows = db.execute(
+                "SELECT email, external_id, roles FROM scim_attributes WHERE client_id = ?",
+                (client_id,),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def keep_scim_attributes(
+        self, client_id: int, email: str, external_id: str | None, roles: str | None
+    ) -> None:
+        with self._db.connect() as db, transaction(db, immediate=True):
+            db.execute(
+                "INSERT INTO scim_attributes (client_id, email, external_id, roles)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (client_id, email) DO UPDATE SET"
+                " external_id = excluded.external_id, roles = excluded.roles",
+                (client_id, email, external_id, roles),
+            )
 
     # ------------------------------------------------------------------ internals
 

@@ -16,6 +16,7 @@ from tests.service.test_scim import PATCH_OP, scim
 pytestmark = pytest.mark.e2e
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+STITCH = "urn:stitch-connector:params:scim:schemas:extension:stitch:2.0:User"
 
 
 @pytest.fixture
@@ -64,7 +65,14 @@ def test_okta_provisions_a_joiner_then_deactivates_and_reactivates(svc: RunningS
     assert created.status_code == 201, created.text
     user = created.json()
     assert (user["userName"], user["active"]) == (email, True)
-    assert user["roles"][0]["value"] == "General User"
+    assert "roles" not in user  # the IdP assigned none; Stitch's side is in the extension
+    assert user[STITCH] == {
+        "role": "General User",
+        "status": "pending",
+        "invitationPending": True,
+        "invoiceAdmin": False,
+    }
+    assert user["externalId"] == "00u1abcd"
     assert sandbox_member(svc, email) == ("pending", "General User")
     again = scim(svc, "POST", "/Users", json={"schemas": [CORE], "userName": email})
     assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
@@ -112,6 +120,7 @@ def test_entra_provisions_with_an_app_role_and_changes_it(
     )
     assert demoted.status_code == 200, demoted.text
     assert demoted.json()["roles"][0]["value"] == "General User"
+    assert demoted.json()[STITCH]["role"] == "General User"
     assert sandbox_member(svc, email) == ("pending", "General User")
     count = write_count(svc)
     same = patch(
@@ -181,6 +190,7 @@ def test_a_reactivation_and_a_role_in_one_request_both_happen(
     answer = scim(svc, "PUT", f"/Users/{user['id']}", json=body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["active"] is True and answer.json()["roles"][0]["value"] == "Administrator"
+    assert answer.json()[STITCH]["role"] == "Administrator"
     assert sandbox_member(svc, "user3@corp.com") == ("active", "Administrator")
 
 

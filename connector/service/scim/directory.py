@@ -3,6 +3,7 @@ removed (findable with active false until deleted), each a User with a stable id
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -16,6 +17,7 @@ from scim2_models import Role as ScimRole
 from connector.errors import ConnectorError
 from connector.models import Member, MemberList, Status
 from connector.service.scim.errors import RETRY_AFTER_S, ScimError
+from connector.service.scim.stitch_extension import StitchMember, stitch_member
 from connector.service.state import Service
 
 _ID_NAMESPACE = uuid.UUID("5b0f6a39-3c55-4c84-9a3e-2f1d6f1b7a10")  # stitch-connector's own
@@ -29,6 +31,8 @@ class Entry:
     client_id: int
     active: bool
     seen_at: datetime
+    external_id: str | None = None  # as the IdP set it (Stitch has none)
+    idp_roles: str | None = None  # the roles JSON the IdP last set; None: it never did
 
     @property
     def id(self) -> str:
@@ -38,7 +42,12 @@ class Entry:
     def version(self) -> str:
         """A weak ETag: this member's share of the roster fingerprint (same canonical JSON)."""
         blob = json.dumps(
-            {"member": self.member.model_dump(mode="json"), "active": self.active},
+            {
+                "member": self.member.model_dump(mode="json"),
+                "active": self.active,
+                "externalId": self.external_id,
+                "roles": self.idp_roles,
+            },
             sort_keys=True,
             ensure_ascii=False,
             separators=(",", ":"),
@@ -47,17 +56,15 @@ class Entry:
 
     def user(self, base_url: str) -> User[Any]:
         m = self.member
-        roles = [ScimRole(value=m.role.value, primary=True)]
-        if m.invoice_admin:
-            roles.append(ScimRole(value="Invoice Admin"))
-        return User(
+        user = User[StitchMember](
             id=self.id,
+            external_id=self.external_id,
             user_name=m.email,
             display_name=m.name,
             name=Name(formatted=m.name) if m.name else None,
             active=self.active,
             emails=[Email(value=m.email, type="work", primary=True)],
-            roles=roles,
+            roles=self.roles(),
             meta=Meta(
                 resource_type="User",
                 location=f"{base_url}/Users/{self.id}",
@@ -65,6 +72,25 @@ class Entry:
                 last_modified=self.seen_at,
             ),
         )
+        user[StitchMember] = stitch_member(m)
+        return user
+
+    def roles(self) -> list[ScimRole] | None:
+        """The roles as the IdP set them while they agree with Stitch (its primary value is the
+        member's role; none, after the IdP removed them); else Stitch's own: the role, primary,
+        and `Invoice Admin`."""
+        m = self.member
+        if self.idp_roles is not None:
+            said = [ScimRole.model_validate(r) for r in json.loads(self.idp_roles)]
+            first = next((r for r in said if r.primary), said[0] if said else None)
+            if first is None:
+                return None
+            if first.value == m.role.value:
+                return said
+        roles = [ScimRole(value=m.role.value, primary=True)]
+        if m.invoice_admin:
+            roles.append(ScimRole(value="Invoice Admin"))
+        return roles
 
 
 def user_id(client_id: int, email: str) -> str:
@@ -81,10 +107,12 @@ async def directory(service: Service) -> list[Entry]:
             f"no roster could be read from Stitch yet: {exc}",
             headers={"Retry-After": RETRY_AFTER_S},
         ) from None
+    client_id = roster.account.client_id
     return entries(
         roster,
-        service.app.jobs.removed(roster.account.client_id),
+        service.app.jobs.removed(client_id),
         service.app.changed_at(),
+        service.app.jobs.scim_attributes(client_id),
     )
 
 
@@ -92,11 +120,13 @@ def entries(
     roster: MemberList,
     removed: dict[str, tuple[Member, bool]],
     changed: dict[str, datetime] | None = None,
+    said: dict[str, tuple[str | None, str | None]] | None = None,
 ) -> list[Entry]:
     """`changed`: when each member last changed (SnapshotStore.changed_at): meta.lastModified.
     A member the history does not know gets the roster's read time."""
     client_id = roster.account.client_id
     since = changed or {}
+    idp = said or {}
     found: list[Entry] = []
     listed = set()
     for m in roster.members:
@@ -105,10 +135,12 @@ def entries(
         if m.status is Status.DEACTIVATED and deleted:
             continue  # deleted through SCIM: 404 from now on
         active = m.status is not Status.DEACTIVATED
-        found.append(Entry(m, client_id, active, since.get(m.email, roster.scraped_at)))
+        at = since.get(m.email, roster.scraped_at)
+        found.append(Entry(m, client_id, active, at, *idp.get(m.email, (None, None))))
     for email, (member, deleted) in removed.items():
         if email not in listed and not deleted:
-            found.append(Entry(member, client_id, False, since.get(email, roster.scraped_at)))
+            at = since.get(email, roster.scraped_at)
+            found.append(Entry(member, client_id, False, at, *idp.get(email, (None, None))))
     return found
 
 
@@ -124,9 +156,7 @@ async def find_or(service: Service, entry: Entry, *, active: bool | None = None)
     for found in await directory(service):
         if found.id == entry.id:
             return found
-    return Entry(
-        entry.member, entry.client_id, entry.active if active is None else active, entry.seen_at
-    )
+    return dataclasses.replace(entry, active=entry.active if active is None else active)
 
 
 async def find_email(service: Service, email: str) -> Entry:

@@ -19,6 +19,7 @@ from scim2_models import (
     Meta,
     Mutability,
     Patch,
+    Required,
     ResourceType,
     Schema,
     ServiceProviderConfig,
@@ -30,6 +31,7 @@ from connector.models import Role
 from connector.service.auth import READ
 from connector.service.scim.errors import ScimError, scim_json
 from connector.service.scim.requests import base_url
+from connector.service.scim.stitch_extension import StitchMember
 
 MAX_RESULTS = 200
 # What a user resource carries; everything else in the core schema is never set.
@@ -39,6 +41,9 @@ _WRITABLE = ("active", "roles")  # roles: grants.py; its values are the Stitch r
 # set by the invitation and never changed through this service (a different one on PUT is 400).
 # Published read-only, strict clients left it out of a create and got 400.
 _IMMUTABLE = ("userName",)
+# Every Stitch member is active or not: `active` is never absent from a user (a PatchOp cannot
+# remove it), so it is published required. A create without it is still an invitation (active).
+_ALWAYS = ("active",)
 
 router = APIRouter(tags=["scim"], dependencies=[READ])
 
@@ -78,6 +83,8 @@ def user_schema(base_url: str) -> Schema:
         if attribute.name in _IMMUTABLE:
             mutability = Mutability.immutable
         update: dict[str, object] = {"mutability": mutability}
+        if attribute.name in _ALWAYS:
+            update["required"] = Required.true
         if attribute.name == "roles":
             update["sub_attributes"] = [_role_values(sub) for sub in attribute.sub_attributes or []]
         attributes.append(attribute.model_copy(update=update))
@@ -96,8 +103,16 @@ def _role_values(sub: Attribute) -> Attribute:
     return sub.model_copy(update={"canonical_values": [r.value for r in Role]})
 
 
+@router.post("/.search", include_in_schema=False)  # a refusal: nothing to document
+async def search_everything() -> Any:
+    """RFC 7644 §3.4.3 lets a server search every resource type at once; there is one."""
+    raise ScimError(
+        501, "searching several resource types at once is not supported: POST /Users/.search"
+    )
+
+
 def user_resource_type(base_url: str) -> ResourceType:
-    found = ResourceType.from_resource(User)
+    found = ResourceType.from_resource(User[StitchMember])
     return found.model_copy(
         update={
             "description": "A member of the Stitch account",
@@ -129,17 +144,25 @@ async def resource_type(request: Request, name: str) -> Any:
     return scim_json(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
 
 
+def all_schemas(base_url: str) -> list[Schema]:
+    """The User schema as served, and the Stitch extension (read-only)."""
+    extension = StitchMember.to_schema()
+    location = Meta(resource_type="Schema", location=f"{base_url}/Schemas/{extension.id}")
+    return [user_schema(base_url), extension.model_copy(update={"meta": location})]
+
+
 @router.get("/Schemas")
 async def schemas(request: Request) -> Any:
+    found = all_schemas(base_url(request))
     listing = ListResponse[Schema](
-        total_results=1, start_index=1, items_per_page=1, resources=[user_schema(base_url(request))]
+        total_results=len(found), start_index=1, items_per_page=len(found), resources=found
     )
     return scim_json(listing.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
 
 
 @router.get("/Schemas/{schema_id}")
 async def schema(request: Request, schema_id: str) -> Any:
-    found = user_schema(base_url(request))
-    if schema_id != found.id:
+    found = next((s for s in all_schemas(base_url(request)) if s.id == schema_id), None)
+    if found is None:
         raise ScimError(404, f"no schema {schema_id!r}")
     return scim_json(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))

@@ -11,6 +11,7 @@ changing any other attribute, Groups, Bulk, sorting.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -36,6 +37,7 @@ from connector.service.scim.discovery import MAX_RESULTS
 from connector.service.scim.errors import MEDIA_TYPE, RETRY_AFTER_S, ScimError, scim_json
 from connector.service.scim.grants import grant_of, raise_unless_done, role_asked, run_grant
 from connector.service.scim.requests import base_url, check_user_name, read_body, validate
+from connector.service.scim.stitch_extension import StitchMember
 from connector.service.state import Service, ServiceDep
 
 PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -105,6 +107,18 @@ async def list_users(
         {k: v for k, v in params.items() if v is not None},
         Context.SEARCH_REQUEST,
     )
+    return await _search(request, service, search)
+
+
+@router.post("/Users/.search", dependencies=[READ])
+async def search_users(request: Request, service: ServiceDep) -> Any:
+    """The same search as GET /Users, its parameters in a SearchRequest body (RFC 7644
+    §3.4.3): filters stay out of URLs and their logs."""
+    search = validate(SearchRequest[User[Any]], await read_body(request), Context.SEARCH_REQUEST)
+    return await _search(request, service, search)
+
+
+async def _search(request: Request, service: Service, search: SearchRequest[User[Any]]) -> Any:
     url = base_url(request)
     users = [e.user(url) for e in await directory(service)]
     if search.filter is not None:
@@ -170,6 +184,8 @@ async def create_user(request: Request, service: ServiceDep) -> Any:
             raise_unless_done(changed)
     raise_unless_done(outcome)
     entry = await find_email(service, email)
+    _remember(service, entry, user.external_id, _said_roles(user, removed_is_empty=True))
+    entry = await find_email(service, email)
     return _user_response(entry, base_url(request), None, status=201)
 
 
@@ -186,7 +202,8 @@ async def replace_user(
     entry = _precondition(await find(service, id_), if_match)
     if user.user_name is not None and user.user_name.lower() != entry.member.email:
         raise ScimError(400, "userName cannot be changed", "mutability")
-    return await _apply(request, service, entry, user.active, role_asked(user))
+    said = (user.external_id, _said_roles(user))
+    return await _apply(request, service, entry, user.active, role_asked(user), said)
 
 
 @router.patch("/Users/{id_}", dependencies=[WRITE], openapi_extra=_PATCH_BODY)
@@ -199,7 +216,7 @@ async def patch_user(
         raise ScimError(  # RFC 7644 §3.5.2: a PatchOp names its schema; never guessed
             400, f"a PATCH body must have schemas [{PATCH_OP_SCHEMA!r}]", "invalidSyntax"
         )
-    patch = validate(PatchOp[User[Any]], body, Context.RESOURCE_PATCH_REQUEST)
+    patch = validate(PatchOp[User[StitchMember]], body, Context.RESOURCE_PATCH_REQUEST)
     entry = _precondition(await find(service, id_), if_match)
     before = entry.user(base_url(request))
     after = before.model_copy(deep=True)
@@ -209,12 +226,16 @@ async def patch_user(
         raise ScimError(exc.status, exc.detail, exc.scim_type or None) from None
     if _without_active(after) != _without_active(before):
         raise ScimError(
-            400, "only `active` and `roles` can be changed through this service", "mutability"
+            400,
+            "only `active`, `roles` and `externalId` can be changed through this service",
+            "mutability",
         )
     named = _named(body)
     active = after.active if "active" in named else None
     role = role_asked(after) if "roles" in named else None
-    return await _apply(request, service, entry, active, role)
+    external_id = after.external_id if "externalid" in named else entry.external_id
+    roles = _said_roles(after, removed_is_empty=True) if "roles" in named else entry.idp_roles
+    return await _apply(request, service, entry, active, role, (external_id, roles))
 
 
 @router.delete("/Users/{id_}", status_code=204, response_class=Response, dependencies=[WRITE])
@@ -228,13 +249,21 @@ async def delete_user(
 
 
 async def _apply(
-    request: Request, service: Service, entry: Entry, active: bool | None, role: Role | None
+    request: Request,
+    service: Service,
+    entry: Entry,
+    active: bool | None,
+    role: Role | None,
+    said: tuple[str | None, str | None],
 ) -> Any:
     """What a PUT or PATCH asks of Stitch, in order: a deactivation (a role asked with it waits),
     or a reactivation, then the role. Each is a run on a fresh read, whatever the stored roster
-    says (a replay costs a read, never a click)."""
+    says (a replay costs a read, never a click). Then what the IdP said that Stitch does not
+    hold (`said`: externalId, roles) is kept for its next read."""
     if active is False:
-        return await _deactivate(request, service, entry, deleting=False)
+        answer = await _deactivate(request, service, entry, deleting=False)
+        _remember(service, entry, *said)
+        return answer
     email = entry.member.email
     if active:
         raise_unless_done(await run_grant(request, service, email, grant_of(service, "reactivate")))
@@ -242,7 +271,20 @@ async def _apply(
     if role is not None:
         change = grant_of(service, "set_role", role)
         raise_unless_done(await run_grant(request, service, email, change))
+    _remember(service, entry, *said)
     return _user_response(await find_or(service, entry), base_url(request), None)
+
+
+def _said_roles(user: User[Any], *, removed_is_empty: bool = False) -> str | None:
+    """The roles as the IdP sent them, as JSON; None when it sent none (an empty list when a
+    PATCH removed them)."""
+    if not user.roles:
+        return "[]" if removed_is_empty else None
+    return json.dumps([r.model_dump(scim_ctx=None, exclude_none=True) for r in user.roles])
+
+
+def _remember(service: Service, entry: Entry, external_id: str | None, roles: str | None) -> None:
+    service.app.jobs.keep_scim_attributes(entry.client_id, entry.member.email, external_id, roles)
 
 
 def _named(body: dict[str, Any]) -> set[str]:
@@ -312,10 +354,10 @@ def _user_response(
 
 
 def _without_active(user: User[Any]) -> dict[str, Any]:
-    """What a PATCH or PUT may not change: everything but `active` and `roles`."""
+    """What a PATCH may not change: everything but `active`, `roles` and `externalId`."""
     dumped = user.model_dump(scim_ctx=None, exclude_none=True)
-    dumped.pop("active", None)
-    dumped.pop("roles", None)
+    for kept in ("active", "roles", "external_id", "externalId"):  # acted on, or kept
+        dumped.pop(kept, None)
     return dumped
 
 
