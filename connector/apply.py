@@ -118,6 +118,7 @@ class PlanRunner:
             step=self.step,
             on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
             fence=self.fence,
+            early_read_s=self.settings.early_read_ms / 1000,
         )
         return await self._write_each(
             targets, roster, _Writers(remover, granter), trail, should_stop

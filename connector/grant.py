@@ -14,6 +14,8 @@ rests on the app's own success banner, with the row still pending, and is unknow
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick, Invitation, MemberRow
@@ -74,17 +76,23 @@ class Granter(Writer):
 
     async def _run(self, target: PlanTarget, result: Written) -> None:
         for attempt in range(1, self.attempts + 1):
-            after = await self._click(target, result)
-            if after is None:  # settled without (another) click
+            clicked = await self._click(target, result)
+            if clicked is None:  # settled without (another) click
                 return
+            after, proof = clicked
             self._shot(result, await self.ui.evidence(f"{target.email}-after"))
             log.info("grant.clicked", email=target.email, shown=after.shown, text=after.text)
-            if await self._verdict(target, result, after, last=attempt == self.attempts):
+            last = attempt == self.attempts
+            if await self._verdict(target, result, after, last=last, proof=proof):
                 return
             log.warning("grant.retry", email=target.email, attempt=attempt, text=after.text)
 
-    async def _click(self, target: PlanTarget, result: Written) -> AfterClick | None:
-        """Check, then click through once; None when the outcome was settled without a click."""
+    async def _click(
+        self, target: PlanTarget, result: Written
+    ) -> tuple[AfterClick, MemberList | None] | None:
+        """Check, then click through once: what the page showed, and a read beside it that
+        proved the grant while the page showed nothing (Writer._wait_or_prove); None when the
+        outcome was settled without a click."""
         assert target.action is not None
         role = target.granted_role
         what = f"{_LABELS[target.action]} {target.email}" + (f" as {role.value}" if role else "")
@@ -96,7 +104,10 @@ class Granter(Writer):
                 return None
             name = target.grant.name if target.grant else None
             invitation = Invitation(target.email, role or Role.GENERAL_USER, name)
-            return await self.ui.invite(invitation, self._committed(target, result))
+            committed = self._committed(target, result)
+            return await self._wait_or_prove(
+                lambda: self.ui.invite(invitation, committed), result, self._beside(target)
+            )
         found = await self._find(target.email)
         if found is None:
             await self._no_row(target, result)
@@ -106,7 +117,24 @@ class Granter(Writer):
         self._shot(result, await found.evidence(f"{target.email}-before"))
         if not await self._go_ahead(target, result, what):
             return None
-        return await found.act(target.action, self._committed(target, result), role=role)
+        action, committed = target.action, self._committed(target, result)
+        return await self._wait_or_prove(
+            lambda: found.act(action, committed, role=role), result, self._beside(target)
+        )
+
+    def _beside(self, target: PlanTarget) -> Callable[[], Awaitable[MemberList | None]]:
+        """A read on a second page that proves the grant, or None (it proves nothing, or
+        failed: the page's outcome and the verdict's own read decide)."""
+
+        async def read() -> MemberList | None:
+            try:
+                roster = await self.ui.members_beside(self.needles)
+            except Exception as exc:
+                log.info("grant.read_beside_inconclusive", email=target.email, error=str(exc))
+                return None
+            return roster if shows_grant(roster, target, None) else None
+
+        return read
 
     def _clickable(self, target: PlanTarget, result: Written, found: MemberRow) -> bool:
         """Is the row still one this grant changes? When not, the outcome is settled here."""
@@ -150,12 +178,18 @@ class Granter(Writer):
         return True
 
     async def _verdict(
-        self, target: PlanTarget, result: Written, after: AfterClick, *, last: bool
+        self,
+        target: PlanTarget,
+        result: Written,
+        after: AfterClick,
+        *,
+        last: bool,
+        proof: MemberList | None,
     ) -> bool:
-        """After the click, a fresh read decides. False: the app refused the write before
-        acting (an error it calls temporary, or a session that had ended), nothing changed,
-        and it may be clicked again."""
-        roster = await self.read_roster()
+        """After the click, a fresh read decides (`proof`: one made while the page waited).
+        False: the app refused the write before acting (an error it calls temporary, or a
+        session that had ended), nothing changed, and it may be clicked again."""
+        roster = proof if proof is not None else await self.read_roster()
         result.roster_after = roster
         if after.shown in ("error", "signed_out") and not shows_grant(roster, target, after):
             transient = after.shown == "signed_out" or any(

@@ -16,14 +16,11 @@ timeout); one that does not changes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import first_line, get_logger
-from connector.members_ui import AfterClick, MemberRow, MembersUI
+from connector.members_ui import AfterClick, MemberRow
 from connector.models import (
     Action,
     Member,
@@ -66,30 +63,6 @@ def gone(roster: MemberList, email: str) -> bool:
 
 class Remover(Writer):
     event = "removal"
-
-    def __init__(
-        self,
-        ui: MembersUI,
-        *,
-        needles: tuple[str, ...],
-        attempts: int,
-        client_id: int,
-        step: StepPrompt | None = None,
-        on_click: Callable[[PlanTarget], None] | None = None,
-        fence: Callable[[], None] | None = None,
-        early_read_s: float = 0.0,
-    ) -> None:
-        """As Writer; `early_read_s`: no banner this long, read beside the page (0: never)."""
-        super().__init__(
-            ui,
-            needles=needles,
-            attempts=attempts,
-            client_id=client_id,
-            step=step,
-            on_click=on_click,
-            fence=fence,
-        )
-        self.early_read_s = early_read_s
 
     async def remove(self, target: PlanTarget, before: MemberList | None = None) -> Removal:
         """`before`: the roster as last read or proven, which a page proof predicts from (None:
@@ -143,35 +116,11 @@ class Remover(Writer):
         nothing: the page keeps waiting, and reads beside it again, less and less often (a
         first read may come before a slow server acted); the verdict reads again afterwards."""
         committed = self._committed(target, result)
-        if self.early_read_s <= 0:
-            return await found.act(action, committed), None
-        clicks = result.clicks  # this attempt's click is the one after these
-        acting = asyncio.ensure_future(found.act(action, committed))
-        try:
-            wait, started = self.early_read_s, time.monotonic()
-            while True:
-                await asyncio.wait({acting}, timeout=wait)
-                if acting.done():  # shown in time
-                    return await acting, None
-                if result.clicks == clicks:  # not clicked yet: nothing to read for
-                    continue
-                proof = await self._read_beside(target.email, result, before)
-                if acting.done():  # what the page showed meanwhile still counts
-                    return await acting, proof
-                if proof is not None:
-                    break
-                wait *= 2
-            log.info(
-                "removal.proven_beside",
-                email=target.email,
-                after_s=round(time.monotonic() - started, 2),
-            )
-            return AfterClick("nothing", None, False), proof
-        finally:  # proven beside, or this task cancelled: the page stops waiting too
-            if not acting.done():
-                acting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await acting
+        return await self._wait_or_prove(
+            lambda: found.act(action, committed),
+            result,
+            lambda: self._read_beside(target.email, result, before),
+        )
 
     async def _read_beside(
         self, email: str, result: Removal, before: MemberList | None

@@ -5,13 +5,16 @@ the --step prompt and the outcome. removal.py (Deactivate, Cancel invitation) an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from connector.errors import TransientFailure
 from connector.logs import get_logger
-from connector.members_ui import MemberRow, MembersUI
+from connector.members_ui import AfterClick, MemberRow, MembersUI
 from connector.models import Member, MemberList, Outcome, OutcomeStatus, PlanTarget
 
 log = get_logger(__name__)
@@ -70,10 +73,13 @@ class Writer:
         step: StepPrompt | None = None,
         on_click: Callable[[PlanTarget], None] | None = None,
         fence: Callable[[], None] | None = None,
+        early_read_s: float = 0.0,
     ) -> None:
         """`on_click(target)` runs just before each click that may change Stitch (the audit
         trail's `clicked` record), so a run killed mid-click still leaves a trace. `needles`: the
-        emails every fresh read looks for in the list's text (the whole plan's targets)."""
+        emails every fresh read looks for in the list's text (the whole plan's targets).
+        `early_read_s`: no banner this long after the click, read beside the page (0: never)."""
+        self.early_read_s = early_read_s
         self.ui = ui
         self.needles = needles
         self.attempts = attempts
@@ -97,6 +103,44 @@ class Writer:
                     f"{self.event}.list_retry", email=email, attempt=attempt, error=str(exc)
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait_or_prove(
+        self,
+        act: Callable[[], Awaitable[AfterClick]],
+        result: Written,
+        prove: Callable[[], Awaitable[MemberList | None]],
+    ) -> tuple[AfterClick, MemberList | None]:
+        """Click through (`act`) and wait for what the page shows. If it shows nothing for
+        `early_read_s`, a fresh read on a second page (`prove`: the roster, if it proves the
+        write) may already prove it: then the wait ends there, with that read as the proof. A
+        read that proves nothing changes nothing: the page keeps waiting, and reads beside it
+        again, less and less often (a first read may come before a slow server acted)."""
+        if self.early_read_s <= 0:
+            return await act(), None
+        clicks = result.clicks  # this attempt's click is the one after these
+        acting = asyncio.ensure_future(act())
+        try:
+            wait, started = self.early_read_s, time.monotonic()
+            while True:
+                await asyncio.wait({acting}, timeout=wait)
+                if acting.done():  # shown in time
+                    return await acting, None
+                if result.clicks == clicks:  # not clicked yet: nothing to read for
+                    continue
+                proof = await prove()
+                if acting.done():  # what the page showed meanwhile still counts
+                    return await acting, proof
+                if proof is not None:
+                    break
+                wait *= 2
+            waited = round(time.monotonic() - started, 2)
+            log.info(f"{self.event}.proven_beside", email=result.outcome.email, after_s=waited)
+            return AfterClick("nothing", None, False), proof
+        finally:  # proven beside, or this task cancelled: the page stops waiting too
+            if not acting.done():
+                acting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await acting
 
     def _committed(self, target: PlanTarget, result: Written) -> Callable[[], None]:
         """Runs just before the click that may change Stitch."""

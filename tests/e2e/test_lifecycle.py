@@ -207,3 +207,52 @@ def asks_for(asks: list[tuple[str, Grant | None]], key: tuple[str, str]) -> int:
         if e == email
         and ((g is None and action == "deactivate") or (g and kinds[g.kind] == action))
     )
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_pending_invitation_is_resent_on_stitchs_word(
+    make_sandbox: MakeSandbox, tmp_path: Path, variant: str
+) -> None:
+    """Resend changes nothing a read can see: it rests on Stitch's own success message, with
+    the row still pending; with the message dropped it is unknown, and not sent twice."""
+    box = team_box(make_sandbox, tmp_path, variant=variant)
+    settings = invite_settings(box, tmp_path)
+    assert one(settings, "new@corp.com", Grant(kind="resend_invitation")) is (
+        OutcomeStatus.INVITATION_RESENT
+    )
+    assert [(w["action"], w["email"]) for w in writes(box)] == [
+        ("resend_invitation", "new@corp.com")
+    ]
+    (tmp_path / "quiet").mkdir()
+    quiet = team_box(make_sandbox, tmp_path / "quiet", variant=variant, drop_banner=True)
+    quiet_settings = wsettings(
+        quiet, tmp_path / "quiet-state", invite_domains=["corp.com"], write_timeout_ms=1_000
+    )
+    (outcome,) = change(quiet_settings, [("new@corp.com", Grant(kind="resend_invitation"))])
+    assert outcome.status is OutcomeStatus.UNKNOWN
+    assert len(writes(quiet)) == 1
+
+
+def test_with_sso_on_an_administrator_still_invites(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """SSO invalidates pending invitations [Stitch docs] (none are listed), and only
+    Administrators may add: the connector, signed in as one, invites and proves it."""
+    box = team_box(make_sandbox, tmp_path, sso=True)
+    assert "pending" not in {m["status"] for m in box.state()["members"]}  # type: ignore[union-attr]
+    settings = invite_settings(box, tmp_path, sso_enabled=True)
+    assert one(settings, JOE, INVITE) is OutcomeStatus.INVITED
+    assert roles(box)[JOE] == ("pending", "General User")
+
+
+def test_a_dropped_banner_on_a_grant_is_proven_beside_the_page(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """A write timeout far longer than the test's own: only the read beside the page ends the
+    wait (before: every grant with a dropped banner waited the whole write timeout)."""
+    box = team_box(make_sandbox, tmp_path, drop_banner=True)
+    settings = invite_settings(box, tmp_path, write_timeout_ms=600_000, early_read_ms=300)
+    assert one(settings, "a@corp.com", ADMIN) is OutcomeStatus.CHANGED
+    assert one(settings, JOE, INVITE) is OutcomeStatus.INVITED
+    assert roles(box)["a@corp.com"] == ("active", "Administrator")
+    assert [w["action"] for w in writes(box)] == ["set_role", "invite"]

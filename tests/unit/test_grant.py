@@ -303,3 +303,24 @@ def test_two_different_asks_for_one_address_are_a_usage_error() -> None:
     with pytest.raises(UsageProblem, match="asked for twice"):
         decide_grants([("ann@corp.com", ADMIN), ("ann@corp.com", DEMOTE)],
                       roster_of(FakeUI(list(TEAM))), CONFIG)  # fmt: skip
+
+
+def test_a_lost_banner_on_a_grant_is_proven_by_a_read_beside_the_page() -> None:
+    """As for removals (issue 18): a dropped banner costs a moment, not the write timeout. The
+    page never shows anything here (held for ever); a read beside it proves the role changed."""
+    never = asyncio.Event()
+    ui = FakeUI(list(TEAM), script={"ann@corp.com": [Click(banner="lost", held=never)]})
+    (target,) = decide_grants([("ann@corp.com", ADMIN)], roster_of(ui), CONFIG)
+    granter = Granter(ui, needles=(), attempts=3, client_id=1, early_read_s=0.01)
+    written = asyncio.run(asyncio.wait_for(granter.grant(target), timeout=10))
+    assert written.outcome.status is OutcomeStatus.CHANGED
+    assert ui.reads_beside >= 1 and len(ui.clicks) == 1
+    # A resend cannot be proven by a read: it waits for the page's word, then is unknown.
+    held = asyncio.Event()
+    ui = FakeUI(list(TEAM), script={"new@corp.com": [Click(banner="lost", held=held)]})
+    ui.after_read_beside = held.set  # the page gives up once a read beside was made
+    (resend,) = decide_grants(
+        [("new@corp.com", Grant(kind="resend_invitation"))], roster_of(ui), CONFIG
+    )
+    granter = Granter(ui, needles=(), attempts=3, client_id=1, early_read_s=0.01)
+    assert asyncio.run(granter.grant(resend)).outcome.status is OutcomeStatus.UNKNOWN
