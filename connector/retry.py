@@ -5,17 +5,35 @@ A rejected password, a drifted page or a policy refusal is never retried: only `
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential,
+    wait_none,
 )
 
 from connector.logs import get_logger
 
 log = get_logger(__name__)
+
+
+_WAITS = [True]  # False inside testing()
+
+
+@contextmanager
+def testing() -> Iterator[None]:
+    """No wait between attempts (their number, limit and log lines unchanged): for tests that
+    make pages fail on purpose, like stamina's testing mode."""
+    _WAITS.append(False)
+    try:
+        yield
+    finally:
+        _WAITS.pop()
 
 
 class Retryable(Exception):
@@ -37,7 +55,7 @@ def retrying(attempts: int, what: str) -> AsyncRetrying:
     """`async for attempt in retrying(n, "load"): with attempt: ...`; raise Retryable inside."""
     policy = AsyncRetrying(
         stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=0.25, min=0.25, max=4),
+        wait=wait_exponential(multiplier=0.25, min=0.25, max=4) if _WAITS[-1] else wait_none(),
         retry=retry_if_exception_type(Retryable),
         before_sleep=_log_attempt,
         reraise=True,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from connector import clock, logs, runner
+from connector import clock, logs, retry, runner
 from connector.browser import save_session
 from connector.sandbox.options import SandboxOptions
 from connector.sandbox.server import RunningSandbox, running_sandbox
@@ -69,6 +69,14 @@ def wall_clock() -> Iterator[clock.TestClock]:
     at once. Start the sandbox with `make_sandbox(..., wall_clock=wall_clock.time)`."""
     with clock.testing() as fake:
         yield fake
+
+
+@pytest.fixture
+def no_retry_waits() -> Iterator[None]:
+    """Retries go at once (connector.retry.testing): for tests that fault pages on purpose,
+    where the waits between attempts are all the time they take."""
+    with retry.testing():
+        yield
 
 
 @pytest.fixture

@@ -316,6 +316,7 @@ def test_two_real_writers_one_waits_for_nobody(make_sandbox: MakeSandbox, tmp_pa
     assert statuses(box)["user2@corp.com"] == "active"
 
 
+@pytest.mark.usefixtures("no_retry_waits")
 def test_write_faults_and_dropped_banners_give_no_false_deactivated(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:

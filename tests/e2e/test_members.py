@@ -110,6 +110,7 @@ def test_slow_render_is_waited_for_not_raced(make_sandbox: MakeSandbox, tmp_path
     assert_matches_truth(scrape(signed_in(box, settings_for(box, tmp_path))), box)
 
 
+@pytest.mark.usefixtures("no_retry_waits")
 def test_fault_rate_20_percent_is_retried(
     make_sandbox: MakeSandbox, tmp_path: Path, log_capture: io.StringIO
 ) -> None:
