@@ -100,29 +100,18 @@ class PlanRunner:
         )
         targets = self._decide(plan, roster, history)
         self._check_batch(targets, roster, history, trail)
-        remover = Remover(
-            self.ui,
-            needles=needles,
-            attempts=self.settings.retries,
-            client_id=roster.account.client_id,
-            step=self.step,
-            on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
-            fence=self.fence,
-            early_read_s=self.settings.early_read_ms / 1000,
-        )
-        granter = Granter(
-            self.ui,
-            needles=needles,
-            attempts=self.settings.retries,
-            client_id=roster.account.client_id,
-            step=self.step,
-            on_click=lambda target: trail.record(target, "clicked", datetime.now(UTC)),
-            fence=self.fence,
-            early_read_s=self.settings.early_read_ms / 1000,
-        )
-        return await self._write_each(
-            targets, roster, _Writers(remover, granter), trail, should_stop
-        )
+        # Both state machines click under the same fence, audit trail and timings.
+        shared: dict[str, Any] = {
+            "needles": needles,
+            "attempts": self.settings.retries,
+            "client_id": roster.account.client_id,
+            "step": self.step,
+            "on_click": lambda target: trail.record(target, "clicked", datetime.now(UTC)),
+            "fence": self.fence,
+            "early_read_s": self.settings.early_read_ms / 1000,
+        }
+        writers = _Writers(Remover(self.ui, **shared), Granter(self.ui, **shared))
+        return await self._write_each(targets, roster, writers, trail, should_stop)
 
     def _decide(self, plan: Plan, roster: MemberList, history: History) -> list[PlanTarget]:
         """The planner again, on the fresh roster: each target keeps its own request."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
+from connector.errors import ConnectorError, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick, Invitation, MemberRow
 from connector.models import Action, MemberList, Outcome, OutcomeStatus, PlanTarget, Role, Status
@@ -237,23 +237,6 @@ class Granter(Writer):
         else:
             self._finish(result, target, OutcomeStatus.FAILED, reason=after.text if after else None)
 
-    async def _settle_after_error(
-        self, target: PlanTarget, result: Written, exc: ConnectorError
-    ) -> None:
-        """An error mid-grant. Before any click it simply failed; after one, read to decide."""
-        if isinstance(exc, PageNotRecognised):
-            result.page_not_recognised = True
-            result.evidence.extend(str(p) for p in exc.artifacts)
-        if result.clicks == 0:
-            self._finish(result, target, OutcomeStatus.FAILED, reason=f"{exc.kind}: {exc}")
-            return
-        try:
-            roster = await self.read_roster()
-        except ConnectorError as second:
-            reason = f"clicked, then {exc.kind}: {exc}; the re-read failed too: {second}"
-            self._finish(result, target, OutcomeStatus.UNKNOWN, reason=reason)
-            return
-        result.roster_after = roster
-        done = shows_grant(roster, target, None)
-        status = _DONE[target.action] if done else OutcomeStatus.UNKNOWN  # type: ignore[index]
-        self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
+    def _settled_by(self, roster: MemberList, target: PlanTarget) -> OutcomeStatus | None:
+        assert target.action is not None
+        return _DONE[target.action] if shows_grant(roster, target, None) else None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
+from connector.errors import ConnectorError, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick, MemberRow
 from connector.models import (
@@ -72,10 +72,10 @@ class Remover(Writer):
         try:
             await self._run(target, target.action, result, before)
         except ConnectorError as exc:
-            await self._settle_after_error(target, target.action, result, exc)
+            await self._settle_after_error(target, result, exc)
         except Exception as exc:  # a raw browser error can come after the click, too
             wrapped = TransientFailure(f"{type(exc).__name__}: {first_line(str(exc))}")
-            await self._settle_after_error(target, target.action, result, wrapped)
+            await self._settle_after_error(target, result, wrapped)
         return result
 
     async def _run(
@@ -249,26 +249,6 @@ class Remover(Writer):
         listed = any(m.email == email and m.status is not Status.DEACTIVATED for m in shown.members)
         return proven, listed
 
-    async def _settle_after_error(
-        self, target: PlanTarget, action: Action, result: Removal, exc: ConnectorError
-    ) -> None:
-        """An error mid-removal. Before any click it simply failed; after one, read to decide."""
-        if isinstance(exc, PageNotRecognised):
-            result.page_not_recognised = True
-            result.evidence.extend(str(p) for p in exc.artifacts)
-        if result.clicks == 0:
-            self._finish(result, target, OutcomeStatus.FAILED, reason=f"{exc.kind}: {exc}")
-            return
-        try:
-            roster = await self.read_roster()
-        except ConnectorError as second:
-            self._finish(
-                result,
-                target,
-                OutcomeStatus.UNKNOWN,
-                reason=f"clicked, then {exc.kind}: {exc}; the re-read failed too: {second}",
-            )
-            return
-        result.roster_after = roster
-        status = _DONE[action] if gone(roster, target.email) else OutcomeStatus.UNKNOWN
-        self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
+    def _settled_by(self, roster: MemberList, target: PlanTarget) -> OutcomeStatus | None:
+        assert target.action is not None
+        return _DONE[target.action] if gone(roster, target.email) else None

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from connector.errors import TransientFailure
+from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
 from connector.logs import get_logger
 from connector.members_ui import AfterClick, MemberRow, MembersUI
 from connector.models import Member, MemberList, Outcome, OutcomeStatus, PlanTarget
@@ -170,6 +170,31 @@ class Writer:
         )
         result.quit = decision == "quit"
         return False
+
+    async def _settle_after_error(
+        self, target: PlanTarget, result: Written, exc: ConnectorError
+    ) -> None:
+        """An error mid-write. Before any click it simply failed; after one, a fresh read
+        decides (`_settled_by`), else it is unknown."""
+        if isinstance(exc, PageNotRecognised):
+            result.page_not_recognised = True
+            result.evidence.extend(str(p) for p in exc.artifacts)
+        if result.clicks == 0:
+            self._finish(result, target, OutcomeStatus.FAILED, reason=f"{exc.kind}: {exc}")
+            return
+        try:
+            roster = await self.read_roster()
+        except ConnectorError as second:
+            reason = f"clicked, then {exc.kind}: {exc}; the re-read failed too: {second}"
+            self._finish(result, target, OutcomeStatus.UNKNOWN, reason=reason)
+            return
+        result.roster_after = roster
+        status = self._settled_by(roster, target) or OutcomeStatus.UNKNOWN
+        self._finish(result, target, status, reason=f"clicked, then {exc.kind}: {exc}")
+
+    def _settled_by(self, roster: MemberList, target: PlanTarget) -> OutcomeStatus | None:
+        """The outcome this read proves for `target`'s write, or None (it proves nothing)."""
+        raise NotImplementedError
 
     def _shot(self, result: Written, path: str | None) -> None:
         if path:

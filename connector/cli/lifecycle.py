@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import typer
 
-from connector.cli.writes import ACTOR_HELP, actor_name, ask, report, run_write, write_settings
+from connector.cli.writes import ACTOR_HELP, change_now
 from connector.grant_policy import requested_grants
 from connector.models import Grant, Role
 
@@ -164,20 +164,15 @@ def _change(
     as_json: bool,
 ) -> None:
     grants = requested_grants([(e, grant) for e in emails])  # before any browser starts
-    settings = write_settings()
-    if not dry_run and not yes:
-        ask(f"{verb} {len(grants)} address(es): {', '.join(e for e, _ in grants)}?")
-    outcomes = run_write(
-        settings,
-        lambda app, run: app.change(
-            [],
-            grants,
-            run,
-            dry_run=dry_run,
-            reason=reason,
-            request_id=request_id,
-            actor=actor_name(actor),
-            override_budget=override_budget,
-        ),
+    change_now(
+        [],
+        grants,
+        f"{verb} {len(grants)} address(es): {', '.join(e for e, _ in grants)}?",
+        dry_run=dry_run,
+        yes=yes,
+        reason=reason,
+        request_id=request_id,
+        override_budget=override_budget,
+        actor=actor,
+        as_json=as_json,
     )
-    report(outcomes, as_json)

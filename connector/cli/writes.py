@@ -130,13 +130,43 @@ def deactivate(
       stitch-connector deactivate --yes --reason "left" --request-id HR-42 a@example.com
     """
     requested_emails(emails)  # before any browser starts
+    change_now(
+        emails,
+        [],
+        f"Deactivate {len(emails)} member(s): {', '.join(emails)}?",
+        dry_run=dry_run,
+        yes=yes,
+        reason=reason,
+        request_id=request_id,
+        override_budget=override_budget,
+        actor=actor,
+        as_json=as_json,
+    )
+
+
+def change_now(
+    removals: list[str],
+    grants: list[tuple[str, Grant]],
+    question: str,
+    *,
+    dry_run: bool,
+    yes: bool,
+    reason: str | None,
+    request_id: str | None,
+    override_budget: bool,
+    actor: str | None,
+    as_json: bool,
+) -> None:
+    """Plan and apply in one step (deactivate, invite, set-role, ...), asking `question` first
+    at a terminal unless --yes or --dry-run; report the outcomes and exit with their code."""
     settings = write_settings()
     if not dry_run and not yes:
-        ask(f"Deactivate {len(emails)} member(s): {', '.join(emails)}?")
+        ask(question)
     outcomes = run_write(
         settings,
-        lambda app, run: app.deactivate(
-            emails,
+        lambda app, run: app.change(
+            removals,
+            grants,
             run,
             dry_run=dry_run,
             reason=reason,
