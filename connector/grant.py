@@ -24,12 +24,6 @@ from connector.writer import Writer, Written, find_member
 
 log = get_logger(__name__)
 
-_DONE = {
-    Action.INVITE: OutcomeStatus.INVITED,
-    Action.SET_ROLE: OutcomeStatus.CHANGED,
-    Action.REACTIVATE: OutcomeStatus.REACTIVATED,
-    Action.RESEND_INVITATION: OutcomeStatus.INVITATION_RESENT,
-}
 _LABELS = {
     Action.INVITE: "Invite",
     Action.SET_ROLE: "Change the role of",
@@ -145,13 +139,13 @@ class Granter(Writer):
             Action.RESEND_INVITATION: (Status.PENDING,),
         }[action]  # type: ignore[index]
         if action is Action.SET_ROLE and member.role is target.granted_role:
-            done = _DONE[action] if result.clicks else OutcomeStatus.UNCHANGED
+            done = action.proven if result.clicks else OutcomeStatus.UNCHANGED
             self._finish(result, target, done, reason=None)
             return False
         if member.status in wanted:
             return True
         if action is Action.REACTIVATE and member.status is Status.ACTIVE:
-            done = _DONE[action] if result.clicks else OutcomeStatus.ALREADY_MEMBER
+            done = action.proven if result.clicks else OutcomeStatus.ALREADY_MEMBER
             self._finish(result, target, done, reason=None)
         else:
             reason = f"the row now shows {member.status.value}; not clicked"
@@ -162,8 +156,9 @@ class Granter(Writer):
         """No row on any page: a counted read says what that means."""
         roster = await self.read_roster()
         result.roster_after = roster
-        if result.clicks and shows_grant(roster, target, None):
-            self._finish(result, target, _DONE[target.action], reason=None)  # type: ignore[index]
+        done = self._settled_by(roster, target) if result.clicks else None
+        if done is not None:
+            self._finish(result, target, done, reason=None)
             return
         status = OutcomeStatus.UNKNOWN if result.clicks else OutcomeStatus.FAILED
         self._finish(result, target, status, reason="no row for them on the list; not clicked")
@@ -222,7 +217,7 @@ class Granter(Writer):
         elif shows_grant(roster, target, after):
             odd = after is not None and not after.expected_text
             reason = f"page showed {after.shown}: {after.text}" if odd and after else None
-            self._finish(result, target, _DONE[action], reason=reason)
+            self._finish(result, target, action.proven, reason=reason)
         elif shown == "nothing" or (shown == "success" and action is Action.RESEND_INVITATION):
             self._finish(
                 result,
@@ -239,4 +234,4 @@ class Granter(Writer):
 
     def _settled_by(self, roster: MemberList, target: PlanTarget) -> OutcomeStatus | None:
         assert target.action is not None
-        return _DONE[target.action] if shows_grant(roster, target, None) else None
+        return target.action.proven if shows_grant(roster, target, None) else None

@@ -26,31 +26,6 @@ from connector.models import (
 )
 from connector.policy import PolicyConfig, Rule, protection
 
-_DONE = {
-    "invite": OutcomeStatus.INVITED,
-    "set_role": OutcomeStatus.CHANGED,
-    "reactivate": OutcomeStatus.REACTIVATED,
-    "resend_invitation": OutcomeStatus.INVITATION_RESENT,
-}
-_ACTION = {
-    "invite": Action.INVITE,
-    "set_role": Action.SET_ROLE,
-    "reactivate": Action.REACTIVATE,
-    "resend_invitation": Action.RESEND_INVITATION,
-}
-# A demotion takes access away: these removal rules refuse it too. (The Invoice Admin may be a
-# General User, and an address outside STITCH_ALLOWED_DOMAINS is still out of scope.)
-_DEMOTION_RULES = frozenset(
-    {
-        Rule.SIGNED_IN_ACCOUNT,
-        Rule.PROTECTED_EMAIL,
-        Rule.PROTECTED_DOMAIN,
-        Rule.DOMAIN_NOT_ALLOWED,
-        Rule.SSO_ADMIN,
-        Rule.LAST_ADMINISTRATOR,
-    }
-)
-
 
 def requested_grants(asks: Sequence[tuple[str, Grant]]) -> list[tuple[str, Grant]]:
     """Lower-cased and checked. UsageProblem on a bad one, and on two asks for one address
@@ -111,7 +86,7 @@ def _decide_one(email: str, grant: Grant, member: Member | None, ctx: _Context) 
     def target(
         expected: OutcomeStatus, rule: str | None = None, *, act: bool = False
     ) -> PlanTarget:
-        action = _ACTION[grant.kind] if act else None
+        action = Action(grant.kind) if act else None
         return PlanTarget(
             email=email, expected=expected, action=action, rule=rule, member=member, grant=grant
         )
@@ -128,7 +103,7 @@ def _decide_one(email: str, grant: Grant, member: Member | None, ctx: _Context) 
     rule = _refusal(email, grant, member, ctx)
     if rule is not None:
         return target(OutcomeStatus.REFUSED, rule)
-    return target(_DONE[grant.kind], act=True)
+    return target(Action(grant.kind).proven, act=True)
 
 
 def _as_asked(
@@ -195,11 +170,8 @@ def _demotion_rule(
     """Demoting takes access away: refused for whoever a removal would be refused for, except
     the Invoice Admin (who may be a General User). Each rule on its own: an Invoice Admin who
     is also the last Administrator stays the last Administrator."""
-    if member.is_self:
-        return Rule.SIGNED_IN_ACCOUNT
-    plain = member.model_copy(update={"invoice_admin": False})
-    rule = protection(plain, roster, config)
-    if rule in _DEMOTION_RULES:
+    rule = protection(member.model_copy(update={"invoice_admin": False}), roster, config)
+    if rule is not None:
         return rule
     was = sticky.get(member.email)
     return was if was in (Rule.WAS_SIGNED_IN_ACCOUNT, Rule.WAS_SSO_ADMIN) else None

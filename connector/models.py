@@ -196,6 +196,11 @@ class Action(StrEnum):
     def removes(self) -> bool:
         return self in (Action.DEACTIVATE, Action.CANCEL_INVITATION)
 
+    @property
+    def proven(self) -> OutcomeStatus:
+        """The outcome once a fresh read proves this action took effect."""
+        return _PROVEN[self]
+
 
 class OutcomeStatus(StrEnum):
     DEACTIVATED = "deactivated"  # clicked, and a fresh read proves it
@@ -239,6 +244,16 @@ _OK = frozenset(
 )
 
 
+_PROVEN = {
+    Action.DEACTIVATE: OutcomeStatus.DEACTIVATED,
+    Action.CANCEL_INVITATION: OutcomeStatus.INVITATION_CANCELLED,
+    Action.INVITE: OutcomeStatus.INVITED,
+    Action.SET_ROLE: OutcomeStatus.CHANGED,
+    Action.REACTIVATE: OutcomeStatus.REACTIVATED,
+    Action.RESEND_INVITATION: OutcomeStatus.INVITATION_RESENT,
+}
+
+# A Grant's kind is the Action it asks for, by the same name (Action(kind)).
 GrantKind = Literal["invite", "set_role", "reactivate", "resend_invitation"]
 
 

@@ -90,7 +90,9 @@ class PlanRequest(BaseModel):
 def addresses(emails: Sequence[str], grants: Sequence[tuple[str, Grant]]) -> list[str]:
     """Every address asked about, checked: UsageProblem before the browser acts."""
     asked = [e for e, _ in grant_policy.requested_grants(grants)]
-    return [*policy.requested_emails(list(emails)), *asked] if emails or not asked else asked
+    if asked and not emails:
+        return asked
+    return [*policy.requested_emails(list(emails)), *asked]  # none at all: a usage error too
 
 
 def plan(roster: MemberList, request: PlanRequest, config: PolicyConfig, history: History) -> Plan:

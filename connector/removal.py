@@ -31,14 +31,10 @@ from connector.models import (
     Status,
 )
 from connector.page_proof import ShownPage, proven_on_page
-from connector.writer import StepPrompt, Writer, Written
+from connector.writer import StepPrompt, Writer, Written, find_member
 
 log = get_logger(__name__)
 
-_DONE = {
-    Action.DEACTIVATE: OutcomeStatus.DEACTIVATED,
-    Action.CANCEL_INVITATION: OutcomeStatus.INVITATION_CANCELLED,
-}
 _ROW_STATUS = {Action.DEACTIVATE: Status.ACTIVE, Action.CANCEL_INVITATION: Status.PENDING}
 
 
@@ -55,7 +51,7 @@ def _describe(action: Action, member: Member) -> str:
 
 def gone(roster: MemberList, email: str) -> bool:
     """Proven gone: no row, and the address nowhere in the list's text; or shown Deactivated."""
-    member = next((m for m in roster.members if m.email == email), None)
+    member = find_member(roster, email)
     if member is None:
         return email not in roster.mentioned
     return member.status is Status.DEACTIVATED
@@ -155,7 +151,7 @@ class Remover(Writer):
                 reason="the roster lists them, but no row for them was found; not clicked",
             )
             return
-        status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
+        status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else action.proven
         self._finish(result, target, status, reason="not on the list when looked up")
 
     async def _clickable(
@@ -165,7 +161,7 @@ class Remover(Writer):
         not, the outcome is settled here and nothing is clicked."""
         member = found.member
         if member.status is Status.DEACTIVATED:
-            status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else _DONE[action]
+            status = OutcomeStatus.ALREADY_ABSENT if result.clicks == 0 else action.proven
             self._finish(result, target, status, reason="not on the list when looked up")
             return False
         if member.status is not _ROW_STATUS[action]:
@@ -197,10 +193,10 @@ class Remover(Writer):
         if after.shown == "cancelled":
             # We cancelled the dialog ourselves: nothing was confirmed. The read proves it.
             result.page_not_recognised = True  # the dialog changed: stop the batch
-            status = _DONE[action] if gone(roster, email) else OutcomeStatus.FAILED
+            status = action.proven if gone(roster, email) else OutcomeStatus.FAILED
             reason = f"{after.text}; cancelled it, nothing was confirmed"
         elif gone(roster, email):
-            status = _DONE[action]
+            status = action.proven
             reason = None if after.expected_text else f"page showed {after.shown}: {after.text}"
         elif after.shown == "nothing":
             status = OutcomeStatus.UNKNOWN
@@ -251,4 +247,4 @@ class Remover(Writer):
 
     def _settled_by(self, roster: MemberList, target: PlanTarget) -> OutcomeStatus | None:
         assert target.action is not None
-        return _DONE[target.action] if gone(roster, target.email) else None
+        return target.action.proven if gone(roster, target.email) else None

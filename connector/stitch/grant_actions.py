@@ -17,27 +17,12 @@ from connector.errors import PageNotRecognised
 from connector.logs import get_logger
 from connector.members_ui import AfterClick, Invitation
 from connector.models import Role
-from connector.selector_set import ElementName, SelectorSet
+from connector.selector_set import SelectorSet
+from connector.stitch.after_write import SHOWN_AFTER, read_after, wait_after, words
 from connector.stitch.context import PageContext
 from connector.stitch.locate import resolve, union, wait_for_first
 
 log = get_logger(__name__)
-
-_AFTER: tuple[ElementName, ...] = (
-    "banner_success",
-    "banner_error",
-    "signin_email",
-    "signin_password",
-)
-
-
-def promised(texts: tuple[str, ...], email: str) -> tuple[str, ...]:
-    """The success texts the selectors promise, with "{email}" filled in."""
-    return tuple(t.replace("{email}", email) for t in texts)
-
-
-def _words(text: str) -> str:
-    return " ".join(text.split())
 
 
 class GrantActions:
@@ -57,7 +42,7 @@ class GrantActions:
             )
         if await add.locator.is_disabled():
             why = await add.locator.get_attribute("title") or "the control is disabled"
-            return AfterClick("error", _words(why), False)  # nothing sent: a seat limit, say
+            return AfterClick("error", words(why), False)  # nothing sent: a seat limit, say
         await add.locator.click()
         dialog = await self._dialog()
         await self._fill(dialog, invitation)
@@ -107,10 +92,11 @@ class GrantActions:
         )
         shown = await self._first_of(inline)
         if shown == "inline":
-            text = _words(await inline.first.inner_text())
+            text = words(await inline.first.inner_text())
             await self._close(dialog)
             return AfterClick("error", text, False)
-        after = await self._read_banner(shown, self.selectors.banners.invited, email)
+        texts = self.selectors.banners.invited
+        after = await read_after(self.page, self.selectors, shown, texts, email)
         if after.shown == "error" and await dialog.is_visible():
             await self._close(dialog)
         return after
@@ -119,7 +105,7 @@ class GrantActions:
         """Whichever shows first after Send Invitation: the form's inline error, a banner, or
         the sign-in page; None when nothing does within the write timeout."""
         combined = inline
-        for name in _AFTER:
+        for name in SHOWN_AFTER:
             combined = combined.or_(union(self.page, self.selectors.element(name)))
         try:
             await combined.first.wait_for(state="visible", timeout=self.write_timeout_ms)
@@ -127,7 +113,7 @@ class GrantActions:
             return None
         if await inline.count():
             return "inline"
-        for name in _AFTER:
+        for name in SHOWN_AFTER:
             if await resolve(self.page, self.selectors, name) is not None:
                 return name
         return None
@@ -150,22 +136,8 @@ class GrantActions:
         on_commit()
         await select.locator.select_option(label=role.value)
         log.info("row.role_picked", email=email, role=role.value)
-        shown = await wait_for_first(self.page, self.selectors, _AFTER, self.write_timeout_ms)
-        return await self._read_banner(shown, self.selectors.banners.role_updated, email)
-
-    async def _read_banner(
-        self, shown: str | None, texts: tuple[str, ...], email: str
-    ) -> AfterClick:
-        if shown not in _AFTER:
-            return AfterClick("nothing", None, False)
-        if shown in ("signin_email", "signin_password"):
-            return AfterClick("signed_out", "the session had ended: Stitch asked to sign in", False)
-        name: ElementName = shown
-        match = await resolve(self.page, self.selectors, name)
-        text = _words(await match.locator.inner_text()) if match else ""
-        if shown == "banner_error":
-            return AfterClick("error", text, False)
-        return AfterClick("success", text, text in promised(texts, email))
+        texts = self.selectors.banners.role_updated
+        return await wait_after(self.page, self.selectors, self.write_timeout_ms, texts, email)
 
     async def _close(self, dialog: Locator) -> None:
         cancel = await resolve(dialog, self.selectors, "invite_cancel")

@@ -17,9 +17,9 @@ from connector.logs import get_logger
 from connector.members_ui import AfterClick
 from connector.models import Action, Member
 from connector.selector_set import ElementName
+from connector.stitch.after_write import wait_after
 from connector.stitch.checks import Sighting, sight
 from connector.stitch.context import PageContext
-from connector.stitch.grant_actions import promised
 from connector.stitch.locate import resolve, wait_for_first
 from connector.stitch.members import MembersView, ParsedPage, parse_page
 
@@ -224,20 +224,6 @@ class RowActions:
         await dialog.wait_for(state="hidden", timeout=self.timeout_ms)
 
     async def _after(self, action: Action, email: str) -> AfterClick:
-        shown = await wait_for_first(
-            self.page,
-            self.selectors,
-            ("banner_success", "banner_error", "signin_email", "signin_password"),
-            self.write_timeout_ms,
-        )
-        if shown is None:
-            return AfterClick("nothing", None, False)
-        if shown in ("signin_email", "signin_password"):
-            return AfterClick("signed_out", "the session had ended: Stitch asked to sign in", False)
-        match = await resolve(self.page, self.selectors, shown)
-        text = " ".join(((await match.locator.inner_text()) if match else "").split())
-        if shown == "banner_error":
-            return AfterClick("error", text, False)
         banners = self.selectors.banners
         texts = {
             Action.DEACTIVATE: banners.deactivated,
@@ -245,7 +231,7 @@ class RowActions:
             Action.REACTIVATE: banners.reactivated,
             Action.RESEND_INVITATION: banners.invitation_resent,
         }[action]
-        return AfterClick("success", text, text in promised(texts, email))
+        return await wait_after(self.page, self.selectors, self.write_timeout_ms, texts, email)
 
     async def evidence(self, target: Locator | Page, label: str) -> str | None:
         try:
