@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +20,7 @@ from connector import __version__
 from connector.accepted import last_accepted_roster
 from connector.audit import AuditLog, AuditRecord
 from connector.changes import count_by_kind, diff
-from connector.errors import AuditBroken, ConfidenceGate, ConfigError
+from connector.errors import AuditBroken, ConfigError
 from connector.history import read_history
 from connector.lock import WriteLock
 from connector.logs import get_logger
@@ -50,6 +50,8 @@ from connector.store import FILE_NAME as SNAPSHOTS_FILE
 from connector.store import SnapshotInfo, SnapshotStore
 
 if TYPE_CHECKING:  # Playwright loads with these: not at import, so `--help` stays quick
+    from connector.approval_rules import Approved
+    from connector.approvals.desk import ApprovalDesk
     from connector.client import StitchConnector
     from connector.doctor import DoctorReport
     from connector.stitch.signin import Observer
@@ -65,7 +67,6 @@ __all__ = [
     "RunOptions",
     "StepPrompt",
     "SyncOptions",
-    "write_failed_sync_metrics",
 ]
 
 
@@ -83,6 +84,13 @@ class App:
     @cached_property
     def _audit(self) -> AuditLog:
         return AuditLog(self.settings.audit_path)
+
+    @cached_property
+    def approvals(self) -> ApprovalDesk:
+        """Requests an approval rule holds for a second person (approvals/desk.py)."""
+        from connector.approvals.desk import ApprovalDesk
+
+        return ApprovalDesk(self.settings, self.jobs)
 
     @cached_property
     def jobs(self) -> JobStore:
@@ -171,7 +179,8 @@ class App:
         actor: str = "api",
         override_budget: bool = False,
     ) -> list[Outcome]:
-        """Removals and grants, planned and applied under the lock (or only planned)."""
+        """Removals and grants, planned and applied under the lock (or only planned). A write
+        an approval rule holds waits as an approval request (`pending_approval`)."""
         async with self._stitch(run) as stitch:
             return await stitch.change(
                 emails,
@@ -181,6 +190,7 @@ class App:
                 request_id=request_id,
                 actor=actor,
                 override_budget=override_budget,
+                hold=self.approvals.holder(actor),
             )
 
     async def doctor(self, run: RunOptions, *, rehearse: str | None) -> DoctorReport:
@@ -211,9 +221,11 @@ class App:
         should_stop: Callable[[], bool] | None,
         override_budget: bool,
         grants: Sequence[tuple[str, Grant]] = (),
+        approved: Approved | None = None,
     ) -> Removal:
         """The service's write run: removals of the emails `requests` names and the `grants`
-        (SCIM), each audited with its own request (actor, request id, reason)."""
+        (SCIM), each audited with its own request (actor, request id, reason); also the run
+        that carries out an `approved` request (approvals/desk.py)."""
         granted = {email for email, _ in grants}
         async with self._stitch(run) as stitch:
             outcomes = await stitch.change(
@@ -224,6 +236,8 @@ class App:
                 requests=requests,
                 should_stop=should_stop,
                 override_budget=override_budget,
+                hold=self.approvals.holder("orchestrator"),
+                approved=approved,
             )
             # The one read of the connector's mutable roster, at once, into a typed result.
             return Removal(outcomes, stitch.last_roster)
@@ -403,28 +417,4 @@ class App:
             roster_fingerprint_before=None,
             roster_fingerprint_after=None,
             evidence=[],
-        )
-
-
-def write_failed_sync_metrics(
-    path: Path, duration_s: float, failure: BaseException, app: App | None
-) -> None:
-    """The sync's Prometheus file after a run that stored nothing. The members and the last
-    success stay those of the last stored snapshot, so a failing run never looks like an empty
-    account; without settings (`app` None) there is nothing stored to report."""
-    from connector.metrics import SyncOutcome, write_sync_metrics
-
-    gated = isinstance(failure, ConfidenceGate)
-    stored: MemberList | None = None
-    last: datetime | None = None
-    if app is not None:
-        with suppress(ConfigError):  # the store may be the very thing that failed
-            stored, last = app.last_stored()
-    with suppress(ConfigError):  # never hide the run's own error behind this one
-        write_sync_metrics(
-            path,
-            outcome=SyncOutcome.CONFIDENCE_GATE if gated else SyncOutcome.ERROR,
-            duration_seconds=duration_s,
-            roster=stored,
-            last_success=last,
         )

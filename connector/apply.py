@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from connector import __version__, planner, policy
+from connector.approval_rules import Approved
 from connector.audit import AuditLog
 from connector.errors import PlanStale, PolicyRefused
 from connector.grant import Granter
@@ -36,6 +37,9 @@ from connector.writer import StepPrompt, Written
 
 log = get_logger(__name__)
 
+# Stores held targets as approval requests; returns each one's approval id by email.
+Hold = Callable[[list[PlanTarget], MemberList], dict[str, str]]
+
 
 class PlanRunner:
     def __init__(
@@ -48,11 +52,15 @@ class PlanRunner:
         history: History | None = None,
         step: StepPrompt | None = None,
         fence: Callable[[], None] | None = None,
+        hold: Hold | None = None,
+        approved: Approved | None = None,
     ) -> None:
         """`fence` raises unless this run still holds the account's write lock; it runs right
         before every click that may change Stitch. `run_dir`: where undo.json goes. `history`:
         what the planner was given; the audit trail's part of it is read again here, under the
-        lock, right before the plan is decided again."""
+        lock, right before the plan is decided again. `hold` stores the targets an approval rule
+        holds as one request for a second person (the App's ApprovalDesk) and names it per
+        email; `approved`: the approved request this run carries out."""
         self.ui = ui
         self.settings = settings
         self.run_dir = run_dir
@@ -60,6 +68,8 @@ class PlanRunner:
         self.history = history or History()
         self.fence = fence
         self.step = step
+        self.hold = hold
+        self.approved = approved
         # The roster after the last removal: a full read, or page_proof's proven prediction
         # (which no read returned, so the caller keeps it as its newest roster from here).
         self.roster_after: MemberList | None = None
@@ -90,7 +100,6 @@ class PlanRunner:
                 f"the roster changed since the plan was made ({plan.created_at:%Y-%m-%d %H:%M} "
                 f"UTC, {plan.roster_count} members; now {roster.count})"
             )
-        trail = _Trail(audit, plan, self.run_id, actor, override_budget)
         history = self.history.model_copy(
             update={
                 "unresolved": audit.unresolved_unknowns(),
@@ -99,7 +108,11 @@ class PlanRunner:
             }
         )
         targets = self._decide(plan, roster, history)
-        self._check_batch(targets, roster, history, trail)
+        trail = _Trail(audit, plan, self.run_id, actor, override_budget, self.approved)
+        targets, override = self._check_batch(targets, roster, history, trail)
+        trail = _Trail(audit, plan, self.run_id, actor, override, self.approved)
+        held = [t for t in targets if t.approval is not None]
+        waiting = self.hold(held, roster) if held and self.hold else {}
         # Both state machines click under the same fence, audit trail and timings.
         shared: dict[str, Any] = {
             "needles": needles,
@@ -111,7 +124,7 @@ class PlanRunner:
             "early_read_s": self.settings.early_read_ms / 1000,
         }
         writers = _Writers(Remover(self.ui, **shared), Granter(self.ui, **shared))
-        return await self._write_each(targets, roster, writers, trail, should_stop)
+        return await self._write_each(targets, roster, writers, trail, should_stop, waiting)
 
     def _decide(self, plan: Plan, roster: MemberList, history: History) -> list[PlanTarget]:
         """The planner again, on the fresh roster: each target keeps its own request."""
@@ -123,13 +136,17 @@ class PlanRunner:
 
     def _check_batch(
         self, targets: list[PlanTarget], roster: MemberList, history: History, trail: _Trail
-    ) -> None:
+    ) -> tuple[list[PlanTarget], bool]:
+        """The targets with the approval rule holding each, and whether the run passes the
+        budget; PolicyRefused (in the trail for every target) when the whole request is."""
         try:
-            planner.check_batch(
+            return planner.hold_for_approval(
                 targets,
                 roster,
                 self.settings.policy(),
                 history,
+                actor=trail.actor,
+                approved=self.approved,
                 override_budget=trail.override_budget,
             )
         except PolicyRefused as exc:  # refused whole: the trail says so for every target
@@ -153,9 +170,11 @@ class PlanRunner:
         writers: _Writers,
         trail: _Trail,
         should_stop: Callable[[], bool] | None,
+        waiting: dict[str, str],
     ) -> list[Outcome]:
         """One proven write per target with an action (a removal or a grant), in order, until
-        one halts the batch: the rest are then skipped (refused, after a quit), not attempted."""
+        one halts the batch: the rest are then skipped (refused, after a quit), not attempted.
+        A held target waits for its approval (`waiting`: its id), nothing clicked."""
         outcomes: list[Outcome] = []
         removed: list[Member] = []
         stop: str | None = None
@@ -166,7 +185,12 @@ class PlanRunner:
             started = datetime.now(UTC)
             before = roster.fingerprint
             proof: str | None = None
-            if target.action is None:
+            if target.approval is not None:
+                outcome = _held(target, waiting.get(target.email))
+                if outcome.approval_id is not None:  # the desk audited the request itself
+                    outcomes.append(outcome)
+                    continue
+            elif target.action is None:
                 outcome = _unchanged(target)
             elif stop is not None:
                 outcome = _not_attempted(target, stop, quit_)
@@ -182,6 +206,8 @@ class PlanRunner:
                         if quit_
                         else f"an earlier {_kind(target)} ended {outcome.status.value}"
                     )
+            if self.approved is not None and target.action is not None:
+                outcome = outcome.model_copy(update={"approval_id": self.approved.id})
             removed_one = target.action is not None and target.action.removes
             if outcome.status.ok and target.member is not None and removed_one:
                 removed.append(target.member)
@@ -260,6 +286,29 @@ def _unchanged(target: PlanTarget) -> Outcome:
     )
 
 
+def _held(target: PlanTarget, approval_id: str | None) -> Outcome:
+    """A target held for a second person; without a request to hold it in, refused."""
+    if approval_id is None:
+        return Outcome(
+            email=target.email,
+            status=OutcomeStatus.REFUSED,
+            action=target.action,
+            rule=target.approval,
+            member_before=target.member,
+            reason="needs a second person's approval, and this run cannot ask for one",
+        )
+    return Outcome(
+        email=target.email,
+        status=OutcomeStatus.PENDING_APPROVAL,
+        action=target.action,
+        rule=target.approval,
+        member_before=target.member,
+        reason=f"waits for approval {approval_id}: nothing was clicked",
+        role=target.granted_role,
+        approval_id=approval_id,
+    )
+
+
 def _not_attempted(target: PlanTarget, stop: str, quit_: bool) -> Outcome:
     return Outcome(
         email=target.email,
@@ -280,6 +329,7 @@ class _Trail:
     run_id: str
     actor: str
     override_budget: bool
+    approved: Approved | None = None
 
     def record(self, target: PlanTarget, outcome: str, started: datetime, **fields: Any) -> None:
         request = target.request or TargetRequest()
@@ -297,6 +347,7 @@ class _Trail:
             connector_version=__version__,
             row_before=target.member,
             override_budget=self.override_budget,
+            approval_id=self.approved.id if self.approved else None,
             **{
                 "rule": None,
                 "reason": None,

@@ -61,6 +61,9 @@ class AuditRecord(BaseModel):
     # What proved the outcome: "roster" (a full fresh read), "page" (the row's own page, read
     # fresh: page_proof.py), or None (no read after a click). Absent in older records.
     proof: Literal["roster", "page"] | None = None
+    # The approval request this record belongs to (approvals/desk.py), or that the write ran
+    # under. Absent in older records.
+    approval_id: str | None = None
     prev_hash: str
     hash: str
 
@@ -272,6 +275,8 @@ class AuditLog:
         not."""
         pending: set[str] = set()
         for record in self.records():
+            if record.outcome.startswith("approval_"):  # a request's record: no attempt
+                continue
             if record.outcome in ("unknown", "clicked"):
                 pending.add(record.target)
             elif record.outcome != "refused":
@@ -295,7 +300,11 @@ class AuditLog:
         `already_absent` is most likely its effect), unless a later record settles it: a proven
         removal of the same member (counted there instead: one member, one count) or `failed`
         (a fresh read showed the member still there)."""
-        records = [r for r in self.records() if (r.action in _REMOVALS) == removals]
+        records = [
+            r
+            for r in self.records()
+            if (r.action in _REMOVALS) == removals and not r.outcome.startswith("approval_")
+        ]
         open_clicks: dict[tuple[str, str], int] = {}  # (run, target) -> its unsettled click
         last_proof: dict[str, int] = {}  # target -> the last record that settles a click
         counted = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -17,7 +18,8 @@ import structlog
 
 from connector import planner
 from connector.accepted import last_accepted_roster, save_accepted_roster
-from connector.apply import PlanRunner
+from connector.apply import Hold, PlanRunner
+from connector.approval_rules import Approved
 from connector.artifacts import RunArtifacts
 from connector.audit import AuditLog
 from connector.browser import BrowserSession
@@ -258,6 +260,8 @@ class StitchConnector:
         requests: Mapping[str, TargetRequest] | None = None,
         whole_batch: bool = False,
         override_budget: bool = False,
+        actor: str = "cli",
+        approved: Approved | None = None,
     ) -> Plan:
         """planner.plan on this roster and what earlier runs tell. `whole_batch`: refuse the
         whole request (PolicyRefused) as apply would; a dry run answers what apply would do."""
@@ -272,6 +276,8 @@ class StitchConnector:
             requests=requests or {},
             whole_batch=whole_batch,
             override_budget=override_budget,
+            actor=actor,
+            approved=approved,
         )
         return planner.plan(roster, request, self.settings.policy(), self._history(audit))
 
@@ -280,30 +286,10 @@ class StitchConnector:
         started (not the read this run just made)."""
         return read_history(self.settings, self._previous, audit)
 
-    async def deactivate(
-        self,
-        emails: list[str],
-        *,
-        dry_run: bool = False,
-        reason: str | None = None,
-        request_id: str | None = None,
-        actor: str = "api",
-        override_budget: bool = False,
-        requests: Mapping[str, TargetRequest] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> list[Outcome]:
-        """Plan and apply the removal of these emails in one step (see change)."""
-        return await self.change(
-            emails,
-            (),
-            dry_run=dry_run,
-            reason=reason,
-            request_id=request_id,
-            actor=actor,
-            override_budget=override_budget,
-            requests=requests,
-            should_stop=should_stop,
-        )
+    async def deactivate(self, emails: list[str], **options: Any) -> list[Outcome]:
+        """Plan and apply the removal of these emails in one step: `change` with no grants,
+        and its options."""
+        return await self.change(emails, (), **options)
 
     async def change(
         self,
@@ -317,9 +303,13 @@ class StitchConnector:
         override_budget: bool = False,
         requests: Mapping[str, TargetRequest] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        hold: Hold | None = None,
+        approved: Approved | None = None,
     ) -> list[Outcome]:
         """Plan and apply in one step: removals of `emails`, then `grants` (invite, role,
         reactivate, resend). One Outcome per distinct email, removals first, in request order.
+        `hold` stores what an approval rule holds (else it is refused); `approved`: the
+        approved request this run carries out.
 
         `requests` gives single emails their own request id, actor and reason in the audit trail
         (the service batches several jobs into one run). `should_stop` is asked before each
@@ -328,6 +318,7 @@ class StitchConnector:
         plan_on = functools.partial(
             self._plan_on, emails=emails, grants=grants, reason=reason, request_id=request_id
         )
+        plan_on = functools.partial(plan_on, actor=actor, approved=approved)
         if dry_run:
             AuditLog(self.settings.audit_path).require_sound()  # before the browser reads
             async with self._ui.typed_errors():
@@ -341,7 +332,8 @@ class StitchConnector:
             async with self._ui.typed_errors():
                 roster = await self._list_members(needles)
             plan = plan_on(roster, requests=requests)
-            return await self._apply_locked(plan, actor, override_budget, roster, should_stop, lock)
+            writes = _Writes(override_budget, should_stop, hold, approved)
+            return await self._apply_locked(plan, actor, writes, roster, lock)
 
     async def apply(
         self, plan: Plan, *, actor: str = "api", override_budget: bool = False
@@ -351,7 +343,7 @@ class StitchConnector:
         Every guard runs here, on a fresh roster, under the account's write lock.
         """
         with self._write_lock(actor) as lock:
-            return await self._apply_locked(plan, actor, override_budget, None, None, lock)
+            return await self._apply_locked(plan, actor, _Writes(override_budget), None, lock)
 
     def _write_lock(self, actor: str) -> WriteLock:
         return WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id)
@@ -360,9 +352,8 @@ class StitchConnector:
         self,
         plan: Plan,
         actor: str,
-        override_budget: bool,
+        writes: _Writes,
         roster: MemberList | None,
-        should_stop: Callable[[], bool] | None,
         lock: WriteLock,
     ) -> list[Outcome]:
         """`roster`: one read under this same lock, else a fresh read happens here. `lock` is
@@ -376,13 +367,15 @@ class StitchConnector:
                 history=self._history(AuditLog(self.settings.audit_path)),
                 step=self._step,
                 fence=lock.check,
+                hold=writes.hold,
+                approved=writes.approved,
             )
             outcomes = await runner.run(
                 plan,
                 actor=actor,
-                override_budget=override_budget,
+                override_budget=writes.override_budget,
                 roster=roster,
-                should_stop=should_stop,
+                should_stop=writes.should_stop,
             )
         after = runner.roster_after  # a full read, or a page proof's prediction: if newer
         if after is not None and (
@@ -414,6 +407,16 @@ class StitchConnector:
     def _report(self, event: Progress) -> None:
         if self._on_progress is not None:
             self._on_progress(event)
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """A write run beyond its plan: the budget, stopping, holds, an approved request."""
+
+    override_budget: bool
+    should_stop: Callable[[], bool] | None = None
+    hold: Hold | None = None
+    approved: Approved | None = None
 
 
 def _audited_runs(settings: Settings) -> frozenset[str]:

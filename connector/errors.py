@@ -30,6 +30,8 @@ class ExitCode(IntEnum):
     CONFIDENCE_GATE = 15  # a scrape lost too much of the last roster: not stored (likely drift)
     IDEMPOTENCY_CONFLICT = 16  # a request id reused with a different request
     NOT_FOUND = 17  # an address never on the roster (a typo?): not success, nothing was clicked
+    APPROVAL_PENDING = 18  # an approval rule holds a write for a second person: nothing clicked
+    APPROVAL_REFUSED = 19  # an approval decision not allowed: your own request, or it is closed
 
 
 # Printed with exit 17 (an outcome, not an exception: the rest of the run went on).
@@ -195,3 +197,27 @@ class IdempotencyConflict(ConnectorError):
         "A request id names one request forever: retry with exactly the same fields, or use a "
         "new request id for a new request."
     )
+
+
+class ApprovalUnknown(UsageProblem):
+    """No approval request by that id (HTTP 404)."""
+
+    hint = "`stitch-connector approvals list` (or GET /v1/approvals) shows the requests."
+
+
+class ApprovalRefused(ConnectorError):
+    """A decision that may not be made."""
+
+    exit_code = ExitCode.APPROVAL_REFUSED
+
+
+class OwnRequest(ApprovalRefused):
+    """The requester approving their own request: four eyes (HTTP 403)."""
+
+    hint = "Another person approves it: a different token (scope approve), or --as another name."
+
+
+class ApprovalClosed(ApprovalRefused):
+    """A request already rejected, expired, refused or superseded (HTTP 409)."""
+
+    hint = "Nothing was changed. Ask again (the same command, or the same request) if still needed."

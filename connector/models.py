@@ -214,6 +214,8 @@ class OutcomeStatus(StrEnum):
     UNKNOWN = "unknown"  # the click happened but nothing proved its effect: check by hand
     SKIPPED = "skipped"  # not tried: an earlier removal in the run stopped the batch
     PLANNED = "planned"  # dry run: `action` is what would happen
+    # Held for a second person (approval_rules.py): nothing clicked; `approval_id` names it.
+    PENDING_APPROVAL = "pending_approval"
     # Grants (grant.py), each proven by a fresh read like a removal:
     INVITED = "invited"  # a pending row with the asked role now
     ALREADY_MEMBER = "already_member"  # an invite or reactivation found them active: nothing done
@@ -290,6 +292,9 @@ class Outcome(BaseModel):
     member_before: Member | None = None
     evidence: list[str] = Field(default_factory=list)
     role: Role | None = Field(None, description="A grant's role: invited with, or set to.")
+    approval_id: str | None = Field(
+        None, description="The approval request that holds it, or that it was carried out under."
+    )
 
 
 class TargetRequest(BaseModel):
@@ -316,6 +321,9 @@ class PlanTarget(BaseModel):
     )
     grant: Grant | None = Field(
         None, description="A lifecycle ask (invite, role, reactivate, resend); None: a removal."
+    )
+    approval: str | None = Field(
+        None, description="The approval rule that holds this write for a second person."
     )
 
     @property

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connector import grant_policy, policy
-from connector.errors import UsageProblem
+from connector import approval_rules, grant_policy, policy
+from connector.approval_rules import Approved
+from connector.errors import PolicyRefused, UsageProblem
 from connector.models import (
     Grant,
     Member,
@@ -85,6 +86,8 @@ class PlanRequest(BaseModel):
     )
     override_budget: bool = False  # with whole_batch: a person reviewed an over-budget run
     now: datetime | None = None  # the plan's created_at; None: now
+    actor: str = Field("cli", description="Who asks, where a target has no request of its own.")
+    approved: Approved | None = Field(None, description="The approval this request runs under.")
 
 
 def addresses(emails: Sequence[str], grants: Sequence[tuple[str, Grant]]) -> list[str]:
@@ -103,7 +106,20 @@ def plan(roster: MemberList, request: PlanRequest, config: PolicyConfig, history
     if request.requests:
         targets = [t.model_copy(update={"request": request.requests.get(t.email)}) for t in targets]
     if request.whole_batch:
-        check_batch(targets, roster, config, history, override_budget=request.override_budget)
+        targets, _ = hold_for_approval(
+            targets,
+            roster,
+            config,
+            history,
+            actor=request.actor,
+            approved=request.approved,
+            override_budget=request.override_budget,
+        )
+    else:
+        rules = config.approvals
+        targets = approval_rules.settle(
+            targets, rules, actor=request.actor, approved=request.approved
+        )
     return Plan(
         created_at=request.now or datetime.now(UTC),
         base_url=request.base_url,
@@ -185,6 +201,35 @@ def check_batch(
     )
 
 
+def hold_for_approval(
+    targets: list[PlanTarget],
+    roster: MemberList,
+    config: PolicyConfig,
+    history: History,
+    *,
+    actor: str,
+    approved: Approved | None,
+    override_budget: bool,
+) -> tuple[list[PlanTarget], bool]:
+    """The targets, each an approval rule holds marked with it, and whether the run may pass
+    the budget (asked, or an approved over-budget request). The budget counts only what goes
+    ahead now; a request over it is held whole where an `over_budget` rule asks, else
+    PolicyRefused as before."""
+    rules = config.approvals
+    targets = approval_rules.settle(targets, rules, actor=actor, approved=approved)
+    covered = approved.rules if approved else frozenset()
+    override = override_budget or approval_rules.overrides_budget(covered, rules)
+    going = [t for t in targets if t.approval is None]
+    try:
+        check_batch(going, roster, config, history, override_budget=override)
+    except PolicyRefused as exc:
+        held = approval_rules.hold_over_budget(targets, exc.rule, rules, covered)
+        if held is None:
+            raise
+        return held, override
+    return targets, override
+
+
 def refusals(
     emails: Sequence[str], roster: MemberList, config: PolicyConfig, history: History
 ) -> dict[str, str]:
@@ -205,11 +250,17 @@ def dry_run_outcomes(made: Plan) -> list[Outcome]:
     return [
         Outcome(
             email=t.email,
-            status=OutcomeStatus.PLANNED if t.action else t.expected,
+            status=_dry_status(t),
             action=t.action,
-            rule=t.rule,
+            rule=t.approval or t.rule,
             member_before=t.member,
             role=t.granted_role,
         )
         for t in made.targets
     ]
+
+
+def _dry_status(target: PlanTarget) -> OutcomeStatus:
+    if target.approval is not None:
+        return OutcomeStatus.PENDING_APPROVAL
+    return OutcomeStatus.PLANNED if target.action else target.expected

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from connector.approval_rules import ApprovalRules
 from connector.errors import PolicyRefused, UsageProblem
 from connector.models import (
     Action,
@@ -73,6 +74,7 @@ class PolicyConfig:
     invite_domains: frozenset[str] = frozenset()  # empty: no invitation is sent at all
     max_grants: int = 5  # invitations, reactivations, role changes, resends per run
     max_grants_per_day: int = 20
+    approvals: ApprovalRules = field(default_factory=ApprovalRules)  # writes held for a person
 
 
 def requested_emails(emails: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from connector.approval_rules import ApprovalRule, ApprovalRules, load_rules
 from connector.errors import ConfigError
 from connector.policy import PolicyConfig
 
@@ -110,6 +111,21 @@ class Settings(BaseSettings):
         60.0, gt=0, le=600, description="How long a SCIM write waits for its job to finish."
     )
 
+    # Approvals (approval_rules.py; README, "Approvals"): writes that wait for a second person.
+    approval_rules_file: Path | None = Field(None, description="TOML: `[[rule]]` tables.")
+    approve_admin_removals: bool = Field(False, description="Rule admin-removal.")
+    approve_admin_grants: bool = Field(False, description="Rule admin-grant.")
+    approve_over_targets: int | None = Field(None, ge=1, description="Rule bulk: more than N.")
+    approve_over_budget: bool = Field(False, description="Rule over-budget: ask, not refuse.")
+    approve_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approve_principals: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    approval_ttl_hours: float = Field(24.0, gt=0, le=720, description="Decide within this.")
+    approval_webhook_url: str | None = Field(
+        None,
+        description="POSTed (signed with STITCH_CALLBACK_SECRET) when a request waits "
+        "and when it is decided (a Slack-compatible body); its host: in STITCH_CALLBACK_HOSTS.",
+    )
+
     # *_FILE variants, read once at load time.
     email_file: Path | None = None
     password_file: Path | None = None
@@ -133,6 +149,8 @@ class Settings(BaseSettings):
         "allowed_domains",
         "invite_domains",
         "callback_hosts",
+        "approve_domains",
+        "approve_principals",
         mode="before",
     )
     @classmethod
@@ -200,6 +218,11 @@ class Settings(BaseSettings):
                 ) from None
         return data
 
+    @model_validator(mode="after")
+    def _check_approval_rules(self) -> Settings:
+        self.approval_rules()  # a bad rules file fails at load, naming the rule at fault
+        return self
+
     @property
     def origin(self) -> str:
         parts = urlsplit(self.base_url)
@@ -234,7 +257,43 @@ class Settings(BaseSettings):
             invite_domains=frozenset(self.invite_domains),
             max_grants=self.max_grants,
             max_grants_per_day=self.max_grants_per_day,
+            approvals=self.approval_rules(),
         )
+
+    def approval_rules(self) -> ApprovalRules:
+        """The rules file's rules, then the STITCH_APPROVE_* shortcuts (ConfigError if bad)."""
+        found = (
+            load_rules(self.approval_rules_file, ttl_hours=self.approval_ttl_hours)
+            if self.approval_rules_file
+            else ApprovalRules(ttl_hours=self.approval_ttl_hours)
+        )
+        extra: list[ApprovalRule] = []
+        if self.approve_admin_removals:
+            extra.append(ApprovalRule(name="admin-removal", when="removes_administrator"))
+        if self.approve_admin_grants:
+            extra.append(ApprovalRule(name="admin-grant", when="grants_administrator"))
+        if self.approve_over_targets is not None:
+            extra.append(
+                ApprovalRule(name="bulk", when="more_than", targets=self.approve_over_targets)
+            )
+        if self.approve_over_budget:
+            extra.append(ApprovalRule(name="over-budget", when="over_budget"))
+        if self.approve_domains:
+            extra.append(
+                ApprovalRule(name="domains", when="domain", domains=frozenset(self.approve_domains))
+            )
+        if self.approve_principals:
+            extra.append(
+                ApprovalRule(
+                    name="principals",
+                    when="principal",
+                    principals=frozenset(self.approve_principals),
+                )
+            )
+        try:
+            return ApprovalRules(rules=(*found.rules, *extra), ttl_hours=found.ttl_hours)
+        except ValidationError as exc:
+            raise ConfigError(f"approval rules: {exc.errors()[0]['msg']}") from None
 
     @property
     def audit_path(self) -> Path:

@@ -18,6 +18,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as cli_errors  # type: ignore[no-redef]
 
 from connector.cli import (
+    approvals,
     audit,
     common,
     debug,
@@ -109,6 +110,7 @@ app.command("reactivate")(lifecycle.reactivate)
 app.command("resend")(lifecycle.resend)
 app.command("reconcile")(reconcile.reconcile)
 app.add_typer(audit.app, name="audit")
+app.add_typer(approvals.app, name="approvals")
 app.command("show-trace")(debug.show_trace)
 app.command("login")(login.login)
 app.command("doctor")(doctor.doctor)

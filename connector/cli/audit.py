@@ -39,6 +39,9 @@ def verify() -> None:
 @app.command()
 def show(
     since: str | None = typer.Option(None, help="Only records from this time (ISO 8601) on."),
+    approval: str | None = typer.Option(
+        None, help="Only one approval request's chain: asked, decided, carried out."
+    ),
     as_json: bool = typer.Option(False, "--json", help="JSON Lines, as stored."),
 ) -> None:
     """List the records, oldest first."""
@@ -49,6 +52,8 @@ def show(
         except ValueError:
             raise ConfigError(f"--since {since!r} is not an ISO 8601 time") from None
     records = App(common.settings_from()).audit_records(start)
+    if approval:
+        records = [r for r in records if r.approval_id == approval]
     if as_json:
         for record in records:
             sys.stdout.write(record.model_dump_json() + "\n")

@@ -11,11 +11,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from connector.app import App, RunOptions, SyncOptions, write_failed_sync_metrics
+from connector.app import App, RunOptions, SyncOptions
 from connector.changes import Change, ChangeKind
 from connector.cli import common, render
 from connector.cli.render import cell
 from connector.errors import ConfigError
+from connector.failed_sync_metrics import write_failed_sync_metrics
 from connector.logs import new_run_id
 from connector.models import MemberList, SnapshotInfo
 from connector.snapshot_gate import SyncReport

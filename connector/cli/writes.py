@@ -281,6 +281,8 @@ def exit_code(outcomes: list[Outcome]) -> int:
         return ExitCode.NOT_FOUND
     if OutcomeStatus.REFUSED in statuses:
         return ExitCode.POLICY_REFUSED
+    if OutcomeStatus.PENDING_APPROVAL in statuses:
+        return ExitCode.APPROVAL_PENDING
     return ExitCode.OK
 
 
@@ -298,5 +300,11 @@ def report(outcomes: list[Outcome], as_json: bool) -> None:
     code = exit_code(outcomes)
     if any(o.status is OutcomeStatus.NOT_FOUND for o in outcomes):
         common.stderr.print(cell(f"hint: {NOT_FOUND_HINT}"), highlight=False)
+    for held in sorted({o.approval_id for o in outcomes if o.approval_id and not o.status.ok}):
+        common.stderr.print(
+            f"hint: held for a second person: `stitch-connector approvals show {held}`; they "
+            f"approve it with `stitch-connector approvals approve {held} --as NAME`",
+            highlight=False,
+        )
     if code:
         raise typer.Exit(code)

@@ -112,8 +112,8 @@ def signature(secret: str, timestamp: str, body: bytes, delivery: str = "") -> s
     return "sha256=" + mac.hexdigest()
 
 
-class _Refused(Exception):
-    pass
+class Refused(Exception):
+    """A callback never attempted: its URL or address is not allowed."""
 
 
 class CallbackSender:
@@ -184,7 +184,7 @@ class CallbackSender:
         try:
             status = await self._attempt(job)
             error = None if 200 <= status < 300 else f"the receiver answered HTTP {status}"
-        except _Refused as exc:
+        except Refused as exc:
             log.warning("callback.refused", job=job.id, reason=str(exc))
             jobs.callback_done(job.id, CallbackStatus.REFUSED, job.callback_attempts, str(exc))
             return
@@ -208,48 +208,18 @@ class CallbackSender:
         self.on_retry()
 
     async def _attempt(self, job: Job) -> int:
-        """One POST to the one address the host resolves to now. Raises _Refused before any
-        connection when the URL or the address is not allowed."""
+        """One POST of the job's body (post_signed)."""
         assert job.callback_url is not None
-        try:
-            target = check_callback_url(job.callback_url, self._allow)
-        except ConfigError as exc:
-            raise _Refused(str(exc).removeprefix("callback_url: ")) from None
-        if target.address is not None:
-            addresses = [target.address]
-        else:
-            try:
-                addresses = await resolve(target.host, target.port)
-            except OSError as exc:
-                raise httpx.ConnectError(f"{target.host} does not resolve: {exc}") from None
-            if not addresses:
-                raise httpx.ConnectError(f"{target.host} does not resolve")
-        for address in addresses:
-            if why := self._allow.refusal(address, target.port):
-                raise _Refused(f"{target.host} resolves to {why}")
-            if target.scheme != "https" and not address.is_loopback:
-                raise _Refused(f"plain http to {address}, which is not this machine")
-        backend = _PinnedBackend(target.host, target.port, addresses[0])
         body = json.dumps(job_body(job, self._runs_dir), separators=(",", ":")).encode("utf-8")
-        delivery = job.callback_delivery or job.id
-        stamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Stitch-Delivery": delivery,
-            "X-Stitch-Timestamp": stamp,
-            "X-Stitch-Signature": signature(self._secret.get_secret_value(), stamp, body, delivery),
-        }
-        async with (
-            asyncio.timeout(self._timeout_s * 3),  # a receiver that answers drop by drop
-            httpx.AsyncClient(
-                transport=_PinnedTransport(backend, self._tls),
-                timeout=self._timeout_s,
-                follow_redirects=False,
-                trust_env=False,  # no HTTP(S)_PROXY: the connection goes to the checked address
-            ) as client,
-            client.stream("POST", job.callback_url, content=body, headers=headers) as response,
-        ):
-            status = response.status_code  # the answer's body is never read
+        status = await post_signed(
+            job.callback_url,
+            body,
+            delivery=job.callback_delivery or job.id,
+            secret=self._secret,
+            allow=self._allow,
+            tls=self._tls,
+            timeout_s=self._timeout_s,
+        )
         log.info(
             "callback.attempt",
             job=job.id,
@@ -264,3 +234,55 @@ class CallbackSender:
         for task in list(self._in_flight.values()):
             task.cancel()
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+
+async def post_signed(
+    url: str,
+    body: bytes,
+    *,
+    delivery: str,
+    secret: SecretStr,
+    allow: AllowList,
+    tls: ssl.SSLContext,
+    timeout_s: float,
+) -> int:
+    """One signed POST to the one address the host resolves to now; the answer's status.
+    Raises Refused before any connection when the URL or the address is not allowed, and
+    httpx errors (or OSError) when the attempt fails."""
+    try:
+        target = check_callback_url(url, allow)
+    except ConfigError as exc:
+        raise Refused(str(exc).removeprefix("callback_url: ")) from None
+    if target.address is not None:
+        addresses = [target.address]
+    else:
+        try:
+            addresses = await resolve(target.host, target.port)
+        except OSError as exc:
+            raise httpx.ConnectError(f"{target.host} does not resolve: {exc}") from None
+        if not addresses:
+            raise httpx.ConnectError(f"{target.host} does not resolve")
+    for address in addresses:
+        if why := allow.refusal(address, target.port):
+            raise Refused(f"{target.host} resolves to {why}")
+        if target.scheme != "https" and not address.is_loopback:
+            raise Refused(f"plain http to {address}, which is not this machine")
+    backend = _PinnedBackend(target.host, target.port, addresses[0])
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Stitch-Delivery": delivery,
+        "X-Stitch-Timestamp": stamp,
+        "X-Stitch-Signature": signature(secret.get_secret_value(), stamp, body, delivery),
+    }
+    async with (
+        asyncio.timeout(timeout_s * 3),  # a receiver that answers drop by drop
+        httpx.AsyncClient(
+            transport=_PinnedTransport(backend, tls),
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,  # no HTTP(S)_PROXY: the connection goes to the checked address
+        ) as client,
+        client.stream("POST", url, content=body, headers=headers) as response,
+    ):
+        return response.status_code  # the answer's body is never read

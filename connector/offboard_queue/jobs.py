@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connector.database import Database, to_text, transaction
 from connector.errors import IdempotencyConflict
-from connector.models import Member, Outcome
+from connector.models import Member, Outcome, OutcomeStatus
 from connector.offboard_queue.models import (
     CallbackStatus,
     Job,
@@ -24,74 +25,13 @@ from connector.offboard_queue.models import (
     OffboardingRequest,
     Source,
 )
-
-FILE_NAME = "service.sqlite3"
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 0 -> 1
-        """CREATE TABLE jobs (
-            id TEXT PRIMARY KEY,
-            request_id TEXT NOT NULL UNIQUE,
-            body_hash TEXT NOT NULL,
-            email TEXT NOT NULL,
-            reason TEXT,
-            requested_by TEXT NOT NULL,
-            callback_url TEXT,
-            source TEXT NOT NULL,
-            status TEXT NOT NULL,
-            outcome TEXT,
-            run_id TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            note TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            finished_at TEXT,
-            callback_status TEXT,
-            callback_attempts INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX jobs_by_status ON jobs (status, created_at)",
-        "CREATE INDEX jobs_by_email ON jobs (email, created_at)",
-        # SCIM: members this service removed, so the IdP still finds them (active false) after
-        # the row has left Stitch's list; `deleted` ones answer 404 (RFC 7644 §3.6).
-        """CREATE TABLE removed_users (
-            email TEXT PRIMARY KEY,
-            client_id INTEGER NOT NULL,
-            member TEXT NOT NULL,
-            deleted INTEGER NOT NULL,
-            removed_at TEXT NOT NULL
-        )""",
-    ),
-    (  # 1 -> 2: a job put back after a failure waits this long before it is claimed again
-        "ALTER TABLE jobs ADD COLUMN not_before TEXT",
-    ),
-    (  # 2 -> 3: whether the run that decided it was let past the budget (--override-budget)
-        "ALTER TABLE jobs ADD COLUMN override_budget INTEGER NOT NULL DEFAULT 0",
-    ),
-    (  # 3 -> 4: the callback outbox (next try, last error, the delivery id receivers dedupe
-        # on), and who submitted the job (the authenticated principal)
-        "ALTER TABLE jobs ADD COLUMN callback_next_at TEXT",
-        "ALTER TABLE jobs ADD COLUMN callback_error TEXT",
-        "ALTER TABLE jobs ADD COLUMN callback_delivery TEXT",
-        "ALTER TABLE jobs ADD COLUMN principal TEXT",
-        "CREATE INDEX jobs_by_callback ON jobs (callback_status, callback_next_at)",
-    ),
-    (  # 4 -> 5: what an IdP said of a SCIM user that Stitch does not hold: its externalId and
-        # the roles it assigned (JSON; NULL: never said)
-        """CREATE TABLE scim_attributes (
-            client_id INTEGER NOT NULL,
-            email TEXT NOT NULL,
-            external_id TEXT,
-            roles TEXT,
-            PRIMARY KEY (client_id, email)
-        )""",
-    ),
-)
-
+from connector.service_db import FILE_NAME, MIGRATIONS
 
 _COLUMNS = (
     "id, request_id, email, reason, requested_by, callback_url, source, status, outcome, run_id,"
     " attempts, note, created_at, updated_at, finished_at, callback_status, callback_attempts,"
-    " not_before, override_budget, callback_next_at, callback_error, callback_delivery, principal"
+    " not_before, override_budget, callback_next_at, callback_error, callback_delivery, principal,"
+    " approval_id"
 )
 
 
@@ -185,11 +125,14 @@ class JobStore:
         taken over (or finished) is left alone, and None is returned. The note becomes `note`:
         one that said why it waited in the queue is stale once it has finished."""
         now = to_text(datetime.now(UTC))
+        held = outcome.status is OutcomeStatus.PENDING_APPROVAL  # waits: not finished yet
         with self._db.connect() as db, transaction(db, immediate=True):
             changed = db.execute(
                 "UPDATE jobs SET status = ?, outcome = ?, note = ?, override_budget = ?,"
                 " updated_at = ?, finished_at = ?, not_before = NULL,"
-                " callback_status = CASE WHEN callback_url IS NULL THEN NULL ELSE ? END"
+                " approval_id = COALESCE(?, approval_id),"
+                " callback_status = CASE WHEN callback_url IS NULL OR ? THEN callback_status"
+                " ELSE ? END"
                 " WHERE id = ? AND status = ? AND run_id = ?",
                 (
                     JobStatus.of(outcome).value,
@@ -197,7 +140,9 @@ class JobStore:
                     note,
                     int(override_budget),
                     now,
-                    now,
+                    None if held else now,
+                    outcome.approval_id,
+                    int(held),
                     CallbackStatus.PENDING.value,
                     job_id,
                     JobStatus.RUNNING.value,
@@ -205,6 +150,51 @@ class JobStore:
                 ),
             ).rowcount
             return self._get(db, job_id) if changed else None
+
+    def settle_held(self, approval_id: str, outcomes: Mapping[str, Outcome]) -> list[Job]:
+        """The jobs approval `approval_id` holds, given the outcome of their email: finished
+        (their callbacks due), or held again by the approval an outcome names. Fenced by the
+        approval: a job it no longer holds is left alone."""
+        now = to_text(datetime.now(UTC))
+        with self._db.connect() as db, transaction(db, immediate=True):
+            ids = [
+                (r[0], r[1])
+                for r in db.execute(
+                    "SELECT id, email FROM jobs WHERE approval_id = ? AND status = ?",
+                    (approval_id, JobStatus.PENDING_APPROVAL.value),
+                )
+            ]
+            for job_id, email in ids:
+                outcome = outcomes.get(email)
+                if outcome is None:
+                    continue
+                held = outcome.status is OutcomeStatus.PENDING_APPROVAL
+                db.execute(
+                    "UPDATE jobs SET status = ?, outcome = ?, updated_at = ?, finished_at = ?,"
+                    " approval_id = ?, note = NULL,"
+                    " callback_status = CASE WHEN callback_url IS NULL OR ? THEN callback_status"
+                    " ELSE ? END WHERE id = ?",
+                    (
+                        JobStatus.of(outcome).value,
+                        outcome.model_dump_json(),
+                        now,
+                        None if held else now,
+                        outcome.approval_id or approval_id,
+                        int(held),
+                        CallbackStatus.PENDING.value,
+                        job_id,
+                    ),
+                )
+            return [self._get(db, job_id) for job_id, _ in ids]
+
+    def holding(self, approval_id: str) -> list[Job]:
+        """The jobs an approval request holds (or held)."""
+        with self._db.connect() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE approval_id = ? ORDER BY created_at",  # noqa: S608
+                (approval_id,),
+            ).fetchall()
+        return [_job(r) for r in rows]
 
     def requeue(
         self,
@@ -274,12 +264,18 @@ class JobStore:
             return self._find(db, job_id)
 
     def unfinished_for(self, email: str) -> Job | None:
-        """The oldest queued or running job for this email (SCIM waits on it, not a new one)."""
+        """The oldest queued, running or held job for this email (SCIM waits on it, and a
+        retry joins it rather than asking again)."""
         with self._db.connect() as db:
             row = db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE email = ? AND status IN (?, ?)"  # noqa: S608
+                f"SELECT {_COLUMNS} FROM jobs WHERE email = ? AND status IN (?, ?, ?)"  # noqa: S608
                 " ORDER BY created_at LIMIT 1",
-                (email, JobStatus.QUEUED.value, JobStatus.RUNNING.value),
+                (
+                    email,
+                    JobStatus.QUEUED.value,
+                    JobStatus.RUNNING.value,
+                    JobStatus.PENDING_APPROVAL.value,
+                ),
             ).fetchone()
         return _job(row) if row else None
 

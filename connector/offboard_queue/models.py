@@ -35,10 +35,18 @@ class JobStatus(StrEnum):
     FAILED = "failed"  # nothing changed, as far as a fresh read shows
     UNKNOWN = "unknown"  # a click happened and nothing proved its effect: check by hand
     NOT_FOUND = "not_found"  # never a member (a typo?): not success; nothing was clicked
+    # An approval rule holds it for a second person (GET /v1/approvals/{approval_id}): nothing
+    # was clicked; it finishes once the request is approved and carried out, rejected or expired.
+    PENDING_APPROVAL = "pending_approval"
 
     @property
     def finished(self) -> bool:
-        return self not in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return self not in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PENDING_APPROVAL)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more happens without a person: finished, or waiting for approval."""
+        return self.finished or self is JobStatus.PENDING_APPROVAL
 
     @classmethod
     def of(cls, outcome: Outcome) -> JobStatus:
@@ -50,6 +58,8 @@ class JobStatus(StrEnum):
             return cls.UNKNOWN
         if outcome.status is OutcomeStatus.NOT_FOUND:
             return cls.NOT_FOUND
+        if outcome.status is OutcomeStatus.PENDING_APPROVAL:
+            return cls.PENDING_APPROVAL
         return cls.FAILED
 
 
@@ -112,6 +122,9 @@ class Job(BaseModel):
         None, description="The callback's X-Stitch-Delivery id: the same on every retry."
     )
     principal: str | None = None
+    approval_id: str | None = Field(
+        None, description="The approval request that holds (or held) it: /v1/approvals/{id}."
+    )
 
     @property
     def actor(self) -> str:

@@ -55,4 +55,7 @@ def job_links(job: Job, runs_dir: Path) -> dict[str, object]:
             evidence.append("/v1/evidence/" + Path(name).relative_to(runs_dir).as_posix())
         except ValueError:  # not under runs/: not served
             continue
-    return {"self": f"/v1/offboardings/{job.id}", "evidence": evidence}
+    links: dict[str, object] = {"self": f"/v1/offboardings/{job.id}", "evidence": evidence}
+    if job.approval_id:
+        links["approval"] = f"/v1/approvals/{job.approval_id}"
+    return links

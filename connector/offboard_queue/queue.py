@@ -108,7 +108,7 @@ class OffboardQueue:
         deadline = time.monotonic() + timeout_s
         while True:
             current = jobs.get(job_id)
-            if current is None or current.status.finished or time.monotonic() > deadline:
+            if current is None or current.status.settled or time.monotonic() > deadline:
                 return current
             if current.status is JobStatus.QUEUED and await self.worker.run_once(only=job_id):
                 if self.worker.audit_broken is not None:

@@ -28,6 +28,7 @@ from connector.errors import (
 )
 from connector.logs import first_line, get_logger, new_run_id, redact_text
 from connector.models import Account, MemberList, Outcome, OutcomeStatus
+from connector.offboard_queue.approved import ApprovedRuns
 from connector.offboard_queue.callbacks import CallbackSender
 from connector.offboard_queue.models import Job
 from connector.offboard_queue.reads import RosterReads
@@ -68,6 +69,7 @@ class Worker:
             callbacks.on_retry = self.wake  # a retry falls due before the next idle poll
         self.runs = StitchRuns(app.settings, shared_browser=shared_browser)
         self.reads = RosterReads(app, self.runs, sync_every_s=sync_every_s)
+        self.approved = ApprovedRuns(app, self.runs, self.after_writes)
         self._wake = asyncio.Event()
         self._finished = asyncio.Condition()  # notified after every batch
         self._ready_lock = asyncio.Lock()
@@ -92,7 +94,7 @@ class Worker:
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> None:
-        recovered = self.jobs.recover_interrupted()
+        recovered = self.jobs.recover_interrupted() + self.approved.recover_interrupted()
         if recovered:
             log.warning("worker.recovered_interrupted_jobs", count=recovered)
         self._task = asyncio.create_task(self._loop(), name="stitch-worker")
@@ -134,6 +136,9 @@ class Worker:
                 )
                 while not self._stopping and await self.run_once():
                     pass
+                if await self.approved.run_due(lambda: self._stopping):
+                    async with self._finished:  # the jobs an approval held have finished
+                        self._finished.notify_all()
             except Exception as exc:  # the loop must outlive any one failure
                 self.last_error = f"{type(exc).__name__}: {first_line(str(exc))}"
                 log.error("worker.loop_failed", error=self.last_error)
@@ -208,12 +213,12 @@ class Worker:
         return max(1, limit)
 
     async def wait_for(self, job_id: str, timeout_s: float) -> Job | None:
-        """The job once it has finished, or as it stands when `timeout_s` runs out or the
-        service is stopping."""
+        """The job once it has finished or waits for approval, or as it stands when
+        `timeout_s` runs out or the service is stopping."""
 
         def done() -> bool:
             job = self.jobs.get(job_id)
-            return self._stopping or job is None or job.status.finished
+            return self._stopping or job is None or job.status.settled
 
         async with self._finished:
             with contextlib.suppress(TimeoutError):

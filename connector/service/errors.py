@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connector.errors import (
+    ApprovalClosed,
+    ApprovalUnknown,
     AuthFailed,
     ConfidenceGate,
     ConfigError,
@@ -17,6 +19,7 @@ from connector.errors import (
     HumanNeeded,
     IdempotencyConflict,
     LockHeld,
+    OwnRequest,
     PageNotRecognised,
     PlanStale,
     PolicyRefused,
@@ -48,6 +51,9 @@ def error_body(exc: ConnectorError) -> ErrorBody:
 # ConnectorError class -> HTTP status, most specific first.
 _STATUS: tuple[tuple[type[ConnectorError], int], ...] = (
     (IdempotencyConflict, 409),
+    (ApprovalUnknown, 404),
+    (ApprovalClosed, 409),
+    (OwnRequest, 403),
     (ConfidenceGate, 409),
     (LockHeld, 409),
     (PlanStale, 409),
