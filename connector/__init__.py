@@ -38,6 +38,9 @@ _EXPORTS = {
     "offboard": "connector.offboarding",
     "offboard_async": "connector.offboarding",
     "IdempotencyConflict": "connector.errors",
+    "approve": "connector.approving",
+    "reject": "connector.approving",
+    "list_approvals": "connector.approving",
 }
 
 __all__ = [
@@ -64,14 +67,18 @@ __all__ = [
     "StitchConnector",
     "TransientFailure",
     "__version__",
+    "approve",
+    "list_approvals",
     "list_members",
     "load_settings",
     "offboard",
     "offboard_async",
+    "reject",
 ]
 
 if TYPE_CHECKING:
     from connector.app import App
+    from connector.approving import approve, list_approvals, reject
     from connector.blocking import list_members
     from connector.client import StitchConnector
     from connector.errors import (

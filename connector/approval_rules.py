@@ -45,7 +45,8 @@ When = Literal[
     "principal",
 ]
 RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
-_BUDGET_RULES = frozenset({"budget_per_run", "budget_fraction", "budget_per_day"})
+# policy.Rule's budget rules, by value (policy imports this module, not the other way round).
+_BUDGET_RULES = frozenset({"budget_max_removals", "budget_max_fraction", "budget_per_day"})
 _GRANT_BUDGET_RULES = frozenset({"budget_max_grants", "budget_grants_per_day"})
 
 
@@ -166,9 +167,10 @@ def hold_over_budget(
         return None
     if refused_rule not in _BUDGET_RULES | _GRANT_BUDGET_RULES:
         return None
+    # This rule first: its approval is the one that lets the run past the budget (the request
+    # also names every other rule that holds it: ApprovalDesk._ask).
     return [
-        t.model_copy(update={"approval": t.approval or rule.name}) if t.action is not None else t
-        for t in targets
+        t.model_copy(update={"approval": rule.name}) if t.action is not None else t for t in targets
     ]
 
 
@@ -246,7 +248,12 @@ def settle(
     settled = []
     for target in asked:
         before = approved.targets.get(target.email)
-        if target.action is not None and (before is None or changed(before, target)):
+        if target.action is None:
+            pass
+        elif before is None:  # never approved: held by its own rules, as any request is
+            rule = _first_rule(target, rules, actor, 1, frozenset())
+            target = target.model_copy(update={"approval": rule})
+        elif changed(before, target):
             rule = target.approval or _first_rule(target, rules, actor, 1, frozenset())
             target = target.model_copy(update={"approval": rule or "roster_changed"})
         settled.append(target)

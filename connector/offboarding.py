@@ -44,7 +44,7 @@ async def offboard_async(
     job = await queue.submit_and_wait(
         request, source="python", principal=_login(), timeout_s=timeout_s
     )
-    if not job.status.finished:
+    if not job.status.settled:
         raise TransientFailure(
             f"job {job.id} for request {request_id!r} has not finished ({job.status}: "
             f"{job.note or 'waiting'})",
@@ -68,7 +68,9 @@ def offboard(
     true for deactivated, invitation_cancelled and already_absent (was a member, now gone), and
     false for not_found (never a member in any stored snapshot, the last accepted roster nor the
     audit trail: most likely a typo, and the person's real address may still have access),
-    refused, failed and unknown."""
+    refused, failed and unknown. `pending_approval`: an approval rule holds it for a second
+    person (`outcome.approval_id`; connector.approve); call again with the same request id
+    to learn how it ended."""
     return runner.run(
         lambda: offboard_async(
             email,

@@ -212,16 +212,15 @@ def hold_for_approval(
     override_budget: bool,
 ) -> tuple[list[PlanTarget], bool]:
     """The targets, each an approval rule holds marked with it, and whether the run may pass
-    the budget (asked, or an approved over-budget request). The budget counts only what goes
-    ahead now; a request over it is held whole where an `over_budget` rule asks, else
-    PolicyRefused as before."""
+    the budget (asked, or an approved over-budget request). The budget counts the whole
+    request, held writes too (an approval never splits a request to fit it); a request over it
+    is held whole where an `over_budget` rule asks, else PolicyRefused as before."""
     rules = config.approvals
     targets = approval_rules.settle(targets, rules, actor=actor, approved=approved)
     covered = approved.rules if approved else frozenset()
     override = override_budget or approval_rules.overrides_budget(covered, rules)
-    going = [t for t in targets if t.approval is None]
     try:
-        check_batch(going, roster, config, history, override_budget=override)
+        check_batch(targets, roster, config, history, override_budget=override)
     except PolicyRefused as exc:
         held = approval_rules.hold_over_budget(targets, exc.rule, rules, covered)
         if held is None:

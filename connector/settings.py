@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     service_tokens: SecretStr | None = Field(
         None,
         description="Bearer tokens, comma-separated, each NAME:SCOPE:TOKEN (scopes: read, jobs, "
-        "scim, write); the older `read:TOKEN`, `write:TOKEN` and bare TOKEN still work.",
+        "scim, write, approve); the older `read:TOKEN`, `write:TOKEN` and bare TOKEN still work.",
     )
     max_body_bytes: int = Field(
         64 * 1024, ge=1024, le=16 * 1024 * 1024, description="The largest request body served."
@@ -333,8 +333,8 @@ class Settings(BaseSettings):
 
 # read: GET everything. jobs: the jobs API (/v1, /readyz, /metrics, the docs), read and write.
 # scim: /scim/v2 only, read and write. write: everything (what `write:TOKEN` and a bare TOKEN were).
-TokenScope = Literal["read", "jobs", "scim", "write"]
-TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "jobs", "scim", "write")
+TokenScope = Literal["read", "jobs", "scim", "write", "approve"]
+TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "jobs", "scim", "write", "approve")
 _MIN_TOKEN_LENGTH = 16
 _TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 

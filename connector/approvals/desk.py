@@ -78,7 +78,13 @@ class ApprovalDesk:
         rules = list(
             dict.fromkeys(
                 [t.approval for t in targets if t.approval]
-                + [r for t in targets for r in matching_rules(t, policy.approvals, actor=asker)]
+                + [
+                    r
+                    for t in targets
+                    for r in matching_rules(
+                        t, policy.approvals, actor=asker, request_size=len(targets)
+                    )
+                ]
             )
         )
         first = targets[0].request or TargetRequest()
@@ -92,9 +98,9 @@ class ApprovalDesk:
             reason=first.reason,
             request_id=request_id,
         )
-        key = json.dumps(
-            [request_id, sorted((t.email, str(t.action), repr(t.grant)) for t in targets)]
-        )
+        # The same writes asked again by the same principal (a retry, Entra's next cycle, a
+        # second job) join the pending request: one person decides once.
+        key = json.dumps(sorted((t.email, str(t.action), repr(t.grant)) for t in targets))
         approval, new = self.store.add(
             plan,
             request_key=key,

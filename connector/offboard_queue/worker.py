@@ -188,7 +188,8 @@ class Worker:
         except ValueError:  # a line that is not a record: the run refuses it (AuditBroken)
             day = 0
         left_today = settings.max_removals_per_day - day
-        if left_today <= 0:
+        asks = settings.policy().approvals.over_budget() is not None  # a person may let it by
+        if left_today <= 0 and not asks:
             held = (
                 f"held: the daily budget of {settings.max_removals_per_day} removals is used "
                 "up (STITCH_MAX_REMOVALS_PER_DAY); queued jobs wait for the 24-hour window"

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connector import __version__
 from connector.logs import get_logger
-from connector.service import errors, routes, scim
+from connector.service import approval_routes, errors, routes, scim
 from connector.service.auth import Forbidden, TokenCheck, Unauthorized, area_of
 from connector.service.errors import ErrorBody
 from connector.service.limits import BodyLimit
@@ -64,6 +64,7 @@ def create_app(
     errors.install(app)
     app.include_router(routes.operations)
     app.include_router(routes.v1)
+    app.include_router(approval_routes.router)
     app.include_router(scim.router, prefix="/scim/v2")
     return app
 

@@ -7,7 +7,10 @@ scope is what it may do:
     read    GET anything (the jobs API and SCIM)
     jobs    the jobs API (/v1/..., /readyz, /metrics, the docs): read and write; no SCIM
     scim    SCIM (/scim/v2/...) only: read and write
-    write   everything
+    write   everything but approving
+    approve read the jobs API, and approve or reject approval requests (/v1/approvals): no
+            other write. A person's approvals come from a token of their own; a token that
+            asks for a write never approves it (four eyes, approvals/desk.py)
 
 The older `read:TOKEN`, `write:TOKEN` and bare `TOKEN` (write) still work, named `token-<n>` by
 position, with a warning in the log. Every configured token is compared, in constant time, so
@@ -31,16 +34,21 @@ from connector.settings import ServiceToken, Settings, TokenScope
 
 log = get_logger(__name__)
 
-Area = Literal["api", "scim"]
+Area = Literal["api", "scim", "approvals"]
 SCIM_PREFIX = "/scim/v2"
+APPROVALS_PREFIX = "/v1/approvals"
 
 # (area, write) -> the scopes that may.
 _GRANTS: dict[tuple[Area, bool], frozenset[TokenScope]] = {
-    ("api", False): frozenset({"read", "jobs", "write"}),
+    ("api", False): frozenset({"read", "jobs", "write", "approve"}),
     ("api", True): frozenset({"jobs", "write"}),
     ("scim", False): frozenset({"read", "scim", "write"}),
     ("scim", True): frozenset({"scim", "write"}),
+    ("approvals", False): frozenset({"read", "jobs", "write", "approve"}),
+    ("approvals", True): frozenset({"approve"}),  # four eyes: a writer never decides
 }
+_NEEDED: dict[Area, str] = {"api": "jobs or write", "scim": "scim or write", "approvals": "approve"}
+_WHAT: dict[Area, str] = {"api": "the jobs API", "scim": "SCIM", "approvals": "approvals"}
 
 
 class Unauthorized(Exception):
@@ -63,18 +71,23 @@ class Principal:
 
     def refusal(self, area: Area, write: bool) -> str:
         scopes = ",".join(sorted(self.scopes))
-        needed = "scim or write" if area == "scim" else "jobs or write"
+        needed = _NEEDED[area]
         if write and self.may(area, False):
             return (
                 f"the token {self.name!r} may only read here (scope {scopes}); this needs a "
                 f"token of scope {needed}"
             )
-        what = "SCIM" if area == "scim" else "the jobs API"
-        return f"the token {self.name!r} (scope {scopes}) may not use {what}: it needs {needed}"
+        return (
+            f"the token {self.name!r} (scope {scopes}) may not use {_WHAT[area]}: it needs {needed}"
+        )
 
 
 def area_of(path: str) -> Area:
-    return "scim" if path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/") else "api"
+    if path == SCIM_PREFIX or path.startswith(SCIM_PREFIX + "/"):
+        return "scim"
+    if path == APPROVALS_PREFIX or path.startswith(APPROVALS_PREFIX + "/"):
+        return "approvals"
+    return "api"
 
 
 class TokenCheck:
@@ -166,3 +179,6 @@ def principal_of(request: Request) -> Principal:
 
 READ = _requires(False)
 WRITE = _requires(True)
+
+
+APPROVE = WRITE  # under /v1/approvals, writing is deciding: scope approve only

@@ -75,7 +75,11 @@ def test_a_held_removal_waits_runs_once_on_a_second_persons_approval(
         "boss@corp.com",
     ]
     shown = json.loads(run_cli("approvals", "show", approval_id, "--json", env=env).stdout)
-    assert (shown["status"], shown["decided_by"], shown["note"]) == ("executed", "human:bob", "HR-42")
+    assert (shown["status"], shown["decided_by"], shown["note"]) == (
+        "executed",
+        "human:bob",
+        "HR-42",
+    )
     chain = run_cli("audit", "show", "--approval", approval_id, "--json", env=env)
     records = [json.loads(line) for line in chain.stdout.splitlines()]
     assert [(r["outcome"], r["actor"]) for r in records] == [
@@ -135,3 +139,61 @@ def test_a_dry_run_names_the_rule_and_holds_nothing(
     )
     assert json.loads(run_cli("approvals", "list", "--json", env=env).stdout) == []
     assert writes(box) == []
+
+
+def test_the_python_api_holds_an_offboarding_and_another_person_approves_it(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    from connector import approve, list_approvals, offboard
+    from connector.errors import OwnRequest
+    from tests.conftest import settings_for, signed_in
+
+    box = team_box(make_sandbox, tmp_path)
+    settings = signed_in(
+        box,
+        settings_for(box, tmp_path / "state", write_timeout_ms=4_000, approve_admin_removals=True),
+    )
+    first = offboard("boss@corp.com", request_id="hr-9", settings=settings)
+    assert (first.status.value, first.rule) == ("pending_approval", "admin-removal")
+    assert first.approval_id is not None and writes(box) == []
+    (pending,) = list_approvals("pending", settings=settings)
+    assert pending.id == first.approval_id and pending.requested_by.startswith("python:")
+    with pytest.raises(OwnRequest):  # the same login asking and approving: four eyes
+        approve(pending.id, approver=pending.requested_by, settings=settings)
+    done = approve(pending.id, approver="bob", note="checked", settings=settings)
+    assert done.status.value == "executed" and done.decided_by == "python:bob"
+    assert [o.status.value for o in done.outcomes or []] == ["deactivated"]
+    again = offboard("boss@corp.com", request_id="hr-9", settings=settings)  # the same job
+    assert (again.status.value, again.approval_id) == ("deactivated", pending.id)
+    assert [w["email"] for w in writes(box) if w["outcome"] == "ok"] == ["boss@corp.com"]
+
+
+def test_a_bulk_request_over_the_budget_waits_whole_and_its_approval_lets_it_past(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[[rule]]\nname = "bulk"\nwhen = "more_than"\ntargets = 2\n'
+        '[[rule]]\nname = "over-budget"\nwhen = "over_budget"\n'
+    )
+    env = env_for(box, tmp_path, STITCH_APPROVAL_RULES_FILE=str(rules), STITCH_MAX_REMOVALS="3")
+    leavers = [f"user{i}@corp.com" for i in range(4)]
+    asked = run_cli("deactivate", "--yes", "--json", "--actor", "alice", *leavers, env=env)
+    assert asked.returncode == ExitCode.APPROVAL_PENDING, asked.stderr
+    outcomes = json.loads(asked.stdout)
+    assert {(o["status"], o["rule"]) for o in outcomes} == {("pending_approval", "over-budget")}
+    (approval_id,) = {o["approval_id"] for o in outcomes}  # one request, held whole
+    shown = json.loads(run_cli("approvals", "show", approval_id, "--json", env=env).stdout)
+    assert shown["rules"] == ["over-budget", "bulk"]
+    assert writes(box) == []
+    done = run_cli("approvals", "approve", approval_id, "--as", "bob", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert [o["status"] for o in json.loads(done.stdout)] == ["deactivated"] * 4
+    records = [
+        json.loads(line)
+        for line in run_cli(
+            "audit", "show", "--approval", approval_id, "--json", env=env
+        ).stdout.splitlines()
+    ]
+    assert all(r["override_budget"] for r in records if r["outcome"] == "deactivated")

@@ -94,11 +94,22 @@ async def run_grant(request: Request, service: Service, email: str, grant: Grant
     return outcome
 
 
+class Held(Exception):
+    """An approval rule holds the write for a second person: answered 202 (users.py)."""
+
+    def __init__(self, approval_id: str | None) -> None:
+        super().__init__(approval_id)
+        self.approval_id = approval_id
+
+
 def raise_unless_done(outcome: Outcome) -> None:
-    """A ScimError for an outcome that is not success, each with its own status."""
+    """A ScimError for an outcome that is not success, each with its own status; Held for a
+    write that waits for approval."""
     status, reason = outcome.status, outcome.reason or ""
     if status.ok:
         return
+    if status is OutcomeStatus.PENDING_APPROVAL:
+        raise Held(outcome.approval_id)
     if status is OutcomeStatus.REFUSED:
         why = explain(outcome.rule) or reason or "refused"
         raise ScimError(403, f"refused by policy ({outcome.rule}): {why}. Nothing was changed.")

@@ -35,7 +35,13 @@ from connector.service.auth import READ, WRITE, principal_of
 from connector.service.scim.directory import Entry, directory, find, find_email, find_or
 from connector.service.scim.discovery import MAX_RESULTS
 from connector.service.scim.errors import MEDIA_TYPE, RETRY_AFTER_S, ScimError, scim_json
-from connector.service.scim.grants import grant_of, raise_unless_done, role_asked, run_grant
+from connector.service.scim.grants import (
+    Held,
+    grant_of,
+    raise_unless_done,
+    role_asked,
+    run_grant,
+)
 from connector.service.scim.requests import base_url, check_user_name, read_body, validate
 from connector.service.scim.stitch_extension import StitchMember
 from connector.service.state import Service, ServiceDep
@@ -172,6 +178,22 @@ async def create_user(request: Request, service: ServiceDep) -> Any:
     email = (user.user_name or "").strip().lower()
     if any(e.member.email == email and e.active for e in await directory(service)):
         raise ScimError(409, f"a user {user.user_name!r} already exists", "uniqueness")
+    try:
+        return await _create(request, service, user, email)
+    except Held as held:  # nobody to show yet: the approval is the answer
+        return scim_json(
+            {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": "202",
+                "detail": f"waits for approval {held.approval_id}: {email} is invited once a "
+                "second person approves (GET /v1/approvals/{id}); a retry joins this request",
+            },
+            202,
+            headers=_approval_header(held.approval_id),
+        )
+
+
+async def _create(request: Request, service: Service, user: User[Any], email: str) -> Any:
     role = role_asked(user)
     outcome = await run_grant(request, service, email, grant_of(service, "invite", role))
     if outcome.status in (OutcomeStatus.ALREADY_MEMBER, OutcomeStatus.ALREADY_INVITED):
@@ -244,7 +266,9 @@ async def delete_user(
 ) -> Response:
     """Deactivates the member in Stitch; the user then answers 404."""
     entry = _precondition(await find(service, id_), if_match)
-    await _deactivate(request, service, entry, deleting=True)
+    answer = await _deactivate(request, service, entry, deleting=True)
+    if answer.status_code == 202:  # held for approval: the user stays until it is approved
+        return Response(status_code=202, headers=dict(answer.headers))
     return Response(status_code=204)
 
 
@@ -265,12 +289,17 @@ async def _apply(
         _remember(service, entry, *said)
         return answer
     email = entry.member.email
-    if active:
-        raise_unless_done(await run_grant(request, service, email, grant_of(service, "reactivate")))
-        entry = await find_or(service, entry, active=True)
-    if role is not None:
-        change = grant_of(service, "set_role", role)
-        raise_unless_done(await run_grant(request, service, email, change))
+    try:
+        if active:
+            reactivate = grant_of(service, "reactivate")
+            raise_unless_done(await run_grant(request, service, email, reactivate))
+            entry = await find_or(service, entry, active=True)
+        if role is not None:
+            change = grant_of(service, "set_role", role)
+            raise_unless_done(await run_grant(request, service, email, change))
+    except Held as held:
+        _remember(service, entry, *said)
+        return _held(entry, base_url(request), held.approval_id)
     _remember(service, entry, *said)
     return _user_response(await find_or(service, entry), base_url(request), None)
 
@@ -318,6 +347,8 @@ async def _deactivate(request: Request, service: Service, entry: Entry, *, delet
         join_unfinished=True,
     )
     job = finished
+    if finished.status is JobStatus.PENDING_APPROVAL:
+        return _held(entry, url, job.approval_id)
     if not finished.status.finished:
         raise ScimError(
             503,
@@ -351,6 +382,17 @@ def _user_response(
     )
     headers = {"ETag": entry.version, "Location": f"{url}/Users/{entry.id}"}
     return scim_json(body, status, headers=headers)
+
+
+def _held(entry: Entry, url: str, approval_id: str | None) -> Any:
+    """202 Accepted: the write waits for a second person; the user as Stitch shows it now."""
+    body = entry.user(url).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    headers = {"ETag": entry.version, **_approval_header(approval_id)}
+    return scim_json(body, 202, headers=headers)
+
+
+def _approval_header(approval_id: str | None) -> dict[str, str]:
+    return {"Stitch-Approval": f"/v1/approvals/{approval_id}"} if approval_id else {}
 
 
 def _without_active(user: User[Any]) -> dict[str, Any]:
