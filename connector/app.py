@@ -142,7 +142,12 @@ class App:
     ) -> list[Outcome]:
         """Carry out a reviewed plan, if the roster is still the one it was made against."""
         async with self._stitch(run) as stitch:
-            return await stitch.apply(plan, actor=actor, override_budget=override_budget)
+            return await stitch.apply(
+                plan,
+                actor=actor,
+                override_budget=override_budget,
+                hold=self.approvals.holder(actor),
+            )
 
     async def deactivate(
         self,

@@ -308,10 +308,8 @@ class StitchConnector:
     ) -> list[Outcome]:
         """Plan and apply in one step: removals of `emails`, then `grants` (invite, role,
         reactivate, resend). One Outcome per distinct email, removals first, in request order.
-        `hold` stores what an approval rule holds (else it is refused); `approved`: the
-        approved request this run carries out.
-
-        `requests` gives single emails their own request id, actor and reason in the audit trail
+        `hold` stores what an approval rule holds (else refused); `approved`: the request this
+        run carries out. `requests` gives single emails their own request id, actor and reason in the audit trail
         (the service batches several jobs into one run). `should_stop` is asked before each
         write; once it says yes, the rest are left out of the result, not attempted."""
         needles = planner.addresses(emails, grants)  # bad input fails before the browser acts
@@ -336,14 +334,18 @@ class StitchConnector:
             return await self._apply_locked(plan, actor, writes, roster, lock)
 
     async def apply(
-        self, plan: Plan, *, actor: str = "api", override_budget: bool = False
+        self,
+        plan: Plan,
+        *,
+        actor: str = "api",
+        override_budget: bool = False,
+        hold: Hold | None = None,
     ) -> list[Outcome]:
-        """Carry out a plan, if the roster is still the one it was made against.
-
-        Every guard runs here, on a fresh roster, under the account's write lock.
-        """
+        """Carry out a plan, if the roster is still the one it was made against. Every guard
+        runs here, on a fresh roster, under the account's write lock (`hold`: see change)."""
+        writes = _Writes(override_budget, hold=hold)
         with self._write_lock(actor) as lock:
-            return await self._apply_locked(plan, actor, _Writes(override_budget), None, lock)
+            return await self._apply_locked(plan, actor, writes, None, lock)
 
     def _write_lock(self, actor: str) -> WriteLock:
         return WriteLock(self.settings.state_dir, owner=actor, run_id=self.run_id)

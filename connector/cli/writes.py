@@ -103,6 +103,7 @@ def apply(
             loaded, run, actor=actor_name(actor), override_budget=override_budget
         ),
     )
+    announce(settings, outcomes)
     report(outcomes, as_json)
 
 
@@ -175,6 +176,7 @@ def change_now(
             override_budget=override_budget,
         ),
     )
+    announce(settings, outcomes)
     report(outcomes, as_json)
 
 
@@ -284,6 +286,12 @@ def exit_code(outcomes: list[Outcome]) -> int:
     if OutcomeStatus.PENDING_APPROVAL in statuses:
         return ExitCode.APPROVAL_PENDING
     return ExitCode.OK
+
+
+def announce(settings: Settings, outcomes: list[Outcome]) -> None:
+    """A request held for approval: one attempt at its webhook now (the service retries)."""
+    if any(o.status is OutcomeStatus.PENDING_APPROVAL and o.approval_id for o in outcomes):
+        common.run(App(settings).approvals.notifications.deliver_due)
 
 
 def report(outcomes: list[Outcome], as_json: bool) -> None:

@@ -197,3 +197,21 @@ def test_a_bulk_request_over_the_budget_waits_whole_and_its_approval_lets_it_pas
         ).stdout.splitlines()
     ]
     assert all(r["override_budget"] for r in records if r["outcome"] == "deactivated")
+
+
+def test_a_reviewed_plan_holds_what_a_rule_names_when_applied(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    box = team_box(make_sandbox, tmp_path)
+    env = rules_env(box, tmp_path)
+    plan_file = tmp_path / "plan.json"
+    made = run_cli("plan", "-d", "boss@corp.com", "-d", "a@corp.com", "-o", str(plan_file), env=env)
+    assert made.returncode == 0, made.stderr
+    targets = json.loads(plan_file.read_text())["targets"]
+    assert [(t["email"], t["approval"]) for t in targets] == [
+        ("boss@corp.com", "admin-removal"),
+        ("a@corp.com", None),
+    ]
+    applied = run_cli("apply", str(plan_file), "--yes", "--json", "--actor", "alice", env=env)
+    assert held(applied)["email"] == "boss@corp.com"
+    assert [w["email"] for w in writes(box)] == ["a@corp.com"]
