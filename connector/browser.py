@@ -18,10 +18,10 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 from playwright.async_api import Error as PlaywrightError
 
 from connector import runner
-from connector.errors import ConfigError
-from connector.logs import get_logger
+from connector.errors import ConfigError, TransientFailure
+from connector.logs import first_line, get_logger
 from connector.private_files import write_private_json
-from connector.settings import Settings
+from connector.settings import Settings, redacted_origin
 from connector.tracing import PageLog
 
 log = get_logger(__name__)
@@ -58,7 +58,7 @@ def chromium_args(sandbox: str = "auto", euid: int | None = None) -> list[str]:
 @dataclass(frozen=True)
 class BrowserChoice:
     path: Path | None  # None: Playwright's own build, found by Playwright itself
-    source: str  # "setting" | "playwright" | "system"
+    source: str  # "setting" | "playwright" | "system" | "remote"
 
 
 def find_browser(
@@ -179,6 +179,8 @@ class SharedBrowser:
 
 
 async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserChoice]:
+    if settings.remote_browser_url is not None:
+        return await _connect(pw, settings, settings.remote_browser_url)
     headless = settings.headless and not settings.devtools
     choice = find_browser(settings.browser_path, pw.chromium.executable_path, headless=headless)
     log.info("browser.launch", source=choice.source, path=str(choice.path or ""), headless=headless)
@@ -201,10 +203,51 @@ async def _launch(pw: Playwright, settings: Settings) -> tuple[Browser, BrowserC
     return browser, choice
 
 
+async def _connect(pw: Playwright, settings: Settings, url: str) -> tuple[Browser, BrowserChoice]:
+    """A remote browser: a Playwright browser server (chromium.connect) or a Chromium speaking
+    CDP (connect_over_cdp). Each run still opens its own context and closes it; closing the
+    Browser only disconnects. The URL may hold a token: only its origin is ever logged."""
+    shown = redacted_origin(url)
+    timeout = float(settings.timeout_ms)
+    try:
+        if settings.browser_ws_endpoint is not None:
+            log.info("browser.connect", protocol="playwright", to=shown)
+            browser = await pw.chromium.connect(
+                url, timeout=timeout, slow_mo=settings.slow_mo_ms, headers=_launch_headers(settings)
+            )
+        else:
+            log.info("browser.connect", protocol="cdp", to=shown)
+            browser = await pw.chromium.connect_over_cdp(
+                url, timeout=timeout, slow_mo=settings.slow_mo_ms
+            )
+    except PlaywrightError as exc:
+        why = first_line(str(exc)).replace(url, shown)
+        raise TransientFailure(
+            f"the remote browser at {shown} did not answer: {why}",
+            hint="Check that the browser server runs and STITCH_BROWSER_WS_ENDPOINT / "
+            "STITCH_BROWSER_CDP_URL (or its _FILE) names it; nothing was changed.",
+        ) from None
+    return browser, BrowserChoice(source="remote", path=None)
+
+
+def _launch_headers(settings: Settings) -> dict[str, str]:
+    """A browser server launches Chromium itself; STITCH_BROWSER_PATH names the binary on its
+    side (a `playwright run-server --unsafe` server accepts it), else it uses its own."""
+    if settings.browser_path is None:
+        return {}
+    options = {
+        "executablePath": str(settings.browser_path),
+        "headless": settings.headless and not settings.devtools,
+        "args": chromium_args(settings.browser_sandbox),
+    }
+    return {"x-playwright-launch-options": json.dumps(options)}
+
+
 def launch_key(settings: Settings) -> tuple[object, ...]:
     """What makes two launches the same browser: a headed, slowed or devtools run never borrows
-    a headless one, nor one of another binary or without Chromium's sandbox."""
+    a headless one, nor one of another binary or without Chromium's sandbox, nor a remote one."""
     return (
+        settings.remote_browser_url,
         settings.browser_path,
         settings.headless and not settings.devtools,
         settings.devtools,

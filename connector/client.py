@@ -309,8 +309,8 @@ class StitchConnector:
         """Plan and apply in one step: removals of `emails`, then `grants` (invite, role,
         reactivate, resend). One Outcome per distinct email, removals first, in request order.
         `hold` stores what an approval rule holds (else refused); `approved`: the request this
-        run carries out. `requests` gives single emails their own request id, actor and reason in the audit trail
-        (the service batches several jobs into one run). `should_stop` is asked before each
+        run carries out. `requests` gives single emails their own request id, actor and reason
+        in the audit trail (the service batches jobs). `should_stop` is asked before each
         write; once it says yes, the rest are left out of the result, not attempted."""
         needles = planner.addresses(emails, grants)  # bad input fails before the browser acts
         plan_on = functools.partial(

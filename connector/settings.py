@@ -6,11 +6,9 @@ Secrets are SecretStr so that repr(), logs and tracebacks never show them.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,11 +16,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from connector.approval_rules import ApprovalRule, ApprovalRules, load_rules
 from connector.errors import ConfigError
 from connector.policy import PolicyConfig
+from connector.service_tokens import ServiceToken, parse_tokens
 
 DEFAULT_BASE_URL = "https://app.stitchdata.com"
 
 # Settings that may be given as STITCH_<NAME>_FILE (Docker and Kubernetes secrets).
-_FILE_BACKED = ("email", "password", "totp_secret", "service_tokens", "callback_secret")
+_FILE_BACKED = (
+    "email",
+    "password",
+    "totp_secret",
+    "service_tokens",
+    "callback_secret",
+    "browser_ws_endpoint",
+    "browser_cdp_url",
+)
 
 
 def default_state_dir() -> Path:
@@ -46,6 +53,14 @@ class Settings(BaseSettings):
     timeout_ms: int = Field(30_000, ge=1_000, le=600_000, description="Per-step wait.")
     retries: int = Field(4, ge=1, le=10, description="Attempts for timeouts and 5xx.")
     selectors_path: Path | None = Field(None, description="Override selectors/stitch.toml.")
+    # A remote browser instead of a local launch (README, "Remote browsers"); either may carry a
+    # token in its URL, so both are secrets (and have _FILE variants).
+    browser_ws_endpoint: SecretStr | None = Field(
+        None, description="A Playwright browser server: ws(s)://host:port/path (chromium.connect)."
+    )
+    browser_cdp_url: SecretStr | None = Field(
+        None, description="A Chromium speaking CDP: http(s)://host:port or ws(s)://... ."
+    )
 
     # Watching and debugging (README, "Debugging a run").
     slow_mo_ms: int = Field(0, ge=0, le=60_000, description="Pause before each browser action.")
@@ -128,6 +143,8 @@ class Settings(BaseSettings):
 
     # *_FILE variants, read once at load time.
     email_file: Path | None = None
+    browser_ws_endpoint_file: Path | None = None
+    browser_cdp_url_file: Path | None = None
     password_file: Path | None = None
     totp_secret_file: Path | None = None
     service_tokens_file: Path | None = None
@@ -174,7 +191,7 @@ class Settings(BaseSettings):
     def _check_tokens(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
             return None
-        _parse_tokens(value.get_secret_value())  # raises, never echoing a token
+        parse_tokens(value.get_secret_value())  # raises, never echoing a token
         return value
 
     @field_validator("email")
@@ -217,6 +234,24 @@ class Settings(BaseSettings):
                     f"cannot read STITCH_{name.upper()}_FILE {path}: {reason}"
                 ) from None
         return data
+
+    @field_validator("browser_ws_endpoint", "browser_cdp_url")
+    @classmethod
+    def _check_remote(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        schemes = ("ws", "wss") if info.field_name == "browser_ws_endpoint" else _CDP_SCHEMES
+        parts = urlsplit(value.get_secret_value().strip())
+        if parts.scheme not in schemes or not parts.hostname:
+            # Never echo the value: it may hold a token.
+            raise ValueError(f"must be a {' or '.join(schemes)} URL with a host")
+        return SecretStr(value.get_secret_value().strip())
+
+    @model_validator(mode="after")
+    def _one_remote_browser(self) -> Settings:
+        if self.browser_ws_endpoint and self.browser_cdp_url:
+            raise ValueError("set STITCH_BROWSER_WS_ENDPOINT or STITCH_BROWSER_CDP_URL, not both")
+        return self
 
     @model_validator(mode="after")
     def _check_approval_rules(self) -> Settings:
@@ -308,13 +343,20 @@ class Settings(BaseSettings):
         held = (self.password, self.totp_secret, self.service_tokens, self.callback_secret)
         found = [s.get_secret_value() for s in held if s is not None]
         found += [t.token for t in self.tokens()]  # each alone, as a request carries it
+        found += _url_secrets(self.remote_browser_url)
         return [s for s in found if s]
+
+    @property
+    def remote_browser_url(self) -> str | None:
+        """The remote browser's URL (a secret: its token), None when Chromium is launched here."""
+        remote = self.browser_ws_endpoint or self.browser_cdp_url
+        return remote.get_secret_value() if remote else None
 
     def tokens(self) -> list[ServiceToken]:
         """The service's bearer tokens with their names and scopes (validated at load)."""
         if self.service_tokens is None:
             return []
-        return _parse_tokens(self.service_tokens.get_secret_value())
+        return parse_tokens(self.service_tokens.get_secret_value())
 
     def require_credentials(self) -> tuple[str, SecretStr]:
         if not self.email:
@@ -331,65 +373,24 @@ class Settings(BaseSettings):
         return self.email, self.password
 
 
-# read: GET everything. jobs: the jobs API (/v1, /readyz, /metrics, the docs), read and write.
-# scim: /scim/v2 only, read and write. write: everything (what `write:TOKEN` and a bare TOKEN were).
-TokenScope = Literal["read", "jobs", "scim", "write", "approve"]
-TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "jobs", "scim", "write", "approve")
-_MIN_TOKEN_LENGTH = 16
-_TOKEN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_CDP_SCHEMES = ("http", "https", "ws", "wss")
 
 
-@dataclass(frozen=True)
-class ServiceToken:
-    """One entry of STITCH_SERVICE_TOKENS. `legacy`: written in the old form (`read:TOKEN`,
-    `write:TOKEN`, a bare TOKEN), so its name was made up from its position (`token-2`)."""
+def _url_secrets(url: str | None) -> list[str]:
+    """A URL's own secrets: the whole of it, its password and query values (tokens)."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    found = [url, parts.password or ""]
+    found += [v for _, v in parse_qsl(parts.query) if len(v) >= 8]
+    return found
 
-    name: str
-    scope: TokenScope
-    token: str = field(repr=False)
-    legacy: bool = False
 
-
-def _parse_tokens(raw: str) -> list[ServiceToken]:
-    """`NAME:SCOPE:TOKEN`, or the older `read:TOKEN`, `write:TOKEN` and bare `TOKEN` (write),
-    named `token-<position>`. Messages name entries by position and name, never a token."""
-    parsed: list[ServiceToken] = []
-    for position, entry in enumerate((e.strip() for e in raw.split(",")), start=1):
-        if not entry:
-            continue
-        parts = entry.split(":", 2)
-        legacy = not (len(parts) == 3 and parts[1] in TOKEN_SCOPES)
-        if not legacy:
-            name, scope, token = parts[0].lower(), parts[1], parts[2]
-            if not _TOKEN_NAME.fullmatch(name):
-                raise ValueError(
-                    f"token {position}: the name must be lowercase letters, digits, '.', '_' "
-                    "or '-' (NAME:SCOPE:TOKEN)"
-                )
-        elif len(parts) == 1:
-            name, scope, token = f"token-{position}", "write", entry
-        elif parts[0] in ("read", "write"):
-            name, scope, token = f"token-{position}", parts[0], entry.split(":", 1)[1]
-        else:
-            raise ValueError(
-                f"token {position}: write NAME:SCOPE:TOKEN, the scope one of "
-                f"{', '.join(TOKEN_SCOPES)}"
-            )
-        if len(token) < _MIN_TOKEN_LENGTH or any(ch.isspace() for ch in token):
-            raise ValueError(
-                f"token {position} ({name}) must be at least {_MIN_TOKEN_LENGTH} characters, "
-                "no spaces (e.g. `openssl rand -hex 32`)"
-            )
-        for other in parsed:
-            if other.token == token:
-                raise ValueError(f"token {position} ({name}) repeats the token of {other.name}")
-            if other.name == name and other.scope != scope:  # the same name: a rotation
-                raise ValueError(
-                    f"token {position}: {name} is named before with scope {other.scope}; two "
-                    "tokens of one name (a rotation) must have the same scope"
-                )
-        parsed.append(ServiceToken(name, scope, token, legacy))  # type: ignore[arg-type]
-    return parsed
+def redacted_origin(url: str) -> str:
+    """A remote browser's URL as a log line may show it: scheme, host and port only."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
 
 
 _DEBUG_TIMEOUT_MS = 600_000  # PWDEBUG: a person steps through; the longest wait settings allow

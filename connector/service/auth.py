@@ -30,7 +30,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from connector.logs import get_logger
-from connector.settings import ServiceToken, Settings, TokenScope
+from connector.service_tokens import ServiceToken, TokenScope
+from connector.settings import Settings
 
 log = get_logger(__name__)
 

@@ -51,9 +51,9 @@ def user_id_of(svc: RunningService, token: str, email: str) -> str:
 
 
 def test_token_entries_name_the_principal_and_old_forms_get_a_name() -> None:
-    from connector.settings import _parse_tokens
+    from connector.service_tokens import parse_tokens
 
-    parsed = _parse_tokens(
+    parsed = parse_tokens(
         f"okta:scim:{OKTA}, airflow:jobs:{AIRFLOW}, read:{READ_TOKEN}, {WRITE_TOKEN}"
     )
     assert [(t.name, t.scope, t.token, t.legacy) for t in parsed] == [
@@ -64,7 +64,7 @@ def test_token_entries_name_the_principal_and_old_forms_get_a_name() -> None:
     ]
     assert OKTA not in repr(parsed)
     # A rotation: one name, two tokens, one scope. Anything ambiguous is refused, by position.
-    assert len(_parse_tokens(f"okta:scim:{OKTA},okta:scim:{NEW_OKTA}")) == 2
+    assert len(parse_tokens(f"okta:scim:{OKTA},okta:scim:{NEW_OKTA}")) == 2
     for bad in (
         f"okta:admin:{OKTA}",
         f"okta:scim:{OKTA},okta:write:{NEW_OKTA}",
@@ -72,7 +72,7 @@ def test_token_entries_name_the_principal_and_old_forms_get_a_name() -> None:
         "okta:scim:short",
     ):
         with pytest.raises(ValueError) as refused:
-            _parse_tokens(bad)
+            parse_tokens(bad)
         assert OKTA not in str(refused.value) and NEW_OKTA not in str(refused.value)
 
 
