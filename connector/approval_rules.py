@@ -18,6 +18,7 @@ tables) and a few STITCH_APPROVE_* shortcuts (settings.py); none means nothing i
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
@@ -30,10 +31,11 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, UsageProblem
 from connector.models import Action, PlanTarget, Role
 
 When = Literal[
@@ -44,10 +46,12 @@ When = Literal[
     "domain",
     "principal",
 ]
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 RuleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
 # policy.Rule's budget rules, by value (policy imports this module, not the other way round).
 _BUDGET_RULES = frozenset({"budget_max_removals", "budget_max_fraction", "budget_per_day"})
 _GRANT_BUDGET_RULES = frozenset({"budget_max_grants", "budget_grants_per_day"})
+_PER_DAY = frozenset({"budget_per_day", "budget_grants_per_day"})
 
 
 class ApprovalRule(BaseModel):
@@ -60,6 +64,33 @@ class ApprovalRule(BaseModel):
     targets: int | None = Field(None, ge=1, description="more_than: the largest request let by.")
     domains: frozenset[str] = frozenset()
     principals: frozenset[str] = frozenset()
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple | set | frozenset):
+            return value
+        found = set()
+        for raw in value:
+            domain = str(raw).strip().lower().lstrip("@")
+            if not _DOMAIN.fullmatch(domain):
+                raise ValueError(f"{raw!r} is not a domain such as contractors.example.com")
+            found.add(domain)
+        return frozenset(found)
+
+    @field_validator("principals", mode="before")
+    @classmethod
+    def _principals(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple | set | frozenset):
+            return value
+        for raw in value:
+            if not _bare(str(raw)):
+                raise ValueError(f"{raw!r} names no principal")
+        return frozenset(str(v).strip() for v in value)
 
     @model_validator(mode="after")
     def _complete(self) -> ApprovalRule:
@@ -125,9 +156,25 @@ def _bare(principal: str) -> str:
     return principal.rsplit(":", 1)[-1].strip().lower()
 
 
+_DECIDER = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,62}$")
+
+
+def decider(name: str) -> str:
+    """A person's name as the CLI or the Python API gives it (`--as bob`): one plain name. A
+    prefix (`api:bob`) would pose as an authenticated token; UsageProblem says so."""
+    plain = name.strip().lower()
+    if not _DECIDER.fullmatch(plain):
+        raise UsageProblem(
+            f"{name!r} is not a plain name (letters, digits, '.', '_', '-', '@'; no ':')",
+            hint="Say who decides, e.g. --as bob; the entry point adds its own prefix.",
+        )
+    return plain
+
+
 def same_principal(one: str, other: str) -> bool:
-    """Four eyes: a person approving their own request under another prefix is still them."""
-    return _bare(one) == _bare(other)
+    """Four eyes: a person approving their own request under another prefix is still them; a
+    name that is empty once its prefix is gone is nobody, and may decide nothing."""
+    return not _bare(one) or not _bare(other) or _bare(one) == _bare(other)
 
 
 def holds(
@@ -167,6 +214,9 @@ def hold_over_budget(
         return None
     if refused_rule not in _BUDGET_RULES | _GRANT_BUDGET_RULES:
         return None
+    requests = {t.request.request_id for t in targets if t.action is not None and t.request}
+    if len(requests) > 1 and refused_rule not in _PER_DAY:
+        return None  # a service batch of several jobs: the worker runs it smaller instead
     # This rule first: its approval is the one that lets the run past the budget (the request
     # also names every other rule that holds it: ApprovalDesk._ask).
     return [
@@ -206,7 +256,7 @@ def _matches(rule: ApprovalRule, target: PlanTarget, asker: str, request_size: i
     if rule.when == "more_than":
         return rule.targets is not None and request_size > rule.targets
     if rule.when == "domain":
-        return target.email.rsplit("@", 1)[-1].lower() in {d.lower() for d in rule.domains}
+        return target.email.rsplit("@", 1)[-1].lower() in rule.domains
     if rule.when == "principal":
         return any(same_principal(asker, p) for p in rule.principals)
     return False  # over_budget: hold_over_budget, where the budget refuses

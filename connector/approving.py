@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from connector import runner
 from connector.app import App
+from connector.approval_rules import decider
 from connector.approvals.execute import carry_out
 from connector.approvals.models import Approval, ApprovalStatus
 from connector.logs import new_run_id
@@ -39,7 +40,9 @@ def approve(
 ) -> Approval:
     """Approve, then (unless `run_now` is false) carry it out in this process."""
     app = App(settings or load_settings())
-    decided = app.approvals.approve(approval_id, _who(approver), note)
+    who = _who(approver)
+    app.approvals.sweep(lock_free=app.write_lock_holder() is None, stuck_after_s=120.0)
+    decided = app.approvals.approve(approval_id, who, note)
     if run_now and decided.status is ApprovalStatus.APPROVED:
         run = RunOptions(run_id=new_run_id(), command="connector.approve", trace="writes")
         runner.run(lambda: carry_out(app, approval_id, run))
@@ -55,7 +58,4 @@ def reject(
 
 
 def _who(approver: str) -> str:
-    name = approver.strip()
-    if not name:
-        raise ValueError("approver: say who decides (recorded in the audit trail)")
-    return name if ":" in name else f"python:{name}"
+    return f"python:{decider(approver)}"

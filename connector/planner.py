@@ -218,7 +218,10 @@ def hold_for_approval(
     rules = config.approvals
     targets = approval_rules.settle(targets, rules, actor=actor, approved=approved)
     covered = approved.rules if approved else frozenset()
-    override = override_budget or approval_rules.overrides_budget(covered, rules)
+    # Where an over_budget rule asks for a second person, nobody lets themselves past the
+    # budget alone (--override-budget): only that rule's approval does.
+    asks = rules.over_budget() is not None
+    override = approval_rules.overrides_budget(covered, rules) or (override_budget and not asks)
     try:
         check_batch(targets, roster, config, history, override_budget=override)
     except PolicyRefused as exc:

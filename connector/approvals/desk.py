@@ -116,6 +116,8 @@ class ApprovalDesk:
             self._record(approval, "approval_requested", asker, approval.reason)
             self.notifications.add(approval, "requested")
             log.info("approval.requested", approval=approval.id, rules=rules, targets=len(targets))
+        elif any(t.request and t.request.request_id for t in targets):  # another job joins it
+            self._record(approval, "approval_joined", asker, first.reason, targets)
         return approval
 
     # ------------------------------------------------------------------ reading
@@ -173,6 +175,22 @@ class ApprovalDesk:
         log.info("approval.decided", approval=approval.id, status=approval.status.value, by=by)
         if approval.status is ApprovalStatus.REJECTED:
             self._close_jobs(approval, "approval_rejected", f"rejected by {by}")
+
+    def sweep(self, *, lock_free: bool, stuck_after_s: float) -> None:
+        """What no single step may leave behind: jobs still waiting on a closed request (their
+        outcome is settled now), and, when no process holds the write lock, a request left
+        `running` by a process that died (approved again, carried out on a fresh read)."""
+        for approval_id in self.store.closed_holding_jobs():
+            approval = self.store.get(approval_id)
+            if approval is None:
+                continue
+            if approval.outcomes is not None:
+                self.jobs.settle_held(approval.id, {o.email: o for o in approval.outcomes})
+            else:
+                why = "approval_rejected" if approval.status is ApprovalStatus.REJECTED else None
+                self._close_jobs(approval, why or "approval_expired", approval.status.value)
+        if lock_free and self.store.recover_interrupted(older_than_s=stuck_after_s):
+            log.warning("approval.recovered_interrupted")
 
     def expire_due(self) -> list[Approval]:
         """Close every pending request past its expiry: never carried out."""
@@ -239,11 +257,19 @@ class ApprovalDesk:
         closed = {t.email: _closed(t, rule, reason) for t in approval.plan.targets}
         self.jobs.settle_held(approval.id, closed)
 
-    def _record(self, approval: Approval, outcome: str, actor: str, reason: str | None) -> None:
-        """One audit record per held write: requested, approved, rejected, expired, stale."""
+    def _record(
+        self,
+        approval: Approval,
+        outcome: str,
+        actor: str,
+        reason: str | None,
+        targets: list[PlanTarget] | None = None,
+    ) -> None:
+        """One audit record per held write: requested (or joined by another request),
+        approved, rejected, expired, stale."""
         audit = AuditLog(self.settings.audit_path)
         now = datetime.now(UTC)
-        for target in approval.plan.targets:
+        for target in targets or approval.plan.targets:
             request = target.request or TargetRequest()
             audit.append(**_record_fields(approval, target, request, outcome, actor, reason, now))
 

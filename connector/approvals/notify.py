@@ -159,7 +159,8 @@ def message(approval: Approval, event: str) -> dict[str, object]:
     text = "\n".join(lines)
     return {
         "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        # verbatim: Slack shows the text as sent: no auto-linked URLs, @mentions or #channels.
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}],
         "approval": {
             "id": approval.id,
             "event": event,

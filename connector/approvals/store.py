@@ -196,23 +196,39 @@ class ApprovalStore:
                 ),
             )
 
-    def recover_interrupted(self, besides: str | None = None) -> int:
-        """Running requests of a process that died go back to approved: the run that carries
-        them out again reads the roster fresh, and the audit trail refuses a second click
-        where one was never proven."""
-        now = to_text(datetime.now(UTC))
+    def recover_interrupted(self, *, older_than_s: float = 0.0) -> int:
+        """Running requests untouched for `older_than_s` go back to approved. The caller has
+        checked that no process holds the account's write lock (every run that carries one
+        out holds it), so their process died: the run that carries them out again reads the
+        roster fresh, and the audit trail refuses a second click where one was never proven."""
+        now = datetime.now(UTC)
+        cutoff = to_text(now - timedelta(seconds=older_than_s))
         with self._db.connect() as db, transaction(db, immediate=True):
             return db.execute(
                 "UPDATE approvals SET status = ?, error = ?, updated_at = ?"
-                " WHERE status = ? AND run_id IS NOT ?",
+                " WHERE status = ? AND updated_at <= ?",
                 (
                     ApprovalStatus.APPROVED.value,
                     "interrupted: carried out again on a fresh read",
-                    now,
+                    to_text(now),
                     ApprovalStatus.RUNNING.value,
-                    besides,
+                    cutoff,
                 ),
             ).rowcount
+
+    def closed_holding_jobs(self) -> list[str]:
+        """Requests that are closed (or asked again) while a job still waits on them: a
+        decision made while the job's run was still holding it, or a process that died
+        between the two writes."""
+        with self._db.connect() as db:
+            return [
+                str(r[0])
+                for r in db.execute(
+                    "SELECT DISTINCT a.id FROM jobs j JOIN approvals a ON a.id = j.approval_id"
+                    " WHERE j.status = 'pending_approval'"
+                    " AND a.status IN ('rejected', 'expired', 'executed', 'refused', 'stale')"
+                )
+            ]
 
     # ------------------------------------------------------------------ reads
 

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from connector.app import App
+from connector.approval_rules import decider
 from connector.approvals.execute import carry_out
 from connector.approvals.models import Approval, ApprovalStatus
 from connector.cli import common, render
@@ -33,6 +34,7 @@ _AS = typer.Option(
     "$STITCH_APPROVER. Never the person who asked.",
 )
 _NOTE = typer.Option(None, help="Why (kept in the request and the audit trail).")
+STUCK_S = 120.0  # a request `running` this long while nobody holds the lock: its run died
 
 
 @app.command("list")
@@ -106,7 +108,9 @@ def approve(
     """
     settings = write_settings()
     core = _core(settings)
-    decided = core.approvals.approve(approval_id, _approver(approver), note)
+    who = _approver(approver)
+    core.approvals.sweep(lock_free=core.write_lock_holder() is None, stuck_after_s=STUCK_S)
+    decided = core.approvals.approve(approval_id, who, note)
     if not run_now or decided.status is not ApprovalStatus.APPROVED:
         _done(core, decided, as_json)
         return
@@ -147,7 +151,7 @@ def _approver(given: str | None) -> str:
             "who approves? pass --as NAME or set STITCH_APPROVER",
             hint="The name is recorded in the request and the audit trail; nothing was changed.",
         )
-    return name if ":" in name else f"human:{name}"
+    return f"human:{decider(name)}"
 
 
 def _done(core: App, approval: Approval, as_json: bool) -> None:

@@ -308,7 +308,8 @@ def report(outcomes: list[Outcome], as_json: bool) -> None:
     code = exit_code(outcomes)
     if any(o.status is OutcomeStatus.NOT_FOUND for o in outcomes):
         common.stderr.print(cell(f"hint: {NOT_FOUND_HINT}"), highlight=False)
-    for held in sorted({o.approval_id for o in outcomes if o.approval_id and not o.status.ok}):
+    waiting = OutcomeStatus.PENDING_APPROVAL
+    for held in sorted({o.approval_id for o in outcomes if o.approval_id and o.status is waiting}):
         common.stderr.print(
             f"hint: held for a second person: `stitch-connector approvals show {held}`; they "
             f"approve it with `stitch-connector approvals approve {held} --as NAME`",

@@ -14,6 +14,8 @@ from connector.offboard_queue.session import StitchRuns
 
 log = get_logger(__name__)
 
+_STUCK_S = 120.0  # `running`, untouched this long, and no process holds the write lock
+
 
 class ApprovedRuns:
     def __init__(
@@ -27,13 +29,17 @@ class ApprovedRuns:
         self.after_writes = after_writes
 
     def recover_interrupted(self) -> int:
-        """At start: requests a dead process was carrying out are approved again."""
+        """At start: requests a dead process was carrying out are approved again (not while
+        another process, a CLI approving, holds the write lock)."""
+        if self.app.write_lock_holder() is not None:
+            return 0
         return self.app.approvals.store.recover_interrupted()
 
     async def run_due(self, stopping: Callable[[], bool]) -> int:
         """Carry out every approved request that is ready; returns how many ran."""
         desk = self.app.approvals
         desk.expire_due()
+        desk.sweep(lock_free=self.app.write_lock_holder() is None, stuck_after_s=_STUCK_S)
         done = 0
         for approval_id in desk.ready():
             if stopping() or self.runs.latched is not None:

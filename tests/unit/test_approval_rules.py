@@ -8,12 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from connector.approval_rules import ApprovalRule, ApprovalRules, Approved, load_rules
+from connector.approval_rules import (
+    ApprovalRule,
+    ApprovalRules,
+    Approved,
+    decider,
+    load_rules,
+    same_principal,
+)
 from connector.approvals.models import Approval, ApprovalStatus
 from connector.approvals.notify import message
 from connector.audit import AuditLog
-from connector.errors import ConfigError, PolicyRefused
-from connector.models import Grant, MemberList, OutcomeStatus, Plan, Role
+from connector.errors import ConfigError, PolicyRefused, UsageProblem
+from connector.models import Grant, MemberList, OutcomeStatus, Plan, Role, TargetRequest
 from connector.planner import History, PlanRequest, dry_run_outcomes, plan
 from connector.policy import PolicyConfig
 from connector.settings import Settings
@@ -224,3 +231,50 @@ def test_the_budget_rules_an_approval_may_answer_are_the_policys() -> None:
 
     budgets = {r.value for r in Rule if r.value.startswith("budget")}
     assert budgets == approval_rules._BUDGET_RULES | approval_rules._GRANT_BUDGET_RULES
+
+
+def test_a_self_granted_budget_override_never_passes_an_over_budget_rule() -> None:
+    rules = ApprovalRules(rules=(ApprovalRule(name="over", when="over_budget"),))
+    emails = [f"u{i}@corp.com" for i in range(3)]
+    request = PlanRequest(
+        emails=emails, base_url="x", actor="alice", whole_batch=True, override_budget=True
+    )
+    made = plan(TEAM, request, PolicyConfig(approvals=rules, max_removals=2), History())
+    assert set(held(made).values()) == {"over"}
+
+
+def test_a_service_batch_over_the_run_budget_is_refused_to_be_split_not_held() -> None:
+    rules = ApprovalRules(rules=(ApprovalRule(name="over", when="over_budget"),))
+    emails = [f"u{i}@corp.com" for i in range(3)]
+    jobs = {e: TargetRequest(request_id=f"job-{e}", actor="api:airflow") for e in emails}
+    request = PlanRequest(emails=emails, base_url="x", requests=jobs, whole_batch=True)
+    with pytest.raises(PolicyRefused) as refused:  # the worker halves the batch instead
+        plan(TEAM, request, PolicyConfig(approvals=rules, max_removals=2), History())
+    assert refused.value.rule == "budget_max_removals"
+
+
+def test_names_that_could_pose_as_another_principal_are_refused() -> None:
+    assert decider(" Bob ") == "bob"
+    for bad in ("api:bob", "alice:", "", "bob smith", "\u202ebob"):
+        with pytest.raises(UsageProblem):
+            decider(bad)
+    assert same_principal("api:alice", "human:ALICE")
+    assert same_principal("alice:", "human:alice")  # nobody: never allowed to decide
+    assert not same_principal("api:alice", "human:bob")
+
+
+def test_a_rule_with_a_malformed_domain_or_principal_fails_at_load() -> None:
+    ok = ApprovalRule(name="d", when="domain", domains=frozenset({"@Contractors.Example.com"}))
+    assert ok.domains == frozenset({"contractors.example.com"})
+    for bad in ("*.example.com", "example.com.", "example", "exa mple.com"):
+        with pytest.raises(ValueError, match="not a domain"):
+            ApprovalRule(name="d", when="domain", domains=frozenset({bad}))
+    with pytest.raises(ValueError, match="names no principal"):
+        ApprovalRule(name="p", when="principal", principals=frozenset({"api:"}))
+
+
+def test_one_token_name_never_holds_both_a_write_scope_and_approve() -> None:
+    from connector.service_tokens import parse_tokens
+
+    with pytest.raises(ValueError, match="must have the same scope"):
+        parse_tokens("alice:write:" + "a" * 20 + ",alice:approve:" + "b" * 20)

@@ -268,7 +268,8 @@ async def delete_user(
     entry = _precondition(await find(service, id_), if_match)
     answer = await _deactivate(request, service, entry, deleting=True)
     if answer.status_code == 202:  # held for approval: the user stays until it is approved
-        return Response(status_code=202, headers=dict(answer.headers))
+        kept = {k: v for k, v in answer.headers.items() if k.lower() in ("etag", "stitch-approval")}
+        return Response(status_code=202, headers=kept)
     return Response(status_code=204)
 
 
