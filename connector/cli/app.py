@@ -82,6 +82,13 @@ def _global(
         "reads. Open it with show-trace.",
         show_default=False,
     ),
+    account: str | None = typer.Option(
+        None,
+        "--account",
+        metavar="NAME",
+        help="Which account of STITCH_ACCOUNTS_FILE (default: $STITCH_ACCOUNT, or the only "
+        "one). Each has its own state dir, lock, audit trail and policy.",
+    ),
     step: bool = typer.Option(
         False,
         "--step",
@@ -90,6 +97,7 @@ def _global(
     ),
 ) -> None:
     common.state.step = step
+    common.state.account = account
     common.state.log_level = log_level.value if log_level else None
     common.state.headed = headed
     common.state.slow_mo_ms = slow_mo

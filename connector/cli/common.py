@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connector import logs, runner
+from connector import accounts, logs, runner
 from connector.errors import ConfigError
 from connector.models import Progress as ProgressEvent
 from connector.settings import Settings, load_settings
@@ -67,6 +67,7 @@ class GlobalState:
     devtools: bool = False
     trace: str | None = None
     step: bool = False
+    account: str | None = None  # --account: one account of STITCH_ACCOUNTS_FILE
 
 
 state = GlobalState()
@@ -86,7 +87,12 @@ def settings_from(**flags: Any) -> Settings:
         "devtools": True if state.devtools else None,
         "trace": state.trace,
     }
-    return load_settings(**{**watched, **{k: v for k, v in flags.items() if v is not None}})
+    given = {**watched, **{k: v for k, v in flags.items() if v is not None}}
+    path = accounts.accounts_file()
+    name = accounts.choose(state.account, path)
+    if name is None or path is None:
+        return load_settings(**given)
+    return accounts.settings_for(name, path, **given)
 
 
 def run(coro: Callable[[], Awaitable[T]]) -> T:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.table import Table
 from connector.app import App, RunOptions, SyncOptions
 from connector.changes import Change, ChangeKind
 from connector.cli import common, render
+from connector.cli.export import export_roster
 from connector.cli.render import cell
 from connector.errors import ConfigError
 from connector.failed_sync_metrics import write_failed_sync_metrics
@@ -52,6 +52,15 @@ def sync(
         help="Write Prometheus metrics here (node-exporter textfile collector: *.prom).",
     ),
     headed: bool = typer.Option(False, "--headed", help="Show the browser window."),
+    every: bool = typer.Option(
+        False,
+        "--all",
+        help="Every account of STITCH_ACCOUNTS_FILE, each with its own state and result; exit "
+        "code: the worst account's. --export and --metrics-file get one entry per account.",
+    ),
+    concurrency: int = typer.Option(
+        4, "--concurrency", min=1, max=16, help="With --all: accounts read at the same time."
+    ),
 ) -> None:
     """Read the roster, store it as a snapshot, and print what changed since the last one.
 
@@ -65,6 +74,11 @@ def sync(
         common.check_writable(metrics_file)
     app: App | None = None
     options = SyncOptions(max_drop=max_drop, accept_drop=accept_drop, keep=keep)
+    if every:
+        from connector.cli.sync_all import sync_all
+
+        sync_all(options, as_json, export, metrics_file, headed, concurrency)
+        return
     try:
         settings = common.settings_from(headless=False if headed else None)
         app = App(settings)
@@ -148,35 +162,10 @@ def _sync(
 
     report, roster = common.run(go)
     if export is not None:
-        report = report.model_copy(update={"exported": [str(p) for p in _export(roster, export)]})
+        report = report.model_copy(
+            update={"exported": [str(p) for p in export_roster(roster, export)]}
+        )
     return report, roster
-
-
-def _export(roster: MemberList, folder: Path) -> list[Path]:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--export {folder}: {exc.strerror or exc}") from None
-    written = []
-    for name, text in (
-        ("roster.json", render.to_json(roster)),
-        ("roster.csv", render.to_csv(roster)),
-    ):
-        path = folder / name
-        _replace(path, text)
-        written.append(path)
-    return written
-
-
-def _replace(path: Path, text: str) -> None:
-    """Readers of `path` see the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 _LABELS = {
