@@ -117,10 +117,12 @@ def settings_for(name: str, path: Path, **flags: Any) -> Settings:
         )
     table = accounts[name]
     base = load_settings()
-    cleared = {key: None for key in _CREDENTIALS}  # never the environment's login
+    unset = set(_CREDENTIALS) - set(table)  # never the environment's login
+    # A secret the account gives as a file is that file's, not the environment's value.
+    unset |= {key.removesuffix("_file") for key in table if key.endswith("_file")}
     state = Path(table.get("state_dir") or base.state_dir / "accounts" / name)
     _check_isolated(path, accounts, base.state_dir)
-    return load_settings(**{**cleared, **table, "state_dir": state, **flags})
+    return load_settings(unset=unset, **{**table, "state_dir": state, **flags})
 
 
 def _check_isolated(path: Path, accounts: dict[str, dict[str, Any]], base: Path) -> None:

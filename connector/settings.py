@@ -6,6 +6,7 @@ Secrets are SecretStr so that repr(), logs and tracebacks never show them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -396,12 +397,15 @@ def redacted_origin(url: str) -> str:
 _DEBUG_TIMEOUT_MS = 600_000  # PWDEBUG: a person steps through; the longest wait settings allow
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(*, unset: Iterable[str] = (), **overrides: Any) -> Settings:
     """Build Settings from the environment plus overrides; any problem becomes one ConfigError.
+    An override of None is no override; `unset` names settings the environment may not give
+    (an account's credentials: accounts.py).
 
     With PWDEBUG set (Playwright's Inspector), the browser is visible and waits are as long as
     settings allow, as Playwright does in debug mode: a person pausing must not time out."""
     clean = {k: v for k, v in overrides.items() if v is not None}
+    clean = {**dict.fromkeys(unset), **clean}
     if os.environ.get("PWDEBUG"):
         for name in ("timeout_ms", "write_timeout_ms"):
             if f"STITCH_{name.upper()}" not in os.environ:

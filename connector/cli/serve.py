@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from connector import accounts
 from connector.cli import common
 from connector.errors import ConfigError
 from connector.logs import get_logger, new_run_id, register_secrets
 
 if TYPE_CHECKING:
     from connector.service.auth import TokenCheck
+    from connector.service.state import Service
 
 log = get_logger(__name__)
 
@@ -61,16 +63,17 @@ def serve(
       http://127.0.0.1:8080/v1/offboardings
 
     OpenAPI: /docs and /openapi.json. SCIM base URL: /scim/v2.
+
+    With STITCH_ACCOUNTS_FILE (and no --account) it serves every account in one process, each
+    at /accounts/<name>/ with its own tokens (service_tokens_file), state, lock, queue and SCIM
+    base URL /accounts/<name>/scim/v2; /healthz answers for the process.
     """
 
     from connector.listen import bind, is_loopback, url
-    from connector.service.api import create_app
 
     run_id = new_run_id()
     common.start_logging(run_id)
-    settings = common.settings_from()
-    common.require_credentials_unless_saved(settings)
-    app = create_app(settings, sync_every_s=sync_every, grace_s=grace)
+    app, served = _app(sync_every, grace)
     sock = bind(host, port, "the service")
     where = url(host, sock)
     if not is_loopback(host):
@@ -81,11 +84,36 @@ def serve(
         )
     # One plain line that scripts (and the tests) read the URL from; port 0 picks a free port.
     print(
-        f"stitch-connector service: {where}  (OpenAPI {where}/docs, SCIM {where}/scim/v2)",
-        file=sys.stderr,
-        flush=True,
+        f"stitch-connector service: {where}  ({_where(where, served)})", file=sys.stderr, flush=True
     )
     _run(app, sock, grace)
+
+
+def _app(sync_every: float | None, grace: float) -> tuple[Any, list[str]]:
+    """The app, and the accounts it serves ([] for one account at the root). With
+    STITCH_ACCOUNTS_FILE and no --account: every account, each at /accounts/<name>."""
+    path = accounts.accounts_file()
+    if path is None or common.state.account:
+        from connector.service.api import create_app
+
+        settings = common.settings_from()
+        common.require_credentials_unless_saved(settings)
+        return create_app(settings, sync_every_s=sync_every, grace_s=grace), []
+    from connector.service.accounts_app import create_accounts_app
+
+    named = {name: accounts.settings_for(name, path) for name in accounts.names(path)}
+    for settings in named.values():
+        common.require_credentials_unless_saved(settings)
+    app = create_accounts_app(named, sync_every_s=sync_every, grace_s=grace)
+    return app, list(named)
+
+
+def _where(root: str, served: list[str]) -> str:
+    if not served:
+        return f"OpenAPI {root}/docs, SCIM {root}/scim/v2"
+    return "; ".join(
+        f"{n}: {root}/accounts/{n}/ (SCIM {root}/accounts/{n}/scim/v2)" for n in served
+    )
 
 
 def _run(app: Any, sock: socket.socket, grace: float) -> None:
@@ -101,21 +129,27 @@ def _run(app: Any, sock: socket.socket, grace: float) -> None:
         ws="none",
         timeout_graceful_shutdown=int(grace) + 5,
     )
-    queue = app.state.service.queue
-    tokens: TokenCheck = app.state.service.tokens
+    services: dict[str | None, Service] = (
+        dict(app.state.services) if hasattr(app.state, "services") else {None: app.state.service}
+    )
     hangups: list[int] = []  # a SIGHUP before the loop runs: reloaded once it does
     previous = signal.signal(signal.SIGHUP, lambda sig, _frame: hangups.append(sig))
 
+    def reload() -> None:
+        for account, service in services.items():
+            _reload_tokens(service.tokens, account)
+
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            queue.begin_stop()  # no new removals while the connections drain
+            for service in services.values():
+                service.queue.begin_stop()  # no new removals while the connections drain
             super().handle_exit(sig, frame)
 
         async def serve(self, sockets: list[socket.socket] | None = None) -> None:
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGHUP, _reload_tokens, tokens)
+            loop.add_signal_handler(signal.SIGHUP, reload)
             if hangups:
-                _reload_tokens(tokens)
+                reload()
             try:
                 await super().serve(sockets)
             finally:
@@ -128,15 +162,19 @@ def _run(app: Any, sock: socket.socket, grace: float) -> None:
         sock.close()
 
 
-def _reload_tokens(tokens: TokenCheck) -> None:
-    """SIGHUP: read the tokens again (STITCH_SERVICE_TOKENS_FILE; the environment cannot
-    change under a running process). A list that does not load keeps the one in use. The log
-    names tokens, never shows them."""
+def _reload_tokens(tokens: TokenCheck, account: str | None) -> None:
+    """SIGHUP: read the tokens again (STITCH_SERVICE_TOKENS_FILE, or the account's
+    service_tokens_file; the environment cannot change under a running process). A list that
+    does not load keeps the one in use. The log names tokens, never shows them."""
     try:
-        fresh = common.settings_from().tokens()
+        path = accounts.accounts_file()
+        if account is not None and path is not None:
+            fresh = accounts.settings_for(account, path).tokens()
+        else:
+            fresh = common.settings_from().tokens()
         if not fresh:
             raise ConfigError("STITCH_SERVICE_TOKENS(_FILE) holds no tokens")
         register_secrets(*(t.token for t in fresh))
         tokens.replace(fresh)
     except (ConfigError, ValueError) as exc:
-        log.error("service.tokens_not_reloaded", error=str(exc), kept=tokens.names)
+        log.error("service.tokens_not_reloaded", account=account, error=str(exc), kept=tokens.names)

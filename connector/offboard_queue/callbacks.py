@@ -130,8 +130,10 @@ class CallbackSender:
         clock: Callable[[], datetime] | None = None,
         jitter: Callable[[float], float] | None = None,
         tls: ssl.SSLContext | None = None,
+        prefix: str = "",
     ) -> None:
         self._secret = secret
+        self._prefix = prefix  # the links' mount (serve for several accounts)
         self._runs_dir = runs_dir
         self._allow = hosts if isinstance(hosts, AllowList) else AllowList.parse(hosts)
         self._first_wait_s = first_wait_s
@@ -210,7 +212,8 @@ class CallbackSender:
     async def _attempt(self, job: Job) -> int:
         """One POST of the job's body (post_signed)."""
         assert job.callback_url is not None
-        body = json.dumps(job_body(job, self._runs_dir), separators=(",", ":")).encode("utf-8")
+        shown = job_body(job, self._runs_dir, prefix=self._prefix)
+        body = json.dumps(shown, separators=(",", ":")).encode("utf-8")
         status = await post_signed(
             job.callback_url,
             body,

@@ -22,9 +22,10 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{shown}{port}{parts.path}"
 
 
-def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
+def job_body(job: Job, runs_dir: Path, *, prefix: str = "") -> dict[str, object]:
     """The public form of a job: what the API returns and what callbacks carry. A callback
-    URL shows only its origin and path (redact_url)."""
+    URL shows only its origin and path (redact_url). `prefix`: the account's mount, before
+    every link (serve for several accounts)."""
     hidden = {"not_before"} if job.not_before is None else set()
     if job.callback_next_at is None:
         hidden.add("callback_next_at")
@@ -34,7 +35,7 @@ def job_body(job: Job, runs_dir: Path) -> dict[str, object]:
         body["outcome"]["evidence"] = _relative_evidence(job, runs_dir.parent)
     if job.callback_url:
         body["callback_url"] = redact_url(job.callback_url)
-    return {**body, "links": job_links(job, runs_dir)}
+    return {**body, "links": job_links(job, runs_dir, prefix=prefix)}
 
 
 def _relative_evidence(job: Job, state_dir: Path) -> list[str]:
@@ -47,15 +48,15 @@ def _relative_evidence(job: Job, state_dir: Path) -> list[str]:
     return shown
 
 
-def job_links(job: Job, runs_dir: Path) -> dict[str, object]:
+def job_links(job: Job, runs_dir: Path, *, prefix: str = "") -> dict[str, object]:
     """Where the caller finds the job and its evidence files (served by the API)."""
     evidence = []
     for name in job.outcome.evidence if job.outcome else []:
         try:
-            evidence.append("/v1/evidence/" + Path(name).relative_to(runs_dir).as_posix())
+            evidence.append(f"{prefix}/v1/evidence/" + Path(name).relative_to(runs_dir).as_posix())
         except ValueError:  # not under runs/: not served
             continue
-    links: dict[str, object] = {"self": f"/v1/offboardings/{job.id}", "evidence": evidence}
+    links: dict[str, object] = {"self": f"{prefix}/v1/offboardings/{job.id}", "evidence": evidence}
     if job.approval_id:
-        links["approval"] = f"/v1/approvals/{job.approval_id}"
+        links["approval"] = f"{prefix}/v1/approvals/{job.approval_id}"
     return links

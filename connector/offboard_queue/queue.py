@@ -29,13 +29,18 @@ class OffboardQueue:
         self._submitting = asyncio.Lock()  # find-or-queue one job per person, never two at once
 
     @classmethod
-    def serving(cls, app: App, *, sync_every_s: float | None = None) -> OffboardQueue:
+    def serving(
+        cls, app: App, *, sync_every_s: float | None = None, prefix: str = ""
+    ) -> OffboardQueue:
         """The service's queue: a background worker on one shared browser, signed callbacks
         when STITCH_CALLBACK_SECRET is set. Call start() and stop()."""
         settings = app.settings
         callbacks = (
             CallbackSender(
-                settings.callback_secret, settings.runs_dir, hosts=settings.callback_hosts
+                settings.callback_secret,
+                settings.runs_dir,
+                hosts=settings.callback_hosts,
+                prefix=prefix,
             )
             if settings.callback_secret
             else None

@@ -29,6 +29,7 @@ from connector.service import approval_routes, errors, routes, scim
 from connector.service.auth import Forbidden, TokenCheck, Unauthorized, area_of
 from connector.service.errors import ErrorBody
 from connector.service.limits import BodyLimit
+from connector.service.paths import route_path
 from connector.service.scim.errors import error_response
 from connector.service.state import Service
 from connector.settings import Settings
@@ -37,9 +38,14 @@ log = get_logger(__name__)
 
 
 def create_app(
-    settings: Settings, *, sync_every_s: float | None = None, grace_s: float = 30.0
+    settings: Settings,
+    *,
+    sync_every_s: float | None = None,
+    grace_s: float = 30.0,
+    account: str | None = None,
 ) -> FastAPI:
-    service = Service(settings, sync_every_s=sync_every_s)
+    """`account`: this app serves that account of several, mounted at /accounts/<account>."""
+    service = Service(settings, sync_every_s=sync_every_s, account=account)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,16 +86,17 @@ class BearerTokens:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/healthz":
+        path = route_path(scope) if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path == "/healthz":
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         writing = scope["method"] not in ("GET", "HEAD")
         try:
-            self.tokens.require(header or None, area_of(scope["path"]), writing)
+            self.tokens.require(header or None, area_of(path), writing)
         except (Unauthorized, Forbidden) as exc:
             status = 401 if isinstance(exc, Unauthorized) else 403
-            if scope["path"].startswith("/scim/v2"):
+            if path.startswith("/scim/v2"):
                 response = error_response(status, str(exc))
             else:
                 kind = type(exc).__name__

@@ -19,15 +19,12 @@ from connector.service.state import ServiceDep
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
 
 
-def approval_body(approval: Approval) -> dict[str, Any]:
-    """The public form: the request, and where its jobs and its audit chain are."""
+def approval_body(approval: Approval, prefix: str = "") -> dict[str, Any]:
+    """The public form: the request, and where to decide it (`prefix`: the account's mount)."""
+    here = f"{prefix}/v1/approvals/{approval.id}"
     return {
         **approval.model_dump(mode="json"),
-        "links": {
-            "self": f"/v1/approvals/{approval.id}",
-            "approve": f"/v1/approvals/{approval.id}/approve",
-            "reject": f"/v1/approvals/{approval.id}/reject",
-        },
+        "links": {"self": here, "approve": f"{here}/approve", "reject": f"{here}/reject"},
     }
 
 
@@ -37,14 +34,14 @@ async def list_approvals(
 ) -> dict[str, Any]:
     """The requests, newest first; `?status=pending` for those waiting for a decision."""
     found = service.app.approvals.requests(status)
-    return {"approvals": [approval_body(a) for a in found]}
+    return {"approvals": [approval_body(a, service.prefix) for a in found]}
 
 
 @router.get("/{approval_id}", dependencies=[READ], responses={404: {"description": "No such"}})
 async def get_approval(approval_id: str, service: ServiceDep) -> dict[str, Any]:
     """One request: the exact writes, the roster fingerprint, who asked, why, the decision and,
     once carried out, each write's outcome."""
-    return approval_body(service.app.approvals.get(approval_id))
+    return approval_body(service.app.approvals.get(approval_id), service.prefix)
 
 
 @router.post(
@@ -65,7 +62,7 @@ async def approve(
         approval_id, f"api:{principal.name}", decision.note if decision else None
     )
     service.queue.wake()
-    return approval_body(approval)
+    return approval_body(approval, service.prefix)
 
 
 @router.post(
@@ -83,4 +80,4 @@ async def reject(
         approval_id, f"api:{principal.name}", decision.note if decision else None
     )
     service.queue.wake()  # their callbacks are due
-    return approval_body(approval)
+    return approval_body(approval, service.prefix)

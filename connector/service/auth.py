@@ -30,6 +30,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from connector.logs import get_logger
+from connector.service.paths import route_path
 from connector.service_tokens import ServiceToken, TokenScope
 from connector.settings import Settings
 
@@ -162,7 +163,7 @@ def _requires(write: bool) -> Any:
     ) -> Principal:
         tokens: TokenCheck = request.app.state.tokens
         header = f"Bearer {credentials.credentials}" if credentials else None
-        principal = tokens.require(header, area_of(request.url.path), write)
+        principal = tokens.require(header, area_of(route_path(request.scope)), write)
         request.state.principal = principal
         return principal
 

@@ -29,6 +29,7 @@ from connector.errors import (
 )
 from connector.logs import get_logger
 from connector.service.auth import Forbidden, Unauthorized
+from connector.service.paths import route_path
 from connector.service.scim.errors import ScimError, error_response
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ def install(app: FastAPI) -> None:
     """One error shape for /v1 ({"error": {kind, message, hint}}); SCIM's own under /scim/v2."""
 
     def respond(request: Request, status: int, body: ErrorBody) -> JSONResponse:
-        if request.url.path.startswith("/scim/v2"):
+        if route_path(request.scope).startswith("/scim/v2"):
             if status == 422:  # SCIM says 400 for a request it cannot use
                 return error_response(400, body.message, "invalidValue")
             return error_response(status, body.message)

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connector.service.auth import area_of
+from connector.service.paths import route_path
 from connector.service.scim.errors import error_response
 
 
@@ -47,7 +48,7 @@ class BodyLimit:
         limit = self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
-            await too_large(scope["path"], limit)(scope, _nothing, send)  # nothing read
+            await too_large(route_path(scope), limit)(scope, _nothing, send)  # nothing read
             return
 
         received = 0
@@ -71,7 +72,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 if received > limit:  # stop here: the rest is never read
                     if not started:
-                        await too_large(scope["path"], limit)(scope, _nothing, send)
+                        await too_large(route_path(scope), limit)(scope, _nothing, send)
                     answered = True
                     return {"type": "http.disconnect"}
             return message

@@ -85,8 +85,8 @@ async def offboard(
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/v1/offboardings/{job.id}"
-    return job_body(job, service.settings.runs_dir)
+    response.headers["Location"] = f"{service.prefix}/v1/offboardings/{job.id}"
+    return job_body(job, service.settings.runs_dir, prefix=service.prefix)
 
 
 @v1.get("/offboardings/{job_id}", tags=["offboarding"], dependencies=[READ])
@@ -95,7 +95,7 @@ async def get_job(job_id: str, service: ServiceDep) -> dict[str, object]:
     job = service.app.jobs.get(job_id)
     if job is None:
         raise NotFound(f"no offboarding job {job_id!r}")
-    return job_body(job, service.settings.runs_dir)
+    return job_body(job, service.settings.runs_dir, prefix=service.prefix)
 
 
 @v1.get("/members", tags=["members"], dependencies=[READ])
@@ -155,6 +155,11 @@ class _Metrics(Collector):
         self.service = service
 
     def collect(self) -> Any:
+        account = self.service.account
+        for family in self._families():
+            yield family if account is None else _with_account(family, account)
+
+    def _families(self) -> Any:
         jobs = GaugeMetricFamily(
             "stitch_service_jobs", "Offboarding jobs by status.", labels=["status"]
         )
@@ -198,3 +203,12 @@ class _Metrics(Collector):
             "1 after Stitch rejected the sign-in (or it needs a person): restart after fixing.",
             value=int(worker.latched is not None),
         )
+
+
+def _with_account(family: GaugeMetricFamily, account: str) -> GaugeMetricFamily:
+    """The same gauge with an `account` label: one service process, several accounts."""
+    labels = ["account", *(family.samples[0].labels if family.samples else {})]
+    labelled = GaugeMetricFamily(family.name, family.documentation, labels=labels)
+    for sample in family.samples:
+        labelled.add_metric([account, *sample.labels.values()], sample.value)
+    return labelled

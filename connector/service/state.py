@@ -19,7 +19,9 @@ _READY_CACHE_S = 30.0  # /readyz starts a browser: probes more often than this r
 
 
 class Service:
-    def __init__(self, settings: Settings, *, sync_every_s: float | None) -> None:
+    def __init__(
+        self, settings: Settings, *, sync_every_s: float | None, account: str | None = None
+    ) -> None:
         if not settings.tokens():
             raise ConfigError(
                 "STITCH_SERVICE_TOKENS is not set: the service never runs without tokens",
@@ -28,9 +30,11 @@ class Service:
             )
         register_secrets(*settings.secrets())  # tokens and keys never reach a log line
         self.settings = settings
+        self.account = account  # one of several accounts, mounted at /accounts/<account>
+        self.prefix = f"/accounts/{account}" if account else ""  # of every link handed out
         self.tokens = TokenCheck(settings)
         self.app = App(settings)
-        self.queue = OffboardQueue.serving(self.app, sync_every_s=sync_every_s)
+        self.queue = OffboardQueue.serving(self.app, sync_every_s=sync_every_s, prefix=self.prefix)
         self._ready: tuple[datetime, dict[str, Any], int] | None = None
 
     async def readiness(self) -> tuple[dict[str, Any], int]:

@@ -144,3 +144,25 @@ def test_a_bad_accounts_file_or_choice_is_a_clear_error(
 def test_without_an_accounts_file_account_is_a_usage_error(tmp_path: Path) -> None:
     failed = run_cli("--account", "eu", "history", env={"STITCH_STATE_DIR": str(tmp_path)})
     assert failed.returncode == ExitCode.USAGE and "STITCH_ACCOUNTS_FILE" in failed.stderr
+
+
+def test_an_account_never_signs_in_with_the_environments_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connector import accounts
+
+    tokens = tmp_path / "eu-tokens"
+    tokens.write_text("okta:scim:" + "e" * 24)
+    file = tmp_path / "accounts.toml"
+    file.write_text(
+        '[accounts.na]\nemail = "na@corp.com"\n'
+        f'[accounts.eu]\nemail = "eu@corp.com"\nservice_tokens_file = "{tokens}"\n'
+    )
+    monkeypatch.setenv("STITCH_EMAIL", "env@corp.com")
+    monkeypatch.setenv("STITCH_PASSWORD", "the-environments-password")
+    monkeypatch.setenv("STITCH_SERVICE_TOKENS", "ops:write:" + "w" * 24)
+    na = accounts.settings_for("na", file)
+    eu = accounts.settings_for("eu", file)
+    assert (na.email, na.password, eu.password) == ("na@corp.com", None, None)
+    assert [t.name for t in na.tokens()] == ["ops"]  # the environment's, where it says none
+    assert [t.name for t in eu.tokens()] == ["okta"]  # its own file, never the environment's

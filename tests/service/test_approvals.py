@@ -234,5 +234,5 @@ def test_scim_deprovisioning_that_needs_approval_answers_202_and_the_member_stay
         assert http.post("/v1/sync").status_code == 200
     deleted = scim(svc, "DELETE", f"/Users/{find(svc, 'user1@corp.com')['id']}")
     assert deleted.status_code == 202 and deleted.content == b""  # a whole, well-formed answer
-    assert deleted.headers["Stitch-Approval"].startswith("/v1/approvals/apr_")
+    assert deleted.headers["Stitch-Approval"].startswith(f"{svc.url}/v1/approvals/apr_")
     assert ok_writes(box) == {"boss@corp.com": 1}

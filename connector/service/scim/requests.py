@@ -16,7 +16,11 @@ from connector.service.scim.errors import ScimError
 
 
 def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/scim/v2"
+    """The SCIM base URL as the caller reached it (an account's mount included)."""
+    prefix = str(request.scope.get("root_path", "")).removeprefix(
+        str(request.scope.get("app_root_path", ""))
+    )
+    return str(request.base_url).rstrip("/") + prefix + "/scim/v2"
 
 
 async def read_body(request: Request) -> Any:

@@ -189,7 +189,7 @@ async def create_user(request: Request, service: ServiceDep) -> Any:
                 "second person approves (GET /v1/approvals/{id}); a retry joins this request",
             },
             202,
-            headers=_approval_header(held.approval_id),
+            headers=_approval_header(base_url(request), held.approval_id),
         )
 
 
@@ -388,12 +388,15 @@ def _user_response(
 def _held(entry: Entry, url: str, approval_id: str | None) -> Any:
     """202 Accepted: the write waits for a second person; the user as Stitch shows it now."""
     body = entry.user(url).model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    headers = {"ETag": entry.version, **_approval_header(approval_id)}
+    headers = {"ETag": entry.version, **_approval_header(url, approval_id)}
     return scim_json(body, 202, headers=headers)
 
 
-def _approval_header(approval_id: str | None) -> dict[str, str]:
-    return {"Stitch-Approval": f"/v1/approvals/{approval_id}"} if approval_id else {}
+def _approval_header(scim_base: str, approval_id: str | None) -> dict[str, str]:
+    """Where the request that holds the write is: the service's own /v1/approvals/{id}."""
+    if not approval_id:
+        return {}
+    return {"Stitch-Approval": f"{scim_base.removesuffix('/scim/v2')}/v1/approvals/{approval_id}"}
 
 
 def _without_active(user: User[Any]) -> dict[str, Any]:
