@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def playwright_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", "0",
          "--unsafe"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     assert proc.stdout is not None
     for line in iter(proc.stdout.readline, ""):
@@ -114,7 +115,7 @@ def main() -> int:
                     median = medians[(mode, count)]
                     print(f"{mode:6} {count} account(s): median {median:.2f} s ({shown})")
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGKILL)  # the Python wrapper and its Node server
         server.wait(30)
     print(
         f"\nconcurrency {args.concurrency}, 200 members each, {args.latency_ms} ms per data answer"

@@ -4,10 +4,14 @@ same members, sync and deactivate as a local launch; the URL's token never reach
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,12 +42,12 @@ def playwright_server() -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", "0",
          "--unsafe"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         yield _first_line_matching(proc.stdout, r"Listening on (ws://127\.0\.0\.1:\d+/)", proc)
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGKILL)  # the Python wrapper and its Node server
         proc.wait(30)
 
 
@@ -125,3 +129,50 @@ def test_a_remote_browser_that_does_not_answer_is_a_clear_transient_error(
     assert both.returncode == 3 and "not both" in both.stderr
     bad = run_cli("members", env={"STITCH_BROWSER_CDP_URL": f"ftp://x/{TOKEN}"})
     assert bad.returncode == 3 and TOKEN not in bad.stderr
+
+
+def test_a_remote_browser_gone_mid_write_leaves_it_unknown_and_never_clicks_twice(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """The browser server dies at the click (Stitch acts 20 s later, so nothing can prove it
+    first). Like a crash: the outcome is not success, the audit trail holds the click, and
+    the next run refuses a second click until a person resolves it."""
+    box = team_box(make_sandbox, tmp_path, slow_write_ms=20_000, slow_write_mode="act")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "playwright", "run-server", "--host", "127.0.0.1", "--port", "0",
+         "--unsafe"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    ws = _first_line_matching(proc.stdout, r"Listening on (ws://127\.0\.0\.1:\d+/)", proc)
+    state = tmp_path / "state"
+    env = {
+        **signed_in_env(box, state),
+        "STITCH_WRITE_TIMEOUT_MS": "30000",
+        **remote_env("playwright-server", ws, ""),
+    }
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "deactivate", "--yes", "--json", "a@corp.com"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    trail = state / "audit.jsonl"
+    try:
+        deadline = time.monotonic() + 60
+        while '"clicked"' not in (trail.read_text() if trail.exists() else ""):
+            assert cli.poll() is None and time.monotonic() < deadline, cli.communicate()
+            time.sleep(0.05)  # polling the audit trail for the click's record, bounded
+        os.killpg(proc.pid, signal.SIGKILL)  # the server (its Node child too) goes away
+        proc.wait(30)
+        out, err = cli.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        cli.kill()
+    assert cli.returncode != 0, out  # never success
+    records = [json.loads(line) for line in trail.read_text().splitlines()]
+    outcomes = [r["outcome"] for r in records if r["target"] == "a@corp.com"]
+    assert outcomes[0] == "clicked" and "deactivated" not in outcomes, (outcomes, err)
+    again = run_cli("deactivate", "--yes", "--json", "a@corp.com", env=signed_in_env(box, state))
+    assert again.returncode == 9, again.stderr  # refused: its last click was never proven
+    assert json.loads(again.stdout)[0]["rule"] == "unresolved_unknown"
+    assert len(writes(box)) <= 1  # never clicked twice
