@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from connector.cli import common
+
+if TYPE_CHECKING:
+    from connector.sandbox.options import SandboxOptions
 
 
 def sandbox(
@@ -85,6 +89,20 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
     login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
+    accounts: int = typer.Option(
+        1,
+        "--accounts",
+        min=1,
+        max=16,
+        help="Run this many Stitch accounts at once (each its own origins on free ports, "
+        "roster and client id), and write --accounts-file for them.",
+    ),
+    accounts_file: Path = typer.Option(
+        Path("sandbox-accounts.toml"),
+        "--accounts-file",
+        help="With --accounts N > 1: where to write the accounts file (its password files go "
+        "beside it). Then: STITCH_ACCOUNTS_FILE=<it> stitch-connector sync --all.",
+    ),
 ) -> None:
     """Run a local Stitch look-alike: sign-in on two origins, Members rendered by JavaScript.
 
@@ -144,7 +162,58 @@ def sandbox(
             highlight=False,
         )
 
+    if accounts > 1:
+        _serve_accounts(options, accounts, accounts_file)
+        return
     serve_forever(options, ready)
+
+
+def _serve_accounts(options: SandboxOptions, count: int, file: Path) -> None:
+    """N accounts: the same options, each with its own seed, client id and free ports; an
+    accounts file naming them (passwords in files beside it), until Ctrl-C."""
+    import contextlib
+    import threading
+
+    from connector.sandbox.server import running_sandbox
+
+    with contextlib.ExitStack() as stack:
+        boxes = [
+            stack.enter_context(
+                running_sandbox(
+                    options.model_copy(
+                        update={
+                            "seed": options.seed + i,
+                            "client_id": options.client_id + i,
+                            "company_name": f"{options.company_name} {i + 1}",
+                            "app_port": 0,
+                            "login_port": 0,
+                        }
+                    )
+                )
+            )
+            for i in range(count)
+        ]
+        body = "# stitch-connector sandbox --accounts: local look-alikes, not Stitch.\n"
+        for i, box in enumerate(boxes, start=1):
+            secret = file.with_name(f"{file.stem}.account{i}.password")
+            secret.write_text(box.options.admin_password, encoding="utf-8")
+            secret.chmod(0o600)
+            body += (
+                f'\n[accounts.account{i}]\nbase_url = "{box.app_url}"\n'
+                f'email = "{box.login_email}"\npassword_file = "{secret.resolve()}"\n'
+            )
+        file.write_text(body, encoding="utf-8")
+        common.stderr.print(
+            f"{count} Stitch sandbox accounts are up (Ctrl-C stops them):\n"
+            + "".join(f"  account{i}: {b.app_url}\n" for i, b in enumerate(boxes, start=1))
+            + f"  try:    STITCH_ACCOUNTS_FILE={file} stitch-connector sync --all",
+            highlight=False,
+            markup=False,
+        )
+        forever = threading.Event()
+        with contextlib.suppress(KeyboardInterrupt):
+            while not forever.wait(3600):
+                pass
 
 
 def _print_mutations() -> None:

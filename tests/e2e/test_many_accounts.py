@@ -166,3 +166,35 @@ def test_an_account_never_signs_in_with_the_environments_login(
     assert (na.email, na.password, eu.password) == ("na@corp.com", None, None)
     assert [t.name for t in na.tokens()] == ["ops"]  # the environment's, where it says none
     assert [t.name for t in eu.tokens()] == ["okta"]  # its own file, never the environment's
+
+
+def test_the_sandbox_runs_several_accounts_and_writes_their_accounts_file(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    file = tmp_path / "accounts.toml"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STITCH_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "sandbox", "--accounts", "2", "--latency-ms", "10",
+         "--members", "8", "--accounts-file", str(file)],
+        env=clean, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)  # polling for the file the sandbox writes once it is up, bounded
+        assert "sandbox-password" not in file.read_text()  # the passwords are in files
+        env = {"STITCH_STATE_DIR": str(tmp_path / "state"), "STITCH_ACCOUNTS_FILE": str(file)}
+        synced = run_cli("sync", "--all", "--json", env=env)
+        assert synced.returncode == 0, synced.stderr
+        results = json.loads(synced.stdout)
+        assert [r["account"] for r in results] == ["account1", "account2"]
+        ids = {r["report"]["snapshot"]["client_id"] for r in results}
+        assert len(ids) == 2  # two accounts, not one seen twice
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
