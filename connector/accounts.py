@@ -33,17 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import ConfigError, UsageProblem
-from connector.settings import Settings, load_settings
+from connector.settings import FILE_BACKED, Settings, load_settings
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")  # in paths, URLs, metric labels, k8s names
-_INLINE_SECRETS = (
-    "password",
-    "totp_secret",
-    "service_tokens",
-    "callback_secret",
-    "browser_ws_endpoint",
-    "browser_cdp_url",
-)
+_INLINE_SECRETS = tuple(name for name in FILE_BACKED if name != "email")  # files only
 _CREDENTIALS = (
     "email",
     "email_file",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -68,29 +68,12 @@ class ApprovalRule(BaseModel):
     @field_validator("domains", mode="before")
     @classmethod
     def _domains(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple | set | frozenset):
-            return value
-        found = set()
-        for raw in value:
-            domain = str(raw).strip().lower().lstrip("@")
-            if not _DOMAIN.fullmatch(domain):
-                raise ValueError(f"{raw!r} is not a domain such as contractors.example.com")
-            found.add(domain)
-        return frozenset(found)
+        return _each(value, _domain)
 
     @field_validator("principals", mode="before")
     @classmethod
     def _principals(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple | set | frozenset):
-            return value
-        for raw in value:
-            if not _bare(str(raw)):
-                raise ValueError(f"{raw!r} names no principal")
-        return frozenset(str(v).strip() for v in value)
+        return _each(value, _principal)
 
     @model_validator(mode="after")
     def _complete(self) -> ApprovalRule:
@@ -149,6 +132,28 @@ def load_rules(path: Path, *, ttl_hours: float | None = None) -> ApprovalRules:
             f"the approval rules file {path} is not valid: {where}: {first['msg']}",
             hint="See the README, 'Approvals', for the rule kinds; nothing was changed.",
         ) from None
+
+
+def _each(value: object, check: Callable[[str], str]) -> object:
+    """A list (or one string) of a rule's names, each checked; anything else: pydantic's."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple | set | frozenset):
+        return value
+    return frozenset(check(str(raw)) for raw in value)
+
+
+def _domain(raw: str) -> str:
+    domain = raw.strip().lower().lstrip("@")
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"{raw!r} is not a domain such as contractors.example.com")
+    return domain
+
+
+def _principal(raw: str) -> str:
+    if not _bare(raw):
+        raise ValueError(f"{raw!r} names no principal")
+    return raw.strip()
 
 
 def _bare(principal: str) -> str:

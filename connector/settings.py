@@ -22,7 +22,7 @@ from connector.service_tokens import ServiceToken, parse_tokens
 DEFAULT_BASE_URL = "https://app.stitchdata.com"
 
 # Settings that may be given as STITCH_<NAME>_FILE (Docker and Kubernetes secrets).
-_FILE_BACKED = (
+FILE_BACKED = (
     "email",
     "password",
     "totp_secret",
@@ -223,7 +223,7 @@ class Settings(BaseSettings):
     def _read_secret_files(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        for name in _FILE_BACKED:
+        for name in FILE_BACKED:
             path = data.get(f"{name}_file")
             if not path or data.get(name):
                 continue

@@ -48,28 +48,26 @@ def helm() -> str:
     return on_path
 
 
-def render(values: dict[str, Any], tmp_path: Path, *sets: str) -> list[dict[str, Any]]:
+def template(values: dict[str, Any], tmp_path: Path, *sets: str) -> Any:
     given = tmp_path / "values.yaml"
     given.write_text(yaml.safe_dump(values))
     extra = [a for s in sets for a in ("--set", s)]
-    done = subprocess.run(
+    return subprocess.run(
         [helm(), "template", "rel", str(CHART), "-f", str(given), *extra],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
+
+
+def render(values: dict[str, Any], tmp_path: Path, *sets: str) -> list[dict[str, Any]]:
+    done = template(values, tmp_path, *sets)
     assert done.returncode == 0, done.stderr
     return [d for d in yaml.safe_load_all(done.stdout) if d]
 
 
 def refused(values: dict[str, Any], tmp_path: Path, *sets: str) -> str:
-    given = tmp_path / "values.yaml"
-    given.write_text(yaml.safe_dump(values))
-    extra = [a for s in sets for a in ("--set", s)]
-    done = subprocess.run(
-        [helm(), "template", "rel", str(CHART), "-f", str(given), *extra],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = template(values, tmp_path, *sets)
     assert done.returncode != 0
-    return done.stderr
+    return str(done.stderr)
 
 
 def kinds(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
