@@ -215,3 +215,32 @@ def test_values_that_cannot_work_are_refused_at_render(
     tmp_path: Path, values: dict[str, Any], sets: list[str], words: str
 ) -> None:
     assert words in refused(values, tmp_path, *sets)
+
+
+def test_a_shared_service_serves_every_account_from_an_accounts_file_the_connector_accepts(
+    tmp_path: Path,
+) -> None:
+    from connector import accounts
+
+    docs = render(TWO, tmp_path, "serve.enabled=true", "serve.mode=shared")
+    assert not [d for d in docs if d["kind"] == "CronJob"]  # one writer per state volume
+    for doc in docs:
+        validate(doc, f"{doc['kind']} {doc['metadata']['name']}")
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    spec = deployment["spec"]["template"]["spec"]
+    claims = sorted(
+        v["persistentVolumeClaim"]["claimName"]
+        for v in spec["volumes"]
+        if "persistentVolumeClaim" in v
+    )
+    assert claims == ["rel-eu-state", "rel-na-state"] and deployment["spec"]["replicas"] == 1
+    (config,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    file = tmp_path / "accounts.toml"
+    file.write_text(config["data"]["accounts.toml"])
+    loaded = accounts.load_accounts(file)  # the connector's own check: files only, known keys
+    assert sorted(loaded) == ["eu", "na"]
+    assert loaded["na"]["protected_emails"] == "ceo@example.com"
+    assert loaded["eu"]["state_dir"] == "/var/lib/stitch-connector/accounts/eu"
+    assert loaded["eu"]["password_file"] == "/run/secrets/stitch/eu/password"
+    mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert {"/run/secrets/stitch/eu", "/var/lib/stitch-connector/accounts/na"} <= mounts
