@@ -13,6 +13,22 @@ if TYPE_CHECKING:
     from connector.sandbox.options import SandboxOptions
 
 
+_ACCOUNTS = typer.Option(
+    1,
+    "--accounts",
+    min=1,
+    max=16,
+    help="Run this many Stitch accounts at once (each its own origins on free ports, roster "
+    "and client id), and write --accounts-file for them.",
+)
+_ACCOUNTS_FILE = typer.Option(
+    Path("sandbox-accounts.toml"),
+    "--accounts-file",
+    help="With --accounts N > 1: where to write the accounts file (its password files go beside "
+    "it). Then: STITCH_ACCOUNTS_FILE=<it> stitch-connector sync --all.",
+)
+
+
 def sandbox(
     variant: common.Variant = typer.Option(
         common.Variant.current, help="Which Stitch UI generation to imitate."
@@ -89,20 +105,8 @@ def sandbox(
     host: str = typer.Option("127.0.0.1", help="App origin host (the login origin is localhost)."),
     port: int = typer.Option(8765, help="App origin port (0: any free port)."),
     login_port: int = typer.Option(8766, help="Login origin port (0: any free port)."),
-    accounts: int = typer.Option(
-        1,
-        "--accounts",
-        min=1,
-        max=16,
-        help="Run this many Stitch accounts at once (each its own origins on free ports, "
-        "roster and client id), and write --accounts-file for them.",
-    ),
-    accounts_file: Path = typer.Option(
-        Path("sandbox-accounts.toml"),
-        "--accounts-file",
-        help="With --accounts N > 1: where to write the accounts file (its password files go "
-        "beside it). Then: STITCH_ACCOUNTS_FILE=<it> stitch-connector sync --all.",
-    ),
+    accounts: int = _ACCOUNTS,
+    accounts_file: Path = _ACCOUNTS_FILE,
 ) -> None:
     """Run a local Stitch look-alike: sign-in on two origins, Members rendered by JavaScript.
 
