@@ -11,6 +11,7 @@ from connector.cli import common
 
 if TYPE_CHECKING:
     from connector.sandbox.options import SandboxOptions
+    from connector.sandbox.server import RunningSandbox
 
 
 _ACCOUNTS = typer.Option(
@@ -114,7 +115,7 @@ def sandbox(
     are marked [P] in its templates; sourced ones copy the research notes exactly.
     """
     from connector.sandbox.options import SandboxOptions
-    from connector.sandbox.server import RunningSandbox, serve_forever
+    from connector.sandbox.server import serve_forever
 
     if list_mutations:
         _print_mutations()
@@ -150,26 +151,27 @@ def sandbox(
         login_port=login_port,
     )
 
-    def ready(running: RunningSandbox) -> None:
-        o = running.options
-        extras = (", drift" if o.drift else "") + "".join(f", {m}" for m in o.mutations)
-        if o.mutation_script is not None:
-            extras += f", script {o.mutation_script}"
-        common.stderr.print(
-            f"Stitch sandbox ({o.variant}{extras}) is up. Ctrl-C stops it.\n"
-            f"  app:    {running.app_url}\n"
-            f"  login:  {running.login_url}\n"
-            f"  sign in as {running.login_email} / {o.admin_password}"
-            + (f"  (TOTP secret {o.totp_secret})" if o.mfa == "totp" else "")
-            + f"\n  try:    STITCH_BASE_URL={running.app_url} STITCH_EMAIL={running.login_email} "
-            f"STITCH_PASSWORD={o.admin_password} stitch-connector members",
-            highlight=False,
-        )
-
     if accounts > 1:
         _serve_accounts(options, accounts, accounts_file)
         return
-    serve_forever(options, ready)
+    serve_forever(options, _ready)
+
+
+def _ready(running: RunningSandbox) -> None:
+    o = running.options
+    extras = (", drift" if o.drift else "") + "".join(f", {m}" for m in o.mutations)
+    if o.mutation_script is not None:
+        extras += f", script {o.mutation_script}"
+    common.stderr.print(
+        f"Stitch sandbox ({o.variant}{extras}) is up. Ctrl-C stops it.\n"
+        f"  app:    {running.app_url}\n"
+        f"  login:  {running.login_url}\n"
+        f"  sign in as {running.login_email} / {o.admin_password}"
+        + (f"  (TOTP secret {o.totp_secret})" if o.mfa == "totp" else "")
+        + f"\n  try:    STITCH_BASE_URL={running.app_url} STITCH_EMAIL={running.login_email} "
+        f"STITCH_PASSWORD={o.admin_password} stitch-connector members",
+        highlight=False,
+    )
 
 
 def _serve_accounts(options: SandboxOptions, count: int, file: Path) -> None:
