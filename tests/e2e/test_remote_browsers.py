@@ -58,7 +58,7 @@ def cdp_chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = subprocess.Popen(
         [str(chromium), "--headless", *chromium_args(), "--remote-debugging-address=127.0.0.1",
          "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         port = _first_line_matching(
@@ -66,7 +66,7 @@ def cdp_chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGKILL)  # Debian's launcher script and the browser it runs
         proc.wait(30)
 
 
