@@ -49,7 +49,8 @@ app = typer.Typer(
         "9 refused by policy, 10 another write run holds the lock, 11 stale plan, "
         "12 a removal failed, 13 outcome unknown (check by hand), 14 audit trail broken, "
         "15 confidence gate (a sync lost too much of the roster: likely UI drift), "
-        "16 a request id reused for a different request."
+        "16 a request id reused for a different request, 17 never a member (a typo?), "
+        "18 held for a second person's approval, 19 an approval decision not allowed."
     ),
     no_args_is_help=True,
     add_completion=False,
