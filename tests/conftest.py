@@ -1,10 +1,13 @@
 """Shared test fixtures: the in-process sandbox on free ports, and settings pointing at it."""
 
+# ruff: noqa: E402 (the bytecode setting below comes before the package is imported)
+
 from __future__ import annotations
 
 import io
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -12,6 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+# Bytecode caches even where PYTHONDONTWRITEBYTECODE is set (many CI images and containers set
+# it): without them every pytest process (the controller, each xdist worker, the pytest children
+# of test_markers.py) compiled the package and rewrote every test module's asserts from source
+# again, ~2.5 s of CPU each, and every CLI or `serve` child compiled what it imports. The caches
+# are __pycache__ folders, ignored by git; children only read them.
+sys.dont_write_bytecode = False
 
 from connector import clock, logs, retry, runner
 from connector.browser import save_session
