@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from connector.errors import ConnectorError, TransientFailure
-from connector.logs import first_line, get_logger
+from connector.logs import get_logger
 from connector.members_ui import AfterClick, Invitation, MemberRow
 from connector.models import Action, MemberList, Outcome, OutcomeStatus, PlanTarget, Role, Status
 from connector.writer import Writer, Written, find_member
@@ -59,13 +58,7 @@ class Granter(Writer):
     async def grant(self, target: PlanTarget) -> Written:
         assert target.action is not None and not target.action.removes, "grants only"
         result = Written(Outcome(email=target.email, status=OutcomeStatus.FAILED), None)
-        try:
-            await self._run(target, result)
-        except ConnectorError as exc:
-            await self._settle_after_error(target, result, exc)
-        except Exception as exc:  # a raw browser error can come after the click, too
-            wrapped = TransientFailure(f"{type(exc).__name__}: {first_line(str(exc))}")
-            await self._settle_after_error(target, result, wrapped)
+        await self._attempt(target, result, self._run(target, result))
         return result
 
     async def _run(self, target: PlanTarget, result: Written) -> None:

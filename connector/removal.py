@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from connector.errors import ConnectorError, TransientFailure
 from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick, MemberRow
 from connector.models import (
@@ -65,13 +64,7 @@ class Remover(Writer):
         every proof is a full read)."""
         assert target.action is not None, "only targets with an action are removed"
         result = Removal(Outcome(email=target.email, status=OutcomeStatus.FAILED), None)
-        try:
-            await self._run(target, target.action, result, before)
-        except ConnectorError as exc:
-            await self._settle_after_error(target, result, exc)
-        except Exception as exc:  # a raw browser error can come after the click, too
-            wrapped = TransientFailure(f"{type(exc).__name__}: {first_line(str(exc))}")
-            await self._settle_after_error(target, result, wrapped)
+        await self._attempt(target, result, self._run(target, target.action, result, before))
         return result
 
     async def _run(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from connector.errors import ConnectorError, PageNotRecognised, TransientFailure
-from connector.logs import get_logger
+from connector.logs import first_line, get_logger
 from connector.members_ui import AfterClick, MemberRow, MembersUI
 from connector.models import Member, MemberList, Outcome, OutcomeStatus, PlanTarget
 
@@ -170,6 +170,17 @@ class Writer:
         )
         result.quit = decision == "quit"
         return False
+
+    async def _attempt(self, target: PlanTarget, result: Written, write: Awaitable[None]) -> None:
+        """Run one write's steps; whatever stops them is settled by _settle_after_error (a
+        raw browser error, too: it can come after the click)."""
+        try:
+            await write
+        except ConnectorError as exc:
+            await self._settle_after_error(target, result, exc)
+        except Exception as exc:
+            wrapped = TransientFailure(f"{type(exc).__name__}: {first_line(str(exc))}")
+            await self._settle_after_error(target, result, wrapped)
 
     async def _settle_after_error(
         self, target: PlanTarget, result: Written, exc: ConnectorError
