@@ -108,13 +108,25 @@ def settings_for(name: str, path: Path, **flags: Any) -> Settings:
             f"no account {name!r} in {path}",
             hint=f"The accounts are: {', '.join(sorted(accounts))}.",
         )
-    table = accounts[name]
-    base = load_settings()
+    base = load_settings().state_dir
+    _check_isolated(path, accounts, base)
+    return _settings(name, accounts[name], base, flags)
+
+
+def every(path: Path, **flags: Any) -> dict[str, Settings]:
+    """Every account's Settings (`sync --all`, `serve`): the file and the environment read
+    once for all of them."""
+    accounts = load_accounts(path)
+    base = load_settings().state_dir
+    _check_isolated(path, accounts, base)
+    return {name: _settings(name, table, base, flags) for name, table in accounts.items()}
+
+
+def _settings(name: str, table: dict[str, Any], base: Path, flags: dict[str, Any]) -> Settings:
     unset = set(_CREDENTIALS) - set(table)  # never the environment's login
     # A secret the account gives as a file is that file's, not the environment's value.
     unset |= {key.removesuffix("_file") for key in table if key.endswith("_file")}
-    state = Path(table.get("state_dir") or base.state_dir / "accounts" / name)
-    _check_isolated(path, accounts, base.state_dir)
+    state = Path(table.get("state_dir") or base / "accounts" / name)
     return load_settings(unset=unset, **{**table, "state_dir": state, **flags})
 
 

@@ -101,7 +101,7 @@ def _app(sync_every: float | None, grace: float) -> tuple[Any, list[str]]:
         return create_app(settings, sync_every_s=sync_every, grace_s=grace), []
     from connector.service.accounts_app import create_accounts_app
 
-    named = {name: accounts.settings_for(name, path) for name in accounts.names(path)}
+    named = accounts.every(path)
     for settings in named.values():
         common.require_credentials_unless_saved(settings)
     app = create_accounts_app(named, sync_every_s=sync_every, grace_s=grace)

@@ -38,7 +38,7 @@ def sync_all(
     if common.state.account:
         raise UsageProblem("--all syncs every account: leave out --account")
     flags = {"headless": False} if headed else {}
-    named = {name: accounts.settings_for(name, path, **flags) for name in accounts.names(path)}
+    named = accounts.every(path, **flags)
     run_id = new_run_id()
     common.start_logging(run_id)
     started = time.monotonic()
