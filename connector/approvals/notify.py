@@ -70,6 +70,7 @@ class Notifications:
                 (to_text(now),),
             ).fetchall()
         allow = AllowList.parse(self.settings.callback_hosts)
+        tls = ssl.create_default_context()  # one per pass: building it loads the CA bundle
         delivered = 0
         for event_id, approval_id, event, body, attempts, created in due:
             try:
@@ -79,7 +80,7 @@ class Notifications:
                     delivery=f"{approval_id}.{event}",
                     secret=secret,
                     allow=allow,
-                    tls=ssl.create_default_context(),
+                    tls=tls,
                     timeout_s=timeout_s,
                 )
                 error = None if 200 <= status < 300 else f"the receiver answered HTTP {status}"
