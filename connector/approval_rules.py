@@ -200,8 +200,9 @@ def holds(
     for target in targets:
         rule = None
         if target.action is not None:
-            asker = (target.request.actor if target.request else None) or actor
-            rule = _first_rule(target, rules, asker, sizes[_request_key(target)], covered)
+            rule = _first_rule(
+                target, rules, _asker(target, actor), sizes[_request_key(target)], covered
+            )
         held.append(target.model_copy(update={"approval": rule}) if rule else target)
     return held
 
@@ -233,6 +234,12 @@ def overrides_budget(covered: frozenset[str], rules: ApprovalRules) -> bool:
     """An approval answers the budget only when an `over_budget` rule asked for it."""
     rule = rules.over_budget()
     return rule is not None and rule.name in covered
+
+
+def _asker(target: PlanTarget, actor: str) -> str:
+    """Who asked for this target: its own request's actor (a service batch carries several),
+    else the run's."""
+    return (target.request.actor if target.request else None) or actor
 
 
 def _request_key(target: PlanTarget) -> str | None:
@@ -284,7 +291,7 @@ def matching_rules(
     """Every rule that would hold this target (an approval answers all of them at once)."""
     if target.action is None:
         return []
-    asker = (target.request.actor if target.request else None) or actor
+    asker = _asker(target, actor)
     return [r.name for r in rules.rules if _matches(r, target, asker, request_size)]
 
 
@@ -306,10 +313,11 @@ def settle(
         if target.action is None:
             pass
         elif before is None:  # never approved: held by its own rules, as any request is
-            rule = _first_rule(target, rules, actor, 1, frozenset())
+            rule = _first_rule(target, rules, _asker(target, actor), 1, frozenset())
             target = target.model_copy(update={"approval": rule})
         elif changed(before, target):
-            rule = target.approval or _first_rule(target, rules, actor, 1, frozenset())
+            asker = _asker(target, actor)
+            rule = target.approval or _first_rule(target, rules, asker, 1, frozenset())
             target = target.model_copy(update={"approval": rule or "roster_changed"})
         settled.append(target)
     return settled

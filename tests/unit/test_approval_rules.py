@@ -278,3 +278,27 @@ def test_one_token_name_never_holds_both_a_write_scope_and_approve() -> None:
 
     with pytest.raises(ValueError, match="must have the same scope"):
         parse_tokens("alice:write:" + "a" * 20 + ",alice:approve:" + "b" * 20)
+
+
+def test_a_changed_target_is_asked_again_under_the_rule_its_own_requester_matches() -> None:
+    rules = ApprovalRules(
+        rules=(ApprovalRule(name="hr", when="principal", principals=frozenset({"hr-export"})),)
+    )
+    asked = {"u1@corp.com": TargetRequest(request_id="job-1", actor="api:hr-export")}
+
+    def made(team: MemberList, approved: Approved | None = None) -> Plan:
+        request = PlanRequest(
+            emails=["u1@corp.com"], base_url="x", actor="orchestrator", requests=asked,
+            approved=approved,
+        )  # fmt: skip
+        return plan(team, request, PolicyConfig(approvals=rules), History())
+
+    first = made(TEAM)
+    assert held(first) == {"u1@corp.com": "hr"}
+    answered = Approved(
+        id="apr_1", rules=frozenset({"hr"}), targets={"u1@corp.com": first.targets[0]}
+    )
+    promoted = roster(*(x for x in TEAM.members if x.email != "u1@corp.com"), m("u1@corp.com", A))
+    # The row changed: asked again, named by the rule its requester matches, not "roster_changed"
+    # (the run's own actor, the orchestrator, matches no rule).
+    assert held(made(promoted, answered)) == {"u1@corp.com": "hr"}
